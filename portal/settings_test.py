@@ -1,0 +1,15 @@
+"""Settings for the test suite: fixed throwaway secrets, then the normal settings.
+
+`make test` sets DATABASE_URL (PostgreSQL) and REDIS_URL; plain `pytest` without them
+runs on SQLite with the filesystem queue for quick local iteration.
+"""
+
+import os
+
+os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production")
+os.environ.setdefault("PORTAL_SECRETS_KEY", "test-only-secrets-key")
+os.environ.setdefault("PORTAL_DEMO", "1")
+
+from portal.settings import *  # noqa: F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast logins in tests

@@ -1,0 +1,168 @@
+"""Every URL in the project × every kind of user, checked against a written-down rule.
+
+A URL pattern added without an entry in RULES fails test_every_url_is_classified, so
+nobody can add a page without deciding who may see it.
+"""
+
+from django.contrib.admin.sites import site as admin_site
+from django.contrib.contenttypes.models import ContentType
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+PERSONAS = [
+    "anonymous",
+    "no_membership",
+    "viewer",
+    "operator",
+    "admin_of_other_cluster",
+    "admin",
+    "global_viewer",
+    "superuser",
+]
+ON_CLUSTER = {"viewer", "operator", "admin", "global_viewer", "superuser"}
+HELD = {"viewer": 1, "global_viewer": 1, "operator": 2, "admin": 3, "superuser": 3}
+RANK = {"viewer": 1, "operator": 2, "admin": 3}
+
+# Outcomes: "ok" 200; "login" redirect to a login page (the portal's or the admin's);
+# "redirect" any other redirect; "hidden" 404; "denied" 403; "method" 405.
+
+
+def anyone_logged_in(ok: str = "ok"):
+    return lambda persona: "login" if persona == "anonymous" else ok
+
+
+def cluster_role(minimum: str, ok: str = "ok"):
+    """Needs `minimum` on the URL's cluster; clusters a user cannot see answer 404."""
+
+    def rule(persona: str) -> str:
+        if persona == "anonymous":
+            return "login"
+        if persona not in ON_CLUSTER:
+            return "hidden"
+        return ok if HELD[persona] >= RANK[minimum] else "denied"
+
+    return rule
+
+
+def django_admin(persona: str, ok: str = "ok") -> str:
+    return ok if persona == "superuser" else "login"
+
+
+RULES = {
+    "home": anyone_logged_in("redirect"),
+    "login": lambda persona: "ok" if persona == "anonymous" else "redirect",
+    "logout": lambda persona: "login" if persona == "anonymous" else "method",
+    "cluster-list": anyone_logged_in(),
+    "cluster-detail": cluster_role("viewer"),
+    # The Django admin is for superusers only; its login page is public.
+    "admin:login": lambda p: "redirect" if p == "superuser" else "ok",
+    "admin:logout": lambda p: {"anonymous": "login", "superuser": "method"}.get(p, "redirect"),
+    "admin:autocomplete": lambda p: django_admin(p, ok="denied"),  # needs query parameters
+    "admin:view_on_site": lambda p: django_admin(p, ok="hidden"),
+    "admin:<catch-all>": lambda p: django_admin(p, ok="hidden"),
+}
+
+
+def walk(patterns, prefix: str = ""):
+    for entry in patterns:
+        if isinstance(entry, URLResolver):
+            namespace = f"{entry.namespace}:" if entry.namespace else ""
+            yield from walk(entry.url_patterns, prefix + namespace)
+        else:
+            # The admin's unnamed final catch-all answers every other /admin/ path.
+            yield prefix + (entry.name or "<catch-all>"), entry
+
+
+def all_patterns() -> dict[str, URLPattern]:
+    return dict(walk(get_resolver().url_patterns))
+
+
+def rule_for(name: str):
+    if name in RULES:
+        return RULES[name]
+    if name.startswith("admin:"):
+        return django_admin
+    return None
+
+
+def test_every_url_is_classified():
+    unclassified = [name for name in sorted(all_patterns()) if rule_for(name) is None]
+    assert unclassified == [], (
+        f"URL patterns without an access rule: {unclassified}. "
+        "Add each to RULES in tests/test_access_matrix.py."
+    )
+
+
+def admin_model_for(name: str):
+    for model in admin_site._registry:
+        if name.startswith(f"admin:{model._meta.app_label}_{model._meta.model_name}_"):
+            return model
+    return None
+
+
+def sample_url(name: str, pattern: URLPattern, cluster) -> str | None:
+    """A concrete URL for the pattern, with arguments pointing at the test cluster."""
+    if name.endswith("<catch-all>"):
+        return "/admin/no-such-page/"
+    kwargs = {}
+    for param in pattern.pattern.regex.groupindex:
+        if param == "cluster_name":
+            kwargs[param] = cluster.name
+        elif param == "app_label":
+            kwargs[param] = "clusters"
+        elif param == "content_type_id":
+            kwargs[param] = ContentType.objects.get_for_model(type(cluster)).pk
+        elif param in ("object_id", "id"):
+            model = admin_model_for(name) or type(cluster)
+            obj = model.objects.order_by("pk").first()
+            if obj is None:
+                return None
+            kwargs[param] = str(obj.pk)
+        else:
+            kwargs[param] = "x"
+    return reverse(name, kwargs=kwargs)
+
+
+def outcome(response) -> str:
+    if response.status_code == 200:
+        return "ok"
+    if response.status_code in (301, 302):
+        location = response.headers["Location"]
+        if location.startswith(("/accounts/login/", "/admin/login/")):
+            return "login"
+        return "redirect"
+    names = {404: "hidden", 403: "denied", 405: "method"}
+    return names.get(response.status_code, str(response.status_code))
+
+
+def client_for(personas, persona: str) -> Client:
+    client = Client()
+    if personas[persona] is not None:
+        client.force_login(personas[persona])
+    return client
+
+
+def test_access_matrix(personas, cluster):
+    clients = {persona: client_for(personas, persona) for persona in PERSONAS}
+    failures, checked = [], 0
+    for name, pattern in sorted(all_patterns().items()):
+        url = sample_url(name, pattern, cluster)
+        if url is None:
+            continue
+        expected = rule_for(name)
+        for persona in PERSONAS:
+            got = outcome(clients[persona].get(url))
+            checked += 1
+            if got != expected(persona):
+                failures.append(
+                    f"{name} {url} as {persona}: expected {expected(persona)}, got {got}"
+                )
+    assert not failures, "\n".join(failures)
+    assert checked > 100  # the admin alone contributes dozens of URLs
+
+
+def test_cluster_page_outcome_differs_by_persona(personas, cluster):
+    """Guard against a vacuous matrix: the same URL really gives different answers."""
+    url = reverse("cluster-detail", args=[cluster.name])
+    seen = {outcome(client_for(personas, p).get(url)) for p in PERSONAS}
+    assert seen == {"ok", "login", "hidden"}
