@@ -99,7 +99,7 @@ def validate_address(value: str) -> None:
     if not re.fullmatch(HOSTNAME_PATTERN, value):
         raise ValidationError(
             "Use an IPv4 or IPv6 address, or a DNS host name (letters, digits, '-', '.').",
-            code="invalid",
+            code="not_allowed",
         )
 
 
@@ -108,7 +108,7 @@ def validate_block_size(value: int) -> None:
         allowed = ", ".join(str(size) for size in BLOCK_SIZES)
         raise ValidationError(
             f"Block size must be one of {allowed} bytes (a power of two, at least 512).",
-            code="invalid",
+            code="not_allowed",
         )
 
 
