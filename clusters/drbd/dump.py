@@ -36,8 +36,7 @@ def parse_dump(text: str) -> list[ResourceConfig]:
             continue
         if stmt.keyword != "resource":
             raise DrbdConfigError(
-                f"line {stmt.line}: expected 'resource', 'global' or 'common', "
-                f"got '{stmt.keyword}'"
+                f"line {stmt.line}: expected 'resource', 'global' or 'common', got '{stmt.keyword}'"
             )
         resources.append(_resource(stmt))
     return resources
