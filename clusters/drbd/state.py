@@ -102,7 +102,9 @@ class ResourceState:
 
 
 def _peer_problems(peer: PeerState) -> list[str]:
-    who = f"peer {peer.name or peer.node_id}"
+    who = f"peer {peer.name}" if peer.name else "peer"
+    if not peer.name and peer.node_id is not None:
+        who = f"peer node-id {peer.node_id}"
     problems = []
     if peer.connection != "Connected":
         problems.append(f"{who} connection is {peer.connection}")
