@@ -54,7 +54,10 @@ def test_block_may_follow_on_the_same_line_as_in_scstadmin():
 
 
 def test_wildcard_initiator_names_are_kept():
-    text = "TARGET_DRIVER iscsi {\nTARGET t {\nGROUP g {\nINITIATOR iqn.1998-01.com.vmware:*\n}\n}\n}\n"
+    text = (
+        "TARGET_DRIVER iscsi {\nTARGET t {\nGROUP g {\n"
+        "INITIATOR iqn.1998-01.com.vmware:*\n}\n}\n}\n"
+    )
     group = parse_config(text).drivers["iscsi"].targets["t"].groups["g"]
     assert list(group.initiators) == ["iqn.1998-01.com.vmware:*"]
 
