@@ -20,6 +20,8 @@ INDENT = "    "
 # Values made only of these characters need no quotes; anything else is quoted.
 # Validation has already excluded '"', '\\' and newlines, so quoting cannot be escaped.
 _BARE = re.compile(r"[A-Za-z0-9_./-]+")
+# drbdadm's scanner reads these as numbers (with a unit suffix), not as names.
+_NUMBER_LIKE = re.compile(r"[0-9]+[kKmMgGsS]?")
 
 SPLIT_BRAIN_POLICY = {
     "after-sb-0pri": "discard-zero-changes",
@@ -94,7 +96,7 @@ def _address(ip: str, port: int) -> Address:
 def render_resource(res: ResourceConfig, version: str = "9") -> str:
     """The resource as a drbd.conf file for DRBD `version`; validates first."""
     validate_resource(res, version)
-    lines = [f"resource {_quote(res.name)} {{"]
+    lines = [f"resource {_name(res.name)} {{"]
     if res.options:
         lines += _section("options", res.options)
     lines += _section("net", {"protocol": res.protocol, **res.net})
@@ -114,7 +116,7 @@ def _section(title: str, options: dict[str, str]) -> list[str]:
 
 
 def _host(host: HostSection) -> list[str]:
-    lines = [f"{INDENT}on {host.name} {{"]
+    lines = [f"{INDENT}on {_name(host.name)} {{"]
     if host.node_id is not None:
         lines.append(f"{INDENT * 2}node-id {host.node_id};")
     for volume in host.volumes:
@@ -137,6 +139,10 @@ def _volume_body(volume: VolumeConfig, indent: str) -> list[str]:
         f"{indent}disk {_quote(volume.disk)};",
         f"{indent}meta-disk {_quote(volume.meta_disk)};",
     ]
+
+
+def _name(value: str) -> str:
+    return f'"{value}"' if _NUMBER_LIKE.fullmatch(value) else _quote(value)
 
 
 def _quote(value: str) -> str:
