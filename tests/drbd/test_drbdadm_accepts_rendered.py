@@ -80,13 +80,22 @@ def test_invalid_protocol_is_rejected_by_drbdadm_and_by_us(tmp_path):
         render_resource(res)
 
 
-def test_84_fencing_in_disk_is_only_valid_for_84(tmp_path):
-    res = dual_primary_resource("r0", 7789, V4, [(0, "/dev/sdb1")], version="8.4")
-    text = render_resource(res, "8.4")
-    # drbdadm 9.22's own parser rejects fencing in disk; our validator agrees.
-    assert drbdadm_dump(text, tmp_path, "9").returncode != 0
+def test_fencing_in_disk_is_rejected_for_9_by_drbdadm_and_by_us(tmp_path):
+    res = dual_primary_resource("r0", 7789, V4, [(0, "/dev/sdb1")])
+    res.disk["fencing"] = res.net.pop("fencing")
     with pytest.raises(DrbdConfigError, match="fencing in the net section"):
-        res_for_9 = parse_dump(text)[0]
-        for index, host in enumerate(res_for_9.hosts):
-            res_for_9.hosts[index] = type(host)(host.name, index, host.volumes, host.address)
-        render_resource(res_for_9, "9")
+        render_resource(res)
+    # the 8.4 rendering (fencing in disk) is what drbdadm 9.22's own parser refuses
+    res84 = dual_primary_resource("r0", 7789, V4, [(0, "/dev/sdb1")], version="8.4")
+    text = render_resource(res84, "8.4")
+    assert drbdadm_dump(text, tmp_path, "9").returncode != 0
+    assert drbdadm_dump(text, tmp_path, "8.4").returncode == 0
+
+
+def test_resource_options_and_startup_survive_the_round_trip(tmp_path):
+    res = dual_primary_resource("r0", 7789, V4, [(0, "/dev/sdb1")])
+    res.options.update({"quorum": "majority", "on-no-quorum": "io-error"})
+    res.startup["wfc-timeout"] = "30"
+    result = drbdadm_dump(render_resource(res), tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert parse_dump(result.stdout) == [res]
