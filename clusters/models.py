@@ -443,3 +443,149 @@ class LunMapping(models.Model):
         ).exclude(pk=self.pk)
         if same_set.exists():
             raise ValidationError({"lun": f"LUN {self.lun} is already used in this LUN set."})
+
+
+# --- Records: what the portal saw and did -------------------------------------------
+
+
+class Severity(models.TextChoices):
+    CRITICAL = "CRITICAL", "Critical"
+    WARNING = "WARNING", "Warning"
+    INFO = "INFO", "Info"
+
+
+SEVERITY_RANK = {Severity.CRITICAL: 3, Severity.WARNING: 2, Severity.INFO: 1}
+
+
+class NodeSnapshot(models.Model):
+    """One collection from one node: raw outputs as evidence, parsed facts, outcome."""
+
+    node = models.ForeignKey(Node, on_delete=models.CASCADE, related_name="snapshots")
+    job = models.ForeignKey("Job", on_delete=models.SET_NULL, null=True, related_name="snapshots")
+    collected_at = models.DateTimeField(db_index=True)
+    reachable = models.BooleanField()
+    error = models.TextField(blank=True)
+    duration_ms = models.PositiveIntegerField(default=0)
+    raw = models.JSONField(default=dict, help_text="Command outputs, keyed by what they are.")
+    facts = models.JSONField(default=dict, help_text="Parsed summary shown on the pages.")
+
+    class Meta:
+        ordering = ["-collected_at"]
+        indexes = [models.Index(fields=["node", "-collected_at"])]
+
+    def __str__(self) -> str:
+        state = "reachable" if self.reachable else "unreachable"
+        return f"{self.node} at {self.collected_at:%Y-%m-%d %H:%M:%S} ({state})"
+
+
+class Finding(models.Model):
+    """A rule violation on one object, kept while it lasts (first/last seen)."""
+
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="findings")
+    code = models.CharField(max_length=40, db_index=True)
+    severity = models.CharField(max_length=8, choices=Severity.choices)
+    object_ref = models.CharField(max_length=300, help_text="e.g. device:lun0 or node:n1")
+    title = models.CharField(max_length=200)
+    details = models.JSONField(default=list, help_text="Detail lines with their evidence.")
+    first_seen = models.DateTimeField()
+    last_seen = models.DateTimeField()
+    resolved_at = models.DateTimeField(null=True, blank=True, db_index=True)
+
+    class Meta:
+        ordering = ["cluster__name", "code", "object_ref"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["cluster", "code", "object_ref"],
+                condition=Q(resolved_at__isnull=True),
+                name="finding_open_once",
+            ),
+            models.CheckConstraint(
+                condition=Q(severity__in=["CRITICAL", "WARNING", "INFO"]),
+                name="finding_severity_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.severity} {self.code} {self.object_ref}"
+
+
+class Mute(models.Model):
+    """An operator's decision to accept one finding code on one object until a time."""
+
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="mutes")
+    code = models.CharField(max_length=40)
+    object_ref = models.CharField(max_length=300)
+    severity_at_mute = models.CharField(max_length=8, choices=Severity.choices)
+    reason = models.TextField()
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
+    created_at = models.DateTimeField(auto_now_add=True)
+    until = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"mute {self.code} {self.object_ref} until {self.until:%Y-%m-%d}"
+
+
+class Job(models.Model):
+    """A collection, plan or apply run, with per-node steps recorded as JobEvents."""
+
+    class Kind(models.TextChoices):
+        COLLECT = "collect", "Collect live state"
+        PLAN = "plan", "Plan a change"
+        APPLY = "apply", "Apply a change"
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        PARTIAL = "partial", "Partly failed"
+
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    cluster = models.ForeignKey(
+        Cluster, on_delete=models.CASCADE, related_name="jobs", null=True, blank=True
+    )
+    state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    summary = models.TextField(blank=True)
+    params = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} #{self.pk} ({self.state})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.state in {self.State.SUCCEEDED, self.State.FAILED, self.State.PARTIAL}
+
+
+class JobEvent(models.Model):
+    """One step of a job on one node (or the whole cluster when node is empty)."""
+
+    class Level(models.TextChoices):
+        INFO = "info", "Info"
+        OK = "ok", "OK"
+        ERROR = "error", "Error"
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="events")
+    node = models.ForeignKey(Node, on_delete=models.SET_NULL, null=True, blank=True)
+    at = models.DateTimeField(auto_now_add=True)
+    step = models.CharField(max_length=40)
+    level = models.CharField(max_length=5, choices=Level.choices, default=Level.INFO)
+    message = models.TextField()
+
+    class Meta:
+        ordering = ["at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.step}: {self.message}"

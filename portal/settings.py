@@ -164,3 +164,7 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"asyncssh": {"level": "WARNING"}},
 }
+COLLECT_NODE_TIMEOUT_SECONDS = float(os.environ.get("COLLECT_NODE_TIMEOUT_SECONDS", "20"))
+CELERY_BEAT_SCHEDULE = {
+    "collect-all-clusters": {"task": "clusters.collect_all", "schedule": COLLECT_INTERVAL_SECONDS},
+}

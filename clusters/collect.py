@@ -1,0 +1,126 @@
+"""Read the live state of many nodes at once (async; no database access here).
+
+One SSH connection per node; the independent reads run on parallel channels of that
+connection, so a node costs one connect plus about two round trips. Every node has its
+own deadline: a node that is down or slow is recorded as unreachable and never delays
+the others beyond its timeout. The command contract is docs/node-commands.md.
+"""
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+
+from clusters import ssh
+
+SCST_ROOT = "/sys/kernel/scst_tgt"
+RUNNING_CONFIG = "/var/lib/scst-portal/running.conf"
+
+# Independent reads, run in parallel on one connection. Keys name the raw outputs.
+PARALLEL_READS: dict[str, list[str]] = {
+    "scst_sysfs": ["grep", "-r", "-s", "-Z", "--exclude=mgmt", "", SCST_ROOT],
+    "scst_links": ["find", SCST_ROOT, "-type", "l", "-printf", r"%p\0%l\n"],
+    "drbd_status_json": ["drbdsetup", "status", "--json"],
+    "drbd_show": ["drbdsetup", "show"],
+    "drbd_dump": ["drbdadm", "dump"],
+    "drbd_version": ["drbdadm", "--version"],
+}
+# scstadmin writes the running config to a file; these run in order.
+RUNNING_CONFIG_STEPS: list[list[str]] = [
+    ["mkdir", "-p", "/var/lib/scst-portal"],
+    ["scstadmin", "-write_config", RUNNING_CONFIG],
+    ["cat", RUNNING_CONFIG],
+]
+
+
+@dataclass
+class CommandOutput:
+    """What one command printed, JSON-friendly for NodeSnapshot.raw."""
+
+    command: str
+    stdout: str
+    stderr: str
+    exit_status: int
+
+    @classmethod
+    def of(cls, result: ssh.CommandResult) -> "CommandOutput":
+        return cls(result.command, result.stdout, result.stderr, result.exit_status)
+
+
+@dataclass
+class NodeCollection:
+    """The outcome of reading one node."""
+
+    endpoint: ssh.NodeEndpoint
+    reachable: bool = False
+    error: str = ""
+    offered_host_key: str = ""
+    host_key_problem: str = ""  # "unknown" or "changed"
+    seconds: float = 0.0
+    outputs: dict[str, CommandOutput] = field(default_factory=dict)
+
+
+async def read_node(session: ssh.NodeSession) -> dict[str, CommandOutput]:
+    """Every read the portal makes of a node, over one authenticated session."""
+
+    async def running_config() -> ssh.CommandResult:
+        result = None
+        for argv in RUNNING_CONFIG_STEPS:
+            result = await session.run(argv)
+            if not result.ok:
+                break
+        return result
+
+    parallel = session.run_all(PARALLEL_READS)
+    results, config = await asyncio.gather(parallel, running_config())
+    outputs = {name: CommandOutput.of(result) for name, result in results.items()}
+    outputs["scst_running_config"] = CommandOutput.of(config)
+    return outputs
+
+
+async def collect_node(
+    endpoint: ssh.NodeEndpoint,
+    timeout: float = 30.0,
+    reader: Callable[[ssh.NodeSession], Awaitable[dict[str, CommandOutput]]] = read_node,
+) -> NodeCollection:
+    """Read one node within `timeout` seconds; failures become a recorded outcome."""
+    outcome = NodeCollection(endpoint)
+    started = time.monotonic()
+    try:
+        async with asyncio.timeout(timeout):
+            async with ssh.connect(endpoint, connect_timeout=timeout) as session:
+                outcome.outputs = await reader(session)
+                outcome.reachable = True
+    except ssh.HostKeyUnknown as exc:
+        outcome.offered_host_key, outcome.host_key_problem = exc.offered_key, "unknown"
+        outcome.error = str(exc)
+        outcome.reachable = True
+    except ssh.HostKeyChanged as exc:
+        outcome.offered_host_key, outcome.host_key_problem = exc.offered_key, "changed"
+        outcome.error = str(exc)
+        outcome.reachable = True
+    except TimeoutError:
+        outcome.error = f"{endpoint.name}: no answer within {timeout:.0f} s"
+    except ssh.NodeError as exc:
+        outcome.error = str(exc)
+    outcome.seconds = time.monotonic() - started
+    return outcome
+
+
+async def collect_nodes(
+    endpoints: Iterable[ssh.NodeEndpoint],
+    timeout: float = 30.0,
+    concurrency: int = 200,
+    on_done: Callable[[NodeCollection], None] | None = None,
+) -> list[NodeCollection]:
+    """Read all nodes concurrently (at most `concurrency` connections at a time)."""
+    limit = asyncio.Semaphore(concurrency)
+
+    async def one(endpoint: ssh.NodeEndpoint) -> NodeCollection:
+        async with limit:
+            outcome = await collect_node(endpoint, timeout)
+        if on_done is not None:
+            on_done(outcome)
+        return outcome
+
+    return list(await asyncio.gather(*(one(e) for e in endpoints)))

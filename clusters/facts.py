@@ -1,0 +1,263 @@
+"""Typed facts about nodes, parsed from the raw outputs a collection stored (pure).
+
+Data from nodes is untrusted: it is parsed here, at the boundary, with the config
+libraries; whatever does not parse becomes a recorded problem and the fact stays
+unknown (None), never a guess.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from clusters import drbd, scst
+
+DRBD_DEVICE_PREFIXES = ("/dev/drbd",)
+IDENTITY_ATTRIBUTES = ("t10_dev_id", "usn", "prod_id", "eui64_id", "naa_id")
+SESSION_IO_COUNTERS = ("read_cmd_count", "write_cmd_count")
+
+
+@dataclass(frozen=True)
+class Value:
+    """An effective value and the evidence it was read from."""
+
+    value: str | None
+    evidence: str
+
+
+@dataclass
+class NodeFacts:
+    """What one collection learnt about one node."""
+
+    name: str
+    reachable: bool
+    collected_at: datetime | None = None
+    error: str = ""
+    host_key_problem: str = ""
+    scst_config: scst.ScstConfig | None = None
+    scst_live: scst.ScstLiveState | None = None
+    drbd_status: dict[str, drbd.ResourceState] | None = None
+    drbd_show: dict[str, drbd.ShowResource] | None = None
+    drbd_config: dict[str, drbd.ResourceConfig] | None = None
+    versions: dict[str, str] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def has_data(self) -> bool:
+        return self.reachable and not self.error
+
+    def device_names(self) -> list[str]:
+        names: set[str] = set()
+        if self.scst_live is not None:
+            names |= set(self.scst_live.devices)
+        if self.scst_config is not None:
+            for handler in self.scst_config.handlers.values():
+                names |= set(handler.devices)
+        return sorted(names)
+
+    def device_handler(self, device: str) -> str | None:
+        if self.scst_live is not None and device in self.scst_live.devices:
+            handler = self.scst_live.devices[device].handler
+            if handler:
+                return handler
+        if self.scst_config is not None:
+            found = self.scst_config.find_device(device)
+            if found:
+                return found[0].name
+        return None
+
+    def device_attribute(self, device: str, attr: str) -> Value:
+        """The value in force: sysfs when read, else the running config plus SCST defaults."""
+        live = self.scst_live.devices.get(device) if self.scst_live else None
+        if live is not None and attr in live.attributes:
+            return Value(
+                live.attributes[attr].value,
+                f"/sys/kernel/scst_tgt/devices/{device}/{attr} = {live.attributes[attr].value!r}",
+            )
+        if self.scst_config is not None and self.scst_config.find_device(device):
+            handler, dev = self.scst_config.find_device(device)
+            written = dev.attributes.get(attr)
+            if written is not None:
+                return Value(written, f"scstadmin -write_config: {attr} {written}")
+            default = scst.default_device_attribute(handler.name, device, attr)
+            if default is not None:
+                return Value(
+                    default,
+                    f"scstadmin -write_config omits {attr}, so it has {handler.name}'s "
+                    f"default {default}",
+                )
+        return Value(None, f"{attr} of {device} was not readable")
+
+    def exported_luns(self) -> list[tuple[str, str, str | None, int, str]]:
+        """(driver, target, group or None, LUN, device) for every LUN in the live state,
+        or in the running config when sysfs was not readable."""
+        rows = []
+        if self.scst_live is not None:
+            for driver, targets in self.scst_live.targets.items():
+                for target in targets.values():
+                    rows += [
+                        (driver, target.name, None, n, lun.device or "")
+                        for n, lun in target.luns.items()
+                    ]
+                    for group in target.ini_groups.values():
+                        rows += [
+                            (driver, target.name, group.name, n, lun.device or "")
+                            for n, lun in group.luns.items()
+                        ]
+            return rows
+        if self.scst_config is not None:
+            for driver in self.scst_config.drivers.values():
+                for target in driver.targets.values():
+                    rows += [
+                        (driver.name, target.name, None, n, lun.device)
+                        for n, lun in target.luns.items()
+                    ]
+                    for group in target.groups.values():
+                        rows += [
+                            (driver.name, target.name, group.name, n, lun.device)
+                            for n, lun in group.luns.items()
+                        ]
+        return rows
+
+    def target_rel_tgt_ids(self) -> dict[str, int | None]:
+        """rel_tgt_id of every target, by target name."""
+        ids: dict[str, int | None] = {}
+        if self.scst_live is not None:
+            for targets in self.scst_live.targets.values():
+                for target in targets.values():
+                    ids[target.name] = target.rel_tgt_id
+        elif self.scst_config is not None:
+            for driver in self.scst_config.drivers.values():
+                for target in driver.targets.values():
+                    value = target.attributes.get("rel_tgt_id")
+                    ids[target.name] = int(value) if value and value.isdigit() else None
+        return ids
+
+    def sessions(self) -> list[tuple[str, scst.LiveSession]]:
+        """(target name, session) for every logged-in initiator."""
+        if self.scst_live is None:
+            return []
+        return [
+            (target.name, session)
+            for targets in self.scst_live.targets.values()
+            for target in targets.values()
+            for session in target.sessions.values()
+        ]
+
+    def drbd_minor_resource(self) -> dict[int, str]:
+        """DRBD minor → resource name on this node."""
+        minors: dict[int, str] = {}
+        for name, res in (self.drbd_status or {}).items():
+            for dev in res.devices:
+                if dev.minor is not None:
+                    minors[dev.minor] = name
+        for name, cfg in (self.drbd_config or {}).items():
+            host = next((h for h in cfg.hosts if h.name == self.name), None)
+            for volume in host.volumes if host else []:
+                if volume.minor is not None:
+                    minors.setdefault(volume.minor, name)
+        return minors
+
+
+def _output(raw: dict, name: str) -> tuple[str | None, str]:
+    """stdout of a successful command, or (None, why it is missing)."""
+    entry = raw.get(name)
+    if not entry:
+        return None, f"{name}: not collected"
+    if entry.get("exit_status") != 0:
+        stderr = (entry.get("stderr") or "").strip().splitlines()
+        return None, f"`{entry.get('command')}` exited {entry.get('exit_status')}: " + (
+            stderr[-1] if stderr else "no message"
+        )
+    return entry.get("stdout", ""), ""
+
+
+def node_facts(
+    name: str,
+    raw: dict,
+    reachable: bool,
+    collected_at: datetime | None = None,
+    error: str = "",
+    host_key_problem: str = "",
+) -> NodeFacts:
+    """Parse one node's stored outputs into facts; unparseable parts become problems."""
+    facts = NodeFacts(name, reachable, collected_at, error, host_key_problem)
+    if not facts.has_data:
+        return facts
+    _parse_scst(facts, raw)
+    _parse_drbd(facts, raw)
+    version_text, _ = _output(raw, "drbd_version")
+    for line in (version_text or "").splitlines():
+        key, _, value = line.partition("=")
+        if key in ("DRBDADM_VERSION", "DRBD_KERNEL_VERSION"):
+            facts.versions[key] = value.strip()
+    return facts
+
+
+def _parse_scst(facts: NodeFacts, raw: dict) -> None:
+    text, problem = _output(raw, "scst_running_config")
+    if text is None:
+        facts.problems.append(f"SCST running config unknown: {problem}")
+    else:
+        try:
+            facts.scst_config = scst.parse_config(text)
+        except scst.ScstConfigError as exc:
+            facts.problems.append(f"SCST running config unreadable: {exc}")
+    dump, problem = _output(raw, "scst_sysfs")
+    links, link_problem = _output(raw, "scst_links")
+    if dump is None and not (raw.get("scst_sysfs") or {}).get("stdout"):
+        facts.problems.append(f"SCST sysfs unknown: {problem}")
+        return
+    # grep exits 2 when some file was unreadable but still prints the rest.
+    dump = dump if dump is not None else raw["scst_sysfs"]["stdout"]
+    try:
+        facts.scst_live = scst.build_live_state(
+            scst.parse_dump(dump), scst.parse_links(links or "")
+        )
+    except (scst.SysfsFormatError, ValueError) as exc:
+        facts.problems.append(f"SCST sysfs unreadable: {exc}")
+    if link_problem:
+        facts.problems.append(f"SCST sysfs links unknown: {link_problem}")
+
+
+def _parse_drbd(facts: NodeFacts, raw: dict) -> None:
+    parsers = {
+        "drbd_status_json": ("drbd_status", drbd.parse_status_json),
+        "drbd_show": ("drbd_show", drbd.parse_show),
+        "drbd_dump": ("drbd_config", drbd.parse_dump),
+    }
+    for output, (attr, parse) in parsers.items():
+        text, problem = _output(raw, output)
+        if text is None:
+            facts.problems.append(f"DRBD {output.removeprefix('drbd_')} unknown: {problem}")
+            continue
+        try:
+            setattr(facts, attr, {item.name: item for item in parse(text)})
+        except drbd.DrbdConfigError as exc:
+            facts.problems.append(f"DRBD {output.removeprefix('drbd_')} unreadable: {exc}")
+
+
+@dataclass
+class ClusterFacts:
+    """Everything the compliance rules judge one cluster by."""
+
+    name: str
+    nodes: list[NodeFacts]
+    previous: dict[str, NodeFacts] = field(default_factory=dict)
+    desired: dict[str, DesiredNode] | None = None
+    reservations_expected: set[str] = field(default_factory=set)
+    now: datetime | None = None
+    stale_after: timedelta = timedelta(minutes=3)
+
+    def with_data(self) -> list[NodeFacts]:
+        return [n for n in self.nodes if n.has_data]
+
+
+@dataclass
+class DesiredNode:
+    """What the inventory wants on one node (see desired.py)."""
+
+    scst_config: scst.ScstConfig
+    drbd_resources: dict[str, drbd.ResourceConfig]
+    drbd_files: dict[str, str] = field(default_factory=dict)
+    scst_file: str = ""

@@ -1,0 +1,1 @@
+"""Services: functions that do things (HackSoft style). Views and tasks call these."""

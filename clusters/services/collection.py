@@ -1,0 +1,97 @@
+"""Collect live state from nodes and record it: snapshots, host keys, findings."""
+
+import asyncio
+import queue
+import threading
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from clusters import collect, ssh
+from clusters.models import Cluster, Job, JobEvent, Node, NodeSnapshot
+from clusters.services import jobs
+
+
+def endpoint_for(node: Node) -> ssh.NodeEndpoint:
+    """The SSH endpoint of a node, with its decrypted key (never stored elsewhere)."""
+    return ssh.NodeEndpoint(
+        node_id=node.pk,
+        name=node.name,
+        address=node.address,
+        port=node.ssh_port,
+        user=node.ssh_user,
+        private_key=node.credential.private_key() if node.credential_id else "",
+        pinned_host_key=node.host_key,
+    )
+
+
+def collection_create(cluster: Cluster | None, user=None) -> Job:
+    """A queued collection job for one cluster, or for all clusters when None."""
+    return Job.objects.create(kind=Job.Kind.COLLECT, cluster=cluster, requested_by=user)
+
+
+def nodes_of(job: Job) -> list[Node]:
+    nodes = Node.objects.select_related("cluster", "credential")
+    if job.cluster_id:
+        nodes = nodes.filter(cluster_id=job.cluster_id)
+    return list(nodes)
+
+
+def collect_in_thread(
+    endpoints: list[ssh.NodeEndpoint], timeout: float
+) -> "queue.Queue[collect.NodeCollection]":
+    """Run the async collection in its own thread; outcomes arrive on the queue as
+    each node finishes, so the caller can record progress while others still run."""
+    outcomes: queue.Queue[collect.NodeCollection] = queue.Queue()
+    worker = threading.Thread(
+        target=lambda: asyncio.run(collect.collect_nodes(endpoints, timeout, on_done=outcomes.put)),
+        daemon=True,
+    )
+    worker.start()
+    return outcomes
+
+
+def collection_run(job: Job) -> Job:
+    """Collect every node of the job, record snapshots and progress, refresh findings."""
+    from clusters.services.findings import findings_refresh
+
+    jobs.job_start(job)
+    nodes = {node.pk: node for node in nodes_of(job)}
+    timeout = float(getattr(settings, "COLLECT_NODE_TIMEOUT_SECONDS", 20))
+    outcomes = collect_in_thread([endpoint_for(n) for n in nodes.values()], timeout)
+    failed = 0
+    for _ in range(len(nodes)):
+        outcome = outcomes.get()
+        node = nodes[outcome.endpoint.node_id]
+        snapshot_record(job, node, outcome)
+        failed += bool(outcome.error)
+    for cluster in {node.cluster for node in nodes.values()}:
+        findings_refresh(cluster)
+    state = Job.State.SUCCEEDED if not failed else Job.State.PARTIAL
+    if nodes and failed == len(nodes):
+        state = Job.State.FAILED
+    jobs.job_finish(job, state, f"{len(nodes) - failed} of {len(nodes)} nodes collected")
+    return job
+
+
+@transaction.atomic
+def snapshot_record(job: Job, node: Node, outcome: collect.NodeCollection) -> NodeSnapshot:
+    """Store one node's outcome; an unknown or changed host key is kept for approval."""
+    if outcome.offered_host_key and outcome.offered_host_key != node.pending_host_key:
+        node.pending_host_key = outcome.offered_host_key
+        node.save(update_fields=["pending_host_key"])
+    snapshot = NodeSnapshot.objects.create(
+        node=node,
+        job=job,
+        collected_at=timezone.now(),
+        reachable=outcome.reachable and not outcome.error,
+        error=outcome.error,
+        duration_ms=int(outcome.seconds * 1000),
+        raw={name: vars(output) for name, output in outcome.outputs.items()},
+        facts={"host_key_problem": outcome.host_key_problem},
+    )
+    level = JobEvent.Level.ERROR if outcome.error else JobEvent.Level.OK
+    message = outcome.error or f"collected in {outcome.seconds * 1000:.0f} ms"
+    jobs.job_event(job, "collect", message, node=node, level=level)
+    return snapshot
