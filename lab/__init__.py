@@ -1,0 +1,1 @@
+"""Emulated SCST + DRBD nodes reachable over real SSH (see docs/lab.md)."""

@@ -1,0 +1,410 @@
+"""DRBD running state as drbdadm/drbdsetup 9.22 show it, and the commands
+that change it (adjust, primary, secondary).
+
+Formats follow drbd-utils' drbdsetup_main.c (status --json, show) and the
+samples in shared/fixtures/drbd.
+"""
+
+from __future__ import annotations
+
+from lab import drbdconf
+from lab.node import Node
+from lab.state import (
+    DRBD_KERNEL,
+    DrbdResourceRun,
+    DrbdSideRun,
+    DrbdVolumeRun,
+)
+
+# drbd_limits.h defaults: options equal to these are omitted by `drbdsetup show`.
+NET_DEFAULTS = {
+    "protocol": "C",
+    "allow-two-primaries": "no",
+    "fencing": "dont-care",
+    "after-sb-0pri": "disconnect",
+    "after-sb-1pri": "disconnect",
+    "after-sb-2pri": "disconnect",
+    "always-asbp": "no",
+    "rr-conflict": "disconnect",
+    "tcp-cork": "yes",
+    "use-rle": "yes",
+    "timeout": "60",
+    "connect-int": "10",
+    "ping-int": "10",
+    "ping-timeout": "5",
+    "max-buffers": "2048",
+    "max-epoch-size": "2048",
+    "ko-count": "7",
+    "sndbuf-size": "0",
+    "rcvbuf-size": "0",
+    "on-congestion": "block",
+    "discard-my-data": "no",
+    "load-balance-paths": "no",
+}
+# Field order of net_conf (drbd_genl.h), which is the order `show` prints.
+NET_ORDER = [
+    "shared-secret",
+    "cram-hmac-alg",
+    "integrity-alg",
+    "verify-alg",
+    "csums-alg",
+    "protocol",
+    "connect-int",
+    "timeout",
+    "ping-int",
+    "ping-timeout",
+    "sndbuf-size",
+    "rcvbuf-size",
+    "ko-count",
+    "max-buffers",
+    "max-epoch-size",
+    "unplug-watermark",
+    "after-sb-0pri",
+    "after-sb-1pri",
+    "after-sb-2pri",
+    "rr-conflict",
+    "on-congestion",
+    "congestion-fill",
+    "congestion-extents",
+    "allow-two-primaries",
+    "discard-my-data",
+    "tcp-cork",
+    "always-asbp",
+    "use-rle",
+    "csums-after-crash-only",
+    "sock-check-timeo",
+    "fencing",
+    "load-balance-paths",
+]
+DISK_DEFAULTS = {
+    "on-io-error": "pass_on",
+    "disk-flushes": "yes",
+    "md-flushes": "yes",
+    "disk-barrier": "no",
+    "disk-drain": "yes",
+}
+CONNECTING_84 = {"Connecting": "WFConnection"}
+
+
+class DrbdError(Exception):
+    def __init__(self, stderr: str, code: int) -> None:
+        super().__init__(stderr)
+        self.stderr = stderr
+        self.code = code
+
+
+def peer_name(node: Node) -> str:
+    return next(n for n in node.cluster.nodes if n != node.name)
+
+
+def _sides(node: Node, res: DrbdResourceRun) -> tuple[DrbdSideRun, DrbdSideRun | None]:
+    return res.sides[node.name], res.sides.get(peer_name(node))
+
+
+def _connected(side: DrbdSideRun) -> bool:
+    return side.cstate == "Connected"
+
+
+def running(node: Node, name: str | None) -> list[DrbdResourceRun]:
+    res = [
+        r for r in node.cluster.resources.values() if node.name in r.sides and r.sides[node.name].up
+    ]
+    res.sort(key=lambda r: r.name)
+    if name not in (None, "all"):
+        res = [r for r in res if r.name == name]
+    return res
+
+
+def status_json(node: Node, name: str | None) -> str:
+    blocks = []
+    for r in running(node, name):
+        me, peer = _sides(node, r)
+        connected = _connected(me) and peer is not None
+        node_id = node.cluster.node_ids[node.name]
+        out = (
+            "{\n"
+            f'  "name": "{r.name}",\n'
+            f'  "node-id": {node_id},\n'
+            f'  "role": "{me.role}",\n'
+            '  "suspended": false,\n'
+            '  "write-ordering": "flush",\n'
+            '  "devices": [\n'
+        )
+        devs = []
+        for v in me.volumes:
+            devs.append(
+                "    {\n"
+                f'      "volume": {v.volume},\n'
+                f'      "minor": {v.minor},\n'
+                f'      "disk-state": "{v.disk}",\n'
+                '      "client": false,\n'
+                '      "quorum": true,\n'
+                f'      "size": {v.size_kib},\n'
+                '      "read": 0,\n'
+                f'      "written": {me.written_kib},\n'
+                '      "al-writes": 0,\n'
+                '      "bm-writes": 0,\n'
+                '      "upper-pending": 0,\n'
+                '      "lower-pending": 0\n'
+                "    }"
+            )
+        out += ",\n".join(devs) + ' ],\n  "connections": [\n'
+        pname = peer_name(node)
+        peer_role = peer.role if connected and peer else "Unknown"
+        conn = (
+            "    {\n"
+            f'      "peer-node-id": {node.cluster.node_ids[pname]},\n'
+            f'      "name": "{pname}",\n'
+            f'      "connection-state": "{me.cstate}", \n'
+            '      "congested": false,\n'
+            f'      "peer-role": "{peer_role}",\n'
+            '      "ap-in-flight": 0,\n'
+            '      "rs-in-flight": 0,\n'
+            '      "peer_devices": [\n'
+        )
+        pds = []
+        for i, v in enumerate(me.volumes):
+            pdisk = peer.volumes[i].disk if connected and peer else "DUnknown"
+            repl = "Established" if connected else "Off"
+            pct = 100 * (1 - v.out_of_sync_kib / v.size_kib) if v.size_kib else 0
+            pds.append(
+                "        {\n"
+                f'          "volume": {v.volume},\n'
+                f'          "replication-state": "{repl}",\n'
+                f'          "peer-disk-state": "{pdisk}",\n'
+                '          "peer-client": false,\n'
+                '          "resync-suspended": "no",\n'
+                f'          "received": {peer.written_kib if connected and peer else 0},\n'
+                f'          "sent": {me.written_kib if connected else 0},\n'
+                f'          "out-of-sync": {v.out_of_sync_kib},\n'
+                '          "pending": 0,\n'
+                '          "unacked": 0,\n'
+                '          "has-sync-details": false,\n'
+                '          "has-online-verify-details": false,\n'
+                f'          "percent-in-sync": {pct:.2f}\n'
+                "        }"
+            )
+        conn += ",\n".join(pds) + " ]\n    }"
+        out += conn + " ]\n}"
+        blocks.append(out)
+    return "[\n" + "\n,\n".join(blocks) + "]\n"
+
+
+def status_text(node: Node, name: str | None) -> str:
+    out = ""
+    for r in running(node, name):
+        me, peer = _sides(node, r)
+        connected = _connected(me) and peer is not None
+        single = len(me.volumes) == 1 and me.volumes[0].volume == 0
+        out += f"{r.name} role:{me.role}\n"
+        for v in me.volumes:
+            out += "  disk:" + v.disk + "\n" if single else f"  volume:{v.volume} disk:{v.disk}\n"
+        pname = peer_name(node)
+        if connected and peer:
+            out += f"  {pname} role:{peer.role}\n"
+            for i, v in enumerate(me.volumes):
+                pdisk = peer.volumes[i].disk
+                line = f"replication:Established peer-disk:{pdisk}"
+                out += f"    {line}\n" if single else f"    volume:{v.volume} {line}\n"
+        else:
+            out += f"  {pname} connection:{me.cstate}\n"
+        out += "\n"
+    return out
+
+
+def _opt_line(indent: int, name: str, value: str) -> str:
+    return f"{' ' * (4 * indent)}{name:<16}\t{value};\n"
+
+
+def _show_value(name: str, value: str) -> str:
+    if name in ("shared-secret", "cram-hmac-alg", "integrity-alg", "verify-alg", "csums-alg"):
+        return f'"{value}"'
+    return value
+
+
+def show(node: Node, name: str | None) -> str:
+    runs = running(node, name)
+    if not runs:
+        return "# No currently configured DRBD found.\n" if name in (None, "all") else ""
+    out = ""
+    pname = peer_name(node)
+    for r in runs:
+        me, _peer = _sides(node, r)
+        out += f'resource "{r.name}" {{\n'
+        out += "    _this_host {\n"
+        out += f"        node-id\t\t\t{node.cluster.node_ids[node.name]};\n"
+        for v in me.volumes:
+            out += f"        volume {v.volume} {{\n"
+            out += f"            device\t\t\tminor {v.minor};\n"
+            disk = me.disk_opts.get(f"_disk{v.volume}", f"/dev/lab/{r.name}_{v.volume}")
+            out += f'            disk\t\t\t"{disk}";\n'
+            out += "            meta-disk\t\t\tinternal;\n"
+            dopts = [
+                (k, val)
+                for k, val in me.disk_opts.items()
+                if not k.startswith("_") and DISK_DEFAULTS.get(k) != val
+            ]
+            if dopts:
+                out += "            disk {\n"
+                out += "".join(_opt_line(4, k, val) for k, val in dopts)
+                out += "            }\n"
+            out += "        }\n"
+        out += "    }\n"
+        out += "    connection {\n"
+        out += f"        _peer_node_id {node.cluster.node_ids[pname]};\n"
+        port = me.net.get("_port", "7789")
+        out += "        path {\n"
+        out += f"            _this_host ipv4 {node.cluster.addresses[node.name]}:{port};\n"
+        out += f"            _remote_host ipv4 {node.cluster.addresses[pname]}:{port};\n"
+        out += "        }\n"
+        out += f"        _cstate {me.cstate};\n"
+        out += "        net {\n"
+        opts = {k: v for k, v in me.net.items() if not k.startswith("_")}
+        for k in sorted(opts, key=lambda k: NET_ORDER.index(k) if k in NET_ORDER else 99):
+            if NET_DEFAULTS.get(k) == opts[k]:
+                continue
+            out += _opt_line(3, k, _show_value(k, opts[k]))
+        out += _opt_line(3, "_name", f'"{pname}"')
+        out += "        }\n"
+        out += "    }\n"
+        out += "}\n\n"
+    return out
+
+
+def proc_drbd(node: Node) -> str:
+    # Header of a DRBD 8.4 module as in shared/fixtures/drbd/proc-drbd-8.4.txt.
+    out = (
+        "version: 8.4.0 (api:1/proto:86-100)\n"
+        "GIT-hash: 09b6d528b3b3de50462cd7831c0a3791abc665c3 build by "
+        "linbit@buildsystem.linbit, 2011-10-12 09:07:35\n"
+    )
+    rows = []
+    for r in running(node, None):
+        me, peer = _sides(node, r)
+        connected = _connected(me) and peer is not None
+        for i, v in enumerate(me.volumes):
+            cs = CONNECTING_84.get(me.cstate, me.cstate)
+            prole = peer.role if connected and peer else "Unknown"
+            pdisk = peer.volumes[i].disk if connected and peer else "DUnknown"
+            proto = me.net.get("protocol", "C")
+            rows.append(
+                (
+                    v.minor,
+                    (
+                        f"{v.minor:2d}: cs:{cs} ro:{me.role}/{prole} ds:{v.disk}/{pdisk} "
+                        f"{proto} r-----\n"
+                        f"    ns:{me.written_kib if connected else 0} nr:0 "
+                        f"dw:{me.written_kib} dr:0 "
+                        f"al:0 bm:0 lo:0 pe:0 ua:0 ap:0 ep:1 wo:f oos:{v.out_of_sync_kib}\n"
+                    ),
+                )
+            )
+    return out + "".join(text for _, text in sorted(rows))
+
+
+def version(node: Node) -> str:
+    kver, kcode = DRBD_KERNEL.get(node.info.drbd_version, DRBD_KERNEL["9"])
+    if node.info.drbd_version == "8.4":
+        kver, kcode = "8.4.0", "0x080400"
+    from lab.state import DRBDADM_BUILDTAG, DRBDADM_VERSION, DRBDADM_VERSION_CODE
+
+    return (
+        f"DRBDADM_BUILDTAG={DRBDADM_BUILDTAG}\n"
+        "DRBDADM_API_VERSION=2\n"
+        f"DRBD_KERNEL_VERSION_CODE={kcode}\n"
+        f"DRBD_KERNEL_VERSION={kver}\n"
+        f"DRBDADM_VERSION_CODE={DRBDADM_VERSION_CODE}\n"
+        f"DRBDADM_VERSION={DRBDADM_VERSION}\n"
+    )
+
+
+# --- commands that change state ------------------------------------------------
+
+
+def my_resources(node: Node, cfg: drbdconf.Config, name: str) -> list[drbdconf.Resource]:
+    """Resources of CFG for this host, checked as drbdadm checks them."""
+    mine = [r for r in cfg.resources if any(h.name == node.name for h in r.hosts)]
+    if name != "all":
+        mine = [r for r in mine if r.name == name]
+        if not mine:
+            raise DrbdError(f"'{name}' not defined in your config (for this host).\n", 1)
+    for r in mine:
+        host = next(h for h in r.hosts if h.name == node.name)
+        if host.address and host.address[1] != node.info.address:
+            raise DrbdError(
+                f"{r.file}: in resource {r.name}, on {node.name}:\n"
+                f"\tIP {host.address[1]} not found on this host.\n",
+                10,
+            )
+    return mine
+
+
+def adjust(node: Node, cfg: drbdconf.Config, name: str) -> None:
+    cluster = node.cluster
+    pname = peer_name(node)
+    for r in my_resources(node, cfg, name):
+        host = next(h for h in r.hosts if h.name == node.name)
+        run = cluster.resources.setdefault(r.name, DrbdResourceRun(name=r.name))
+        side = run.sides.get(node.name)
+        if side is None:
+            side = run.sides[node.name] = DrbdSideRun(cstate="Connecting")
+        side.up = True
+        net = dict((cfg.common or {}).get("net", []))
+        net.update(dict(r.sections.get("net", [])))
+        if host.address:
+            net["_port"] = host.address[2]
+        side.net = net
+        disk = dict((cfg.common or {}).get("disk", []))
+        disk.update(dict(r.sections.get("disk", [])))
+        vols = []
+        for v in host.volumes:
+            old = next((x for x in side.volumes if x.minor == v.minor), None)
+            number = v.number or 0
+            vols.append(old or DrbdVolumeRun(volume=number, minor=v.minor or 0))
+            disk[f"_disk{number}"] = v.disk or ""
+        side.volumes = vols
+        side.disk_opts = disk
+        peer = run.sides.get(pname)
+        if side.cstate == "StandAlone" or side.cstate == "Connecting":
+            if run.split_brain:
+                side.cstate = "StandAlone"
+            elif peer is not None and peer.up and peer.cstate in ("Connecting", "Connected"):
+                side.cstate = peer.cstate = "Connected"
+            else:
+                side.cstate = "Connecting"
+    node.dirty_cluster = True
+
+
+def set_role(node: Node, cfg: drbdconf.Config, name: str, role: str) -> None:
+    pname = peer_name(node)
+    targets = my_resources(node, cfg, name)
+    for r in targets:
+        run = node.cluster.resources.get(r.name)
+        side = run.sides.get(node.name) if run else None
+        if side is None or not side.up:
+            raise DrbdError(
+                f"{r.name}: State change failed: (-3) Device is not configured\n"
+                f"Command 'drbdsetup {role.lower()} {r.name}' terminated with exit code 10\n",
+                10,
+            )
+        if role == "Primary":
+            peer = run.sides.get(pname)
+            if (
+                side.cstate == "Connected"
+                and peer is not None
+                and peer.role == "Primary"
+                and side.net.get("allow-two-primaries") != "yes"
+            ):
+                raise DrbdError(
+                    f"{r.name}: State change failed: (-1) Multiple primaries not allowed by "
+                    f"config\nCommand 'drbdsetup primary {r.name}' terminated with exit code 11\n",
+                    11,
+                )
+            if any(v.disk != "UpToDate" for v in side.volumes):
+                raise DrbdError(
+                    f"{r.name}: State change failed: (-2) Need access to UpToDate data\n"
+                    f"Command 'drbdsetup primary {r.name}' terminated with exit code 17\n",
+                    17,
+                )
+        side.role = role
+    node.dirty_cluster = True

@@ -1,0 +1,548 @@
+"""Run a shell command string against a lab node, as a real node would answer it.
+
+Only the commands in docs/node-commands.md exist; anything else is what dash
+says for an unknown command. `cmd1 && cmd2`, `;`, `||` and redirections to
+/dev/null are understood.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import shlex
+import shutil
+from dataclasses import dataclass
+
+from lab import drbdconf, drbdrun, scstadmin, sysfs
+from lab.node import Node
+
+DRBDADM_USAGE_OPTS = """
+GENERAL OPTIONS:
+  --stacked, -S
+  --dry-run, -d
+  --verbose, -v
+  --config-file=..., -c ...
+  --config-to-test=..., -t ...
+  --config-to-exclude=..., -E ...
+  --drbdsetup=..., -s ...
+  --drbdmeta=..., -m ...
+  --drbd-proxy-ctl=..., -p ...
+  --sh-varname=..., -n ...
+  --version, -V
+  --setup-option=..., -W ...
+  --help, -h
+"""
+DRBDADM_VERSION_TAIL = (
+    "\nVersion: 9.22.0 (api:2)\n"
+    "GIT-hash: 409097fe02187f83790b88ac3e0d94f3c167adab reproducible build, 2023-01-09 14:51:18\n"
+)
+DRBDADM_COMMANDS = {
+    "adjust",
+    "dump",
+    "primary",
+    "secondary",
+    "status",
+    "up",
+    "down",
+    "connect",
+    "disconnect",
+    "attach",
+    "detach",
+    "role",
+    "cstate",
+    "dstate",
+    "net-options",
+    "disk-options",
+    "resource-options",
+    "outdate",
+}
+
+
+@dataclass
+class Result:
+    stdout: str = ""
+    stderr: str = ""
+    exit_status: int = 0
+
+
+def _split(command: str) -> list[list[str] | str]:
+    lex = shlex.shlex(command, posix=True, punctuation_chars=";&|<>")
+    lex.whitespace_split = True
+    out: list[list[str] | str] = []
+    cur: list[str] = []
+    for tok in lex:
+        if tok in (";", "&&", "||"):
+            out.append(cur)
+            out.append(tok)
+            cur = []
+        else:
+            cur.append(tok)
+    out.append(cur)
+    return out
+
+
+def run_command(node: Node, command: str) -> Result:
+    """Run COMMAND (a shell line) on NODE."""
+    try:
+        parts = _split(command)
+    except ValueError:
+        return Result("", "sh: 1: Syntax error: Unterminated quoted string\n", 2)
+    total = Result()
+    op = ";"
+    last = 0
+    with node.session():
+        for part in parts:
+            if isinstance(part, str):
+                op = part
+                continue
+            if (op == "&&" and last != 0) or (op == "||" and last == 0):
+                continue
+            if not part:
+                continue
+            r = _run_one(node, part)
+            total.stdout += r.stdout
+            total.stderr += r.stderr
+            last = r.exit_status
+    total.exit_status = last
+    return total
+
+
+def _redirects(argv: list[str]) -> tuple[list[str], bool, bool]:
+    """Strip `>/dev/null`, `2>/dev/null`, `2>&1`-free forms; return (argv, no_out, no_err)."""
+    out: list[str] = []
+    no_out = no_err = False
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        if a == ">" and i + 1 < len(argv):
+            fd = out.pop() if out and out[-1] in ("1", "2") else "1"
+            if argv[i + 1] == "/dev/null":
+                if fd == "2":
+                    no_err = True
+                else:
+                    no_out = True
+            i += 2
+            continue
+        out.append(a)
+        i += 1
+    return out, no_out, no_err
+
+
+def _run_one(node: Node, argv: list[str]) -> Result:
+    argv, no_out, no_err = _redirects(argv)
+    if not argv:
+        return Result()
+    name = argv[0]
+    handler = COMMANDS.get(os.path.basename(name) if name.startswith("/") else name)
+    if handler is None:
+        r = Result("", f"sh: 1: {name}: not found\n", 127)
+    else:
+        r = handler(node, argv[1:])
+    if no_out:
+        r.stdout = ""
+    if no_err:
+        r.stderr = ""
+    return r
+
+
+# --- files -----------------------------------------------------------------------
+
+
+def _is_sys(path: str) -> bool:
+    p = os.path.normpath(path)
+    return p == sysfs.ROOT or p.startswith(sysfs.ROOT + "/")
+
+
+def _tree(node: Node) -> sysfs.Tree:
+    return sysfs.build(node.state)
+
+
+def cmd_cat(node: Node, args: list[str]) -> Result:
+    r = Result()
+    tree = None
+    for path in [a for a in args if not a.startswith("-") or a == "-"]:
+        p = os.path.normpath(path)
+        if _is_sys(p):
+            tree = tree or _tree(node)
+            while p in tree.links:
+                p = os.path.normpath(os.path.join(os.path.dirname(p), tree.links[p]))
+            if p in tree.files:
+                text = tree.files[p]
+                if p.endswith("/mgmt"):
+                    text = ""
+                r.stdout += text
+            elif p in tree.dirs:
+                r.stderr += f"cat: {path}: Is a directory\n"
+                r.exit_status = 1
+            else:
+                r.stderr += f"cat: {path}: No such file or directory\n"
+                r.exit_status = 1
+        elif p == "/proc/drbd" and node.info.drbd_version == "8.4":
+            r.stdout += drbdrun.proc_drbd(node)
+        else:
+            host = node.host_path(p)
+            if host.is_dir():
+                r.stderr += f"cat: {path}: Is a directory\n"
+                r.exit_status = 1
+            elif host.is_file():
+                r.stdout += host.read_text(errors="surrogateescape")
+            else:
+                r.stderr += f"cat: {path}: No such file or directory\n"
+                r.exit_status = 1
+    return r
+
+
+def cmd_grep(node: Node, args: list[str]) -> Result:
+    flags: set[str] = set()
+    excludes: list[str] = []
+    rest: list[str] = []
+    for a in args:
+        if a.startswith("--exclude="):
+            excludes.append(a.split("=", 1)[1])
+        elif a.startswith("-") and len(a) > 1 and not rest:
+            flags.update(a[1:])
+        else:
+            rest.append(a)
+    if not rest:
+        return Result(
+            "",
+            "Usage: grep [OPTION]... PATTERNS [FILE]...\nTry 'grep --help' for more information.\n",
+            2,
+        )
+    pattern, paths = rest[0], rest[1:]
+    if pattern != "" or "r" not in flags:
+        return Result("", "", 1)
+    out = ""
+    status = 1
+    for path in paths:
+        if _is_sys(path):
+            text = sysfs.grep_dump(_tree(node), os.path.normpath(path))
+        else:
+            text = _grep_real(node, path, "Z" in flags)
+        if text:
+            status = 0
+        out += text
+    if "Z" not in flags:
+        out = out.replace("\0", ":")
+    return Result(out, "", status)
+
+
+def _grep_real(node: Node, path: str, _z: bool) -> str:
+    base = node.host_path(path)
+    out = ""
+    for dirpath, dirnames, filenames in os.walk(base):
+        dirnames.sort()
+        for f in sorted(filenames):
+            real = os.path.join(dirpath, f)
+            virt = path.rstrip("/") + real[len(str(base)) :]
+            try:
+                with open(real, errors="surrogateescape") as fh:
+                    for line in fh:
+                        out += f"{virt}\0{line.rstrip(chr(10))}\n"
+            except OSError:
+                continue
+    return out
+
+
+def cmd_find(node: Node, args: list[str]) -> Result:
+    paths = []
+    i = 0
+    while i < len(args) and not args[i].startswith("-"):
+        paths.append(args[i])
+        i += 1
+    expr = args[i:]
+    if expr[:2] != ["-type", "l"] or len(expr) != 4 or expr[2] != "-printf":
+        return Result("", f"find: unsupported expression: {' '.join(expr)}\n", 1)
+    fmt = expr[3]
+    r = Result()
+    for path in paths or ["."]:
+        if _is_sys(path):
+            text = sysfs.find_links(_tree(node), os.path.normpath(path))
+        else:
+            base = node.host_path(path)
+            if not base.exists():
+                r.stderr += f"find: '{path}': No such file or directory\n"
+                r.exit_status = 1
+                continue
+            text = ""
+            for dirpath, dirnames, filenames in os.walk(base):
+                dirnames.sort()
+                for f in sorted(filenames + dirnames):
+                    real = os.path.join(dirpath, f)
+                    if os.path.islink(real):
+                        text += f"{path.rstrip('/')}{real[len(str(base)) :]}\0{os.readlink(real)}\n"
+        if fmt != "%p\\0%l\\n":
+            text = text.replace("\0", "").replace("\n", "") if fmt == "%p%l" else text
+        r.stdout += text
+    return r
+
+
+def cmd_sync(node: Node, args: list[str]) -> Result:
+    for a in args:
+        if not a.startswith("-") and not node.host_path(a).exists():
+            return Result("", f"sync: error opening '{a}': No such file or directory\n", 1)
+    return Result()
+
+
+def _operands(args: list[str]) -> tuple[set[str], list[str]]:
+    flags: set[str] = set()
+    ops = []
+    for a in args:
+        if a.startswith("-") and len(a) > 1 and a != "--":
+            flags.update(a[1:])
+        elif a != "--":
+            ops.append(a)
+    return flags, ops
+
+
+def cmd_mv(node: Node, args: list[str]) -> Result:
+    _flags, ops = _operands(args)
+    if len(ops) != 2:
+        return Result("", "mv: missing file operand\nTry 'mv --help' for more information.\n", 1)
+    src, dst = node.host_path(ops[0]), node.host_path(ops[1])
+    if not src.exists():
+        return Result("", f"mv: cannot stat '{ops[0]}': No such file or directory\n", 1)
+    if dst.is_dir():
+        dst = dst / src.name
+    try:
+        os.replace(src, dst)
+    except OSError as e:
+        return Result("", f"mv: cannot move '{ops[0]}' to '{ops[1]}': {os.strerror(e.errno)}\n", 1)
+    return Result()
+
+
+def cmd_cp(node: Node, args: list[str]) -> Result:
+    _flags, ops = _operands(args)
+    if len(ops) != 2:
+        return Result("", "cp: missing file operand\nTry 'cp --help' for more information.\n", 1)
+    src, dst = node.host_path(ops[0]), node.host_path(ops[1])
+    if not src.is_file():
+        return Result("", f"cp: cannot stat '{ops[0]}': No such file or directory\n", 1)
+    try:
+        shutil.copy2(src, dst)
+    except OSError as e:
+        return Result("", f"cp: cannot create regular file '{ops[1]}': {os.strerror(e.errno)}\n", 1)
+    return Result()
+
+
+def cmd_mkdir(node: Node, args: list[str]) -> Result:
+    flags, ops = _operands(args)
+    r = Result()
+    for d in ops:
+        try:
+            node.host_path(d).mkdir(parents="p" in flags, exist_ok="p" in flags)
+        except FileExistsError:
+            r.stderr += f"mkdir: cannot create directory '{d}': File exists\n"
+            r.exit_status = 1
+        except FileNotFoundError:
+            r.stderr += f"mkdir: cannot create directory '{d}': No such file or directory\n"
+            r.exit_status = 1
+    return r
+
+
+def cmd_rm(node: Node, args: list[str]) -> Result:
+    flags, ops = _operands(args)
+    r = Result()
+    for f in ops:
+        p = node.host_path(f)
+        try:
+            if p.is_dir() and not p.is_symlink():
+                if "r" in flags:
+                    shutil.rmtree(p)
+                else:
+                    r.stderr += f"rm: cannot remove '{f}': Is a directory\n"
+                    r.exit_status = 1
+            else:
+                p.unlink()
+        except FileNotFoundError:
+            if "f" not in flags:
+                r.stderr += f"rm: cannot remove '{f}': No such file or directory\n"
+                r.exit_status = 1
+    return r
+
+
+def cmd_test(node: Node, args: list[str]) -> Result:
+    if len(args) != 2:
+        return Result("", "", 2 if args else 1)
+    op, path = args
+    if _is_sys(path):
+        tree = _tree(node)
+        p = os.path.normpath(path)
+        exists = p in tree.files or p in tree.dirs or p in tree.links
+        checks = {"-e": exists, "-f": p in tree.files, "-d": p in tree.dirs, "-L": p in tree.links}
+    else:
+        h = node.host_path(path)
+        checks = {
+            "-e": h.exists(),
+            "-f": h.is_file(),
+            "-d": h.is_dir(),
+            "-L": h.is_symlink(),
+            "-s": h.is_file() and h.stat().st_size > 0,
+        }
+    if op not in checks:
+        return Result("", f"sh: 1: test: {op}: unexpected operator\n", 2)
+    return Result("", "", 0 if checks[op] else 1)
+
+
+def cmd_ls(node: Node, args: list[str]) -> Result:
+    _flags, ops = _operands(args)
+    r = Result()
+    for path in ops or ["/root"]:
+        if _is_sys(path):
+            tree = _tree(node)
+            p = os.path.normpath(path)
+            if p in tree.dirs:
+                r.stdout += "".join(f"{n}\n" for n in tree.children(p))
+            elif p in tree.files or p in tree.links:
+                r.stdout += f"{path}\n"
+            else:
+                r.stderr += f"ls: cannot access '{path}': No such file or directory\n"
+                r.exit_status = 2
+            continue
+        h = node.host_path(path)
+        if h.is_dir():
+            r.stdout += "".join(f"{n}\n" for n in sorted(os.listdir(h)))
+        elif h.exists():
+            r.stdout += f"{path}\n"
+        else:
+            r.stderr += f"ls: cannot access '{path}': No such file or directory\n"
+            r.exit_status = 2
+    return r
+
+
+# --- scstadmin -------------------------------------------------------------------
+
+
+def cmd_scstadmin(node: Node, args: list[str]) -> Result:
+    def write(path: str, text: str) -> bool:
+        return node.write(path, text)
+
+    out, err, code, changed = scstadmin.main(node.state, args, node.read, write)
+    if changed:
+        node.dirty_node = True
+    return Result(out, err, code)
+
+
+# --- drbdadm / drbdsetup -------------------------------------------------------------
+
+
+def _drbdadm_usage(cmd: str | None, msg: str) -> Result:
+    head = (
+        f"\nUSAGE: drbdadm {cmd} [OPTION...] {{all|RESOURCE...}}\n"
+        if cmd
+        else "\nUSAGE: drbdadm COMMAND [OPTION...] {all|RESOURCE...}\n"
+    )
+    return Result(head + DRBDADM_USAGE_OPTS + DRBDADM_VERSION_TAIL + f"\n{msg}\n", "", 1)
+
+
+def cmd_drbdadm(node: Node, args: list[str]) -> Result:
+    config = "/etc/drbd.conf"
+    explicit_config = False
+    rest: list[str] = []
+    i = 0
+    while i < len(args):
+        a = args[i]
+        if a in ("-c", "--config-file") and i + 1 < len(args):
+            config, explicit_config = args[i + 1], True
+            i += 2
+            continue
+        if a.startswith("--config-file="):
+            config, explicit_config = a.split("=", 1)[1], True
+        elif a in ("--version", "-V"):
+            return Result(drbdrun.version(node))
+        elif a.startswith("-"):
+            pass  # options such as --force are accepted and have no effect here
+        else:
+            rest.append(a)
+        i += 1
+    if not rest:
+        return _drbdadm_usage(None, "No command specified")
+    cmd, res = rest[0], rest[1:]
+    if cmd not in DRBDADM_COMMANDS:
+        return Result(f"drbdadm: Unknown command '{cmd}'\n", "", 1)
+    try:
+        cfg = drbdconf.parse_config(config, node)
+    except drbdconf.ParseError as e:
+        return Result("", e.text, e.code)
+    if cmd == "dump":
+        if not res:
+            return Result(drbdconf.dump_config(cfg, node.name))
+        out = ""
+        for name in res:
+            if name == "all":
+                out += "".join(
+                    drbdconf.resource_header(r, node.name) + drbdconf.dump_resource(r, node.name)
+                    for r in cfg.resources
+                )
+                continue
+            found = [
+                r
+                for r in cfg.resources
+                if r.name == name and any(h.name == node.name for h in r.hosts)
+            ]
+            if not found:
+                return Result(out, f"'{name}' not defined in your config (for this host).\n", 1)
+            out += "".join(
+                drbdconf.resource_header(r, node.name) + drbdconf.dump_resource(r, node.name)
+                for r in found
+            )
+        return Result(out)
+    del explicit_config
+    if not res and cmd == "status":
+        res = ["all"]
+    if not res:
+        return _drbdadm_usage(cmd, "No resource names specified")
+    if cmd == "status":
+        out = ""
+        for name in res:
+            if name != "all" and not any(r.name == name for r in cfg.resources):
+                return Result(out, f"'{name}' not defined in your config (for this host).\n", 1)
+            out += drbdrun.status_text(node, name)
+        return Result(out)
+    try:
+        for name in res:
+            if cmd == "adjust":
+                drbdrun.adjust(node, cfg, name)
+            elif cmd == "primary":
+                drbdrun.set_role(node, cfg, name, "Primary")
+            elif cmd == "secondary":
+                drbdrun.set_role(node, cfg, name, "Secondary")
+            else:
+                return Result("", f"drbdadm {cmd}: not available on this lab node\n", 20)
+    except drbdrun.DrbdError as e:
+        return Result("", e.stderr, e.code)
+    return Result()
+
+
+def cmd_drbdsetup(node: Node, args: list[str]) -> Result:
+    opts = [a for a in args if a.startswith("-")]
+    pos = [a for a in args if not a.startswith("-")]
+    if not pos:
+        return Result("", "USAGE: drbdsetup command {arguments} [options]\n", 20)
+    cmd, name = pos[0], (pos[1] if len(pos) > 1 else None)
+    if cmd == "status":
+        if "--json" in opts or "-j" in opts:
+            return Result(drbdrun.status_json(node, name))
+        return Result(drbdrun.status_text(node, name))
+    if cmd == "show":
+        return Result(drbdrun.show(node, name))
+    return Result("", f"drbdsetup: unknown command '{cmd}'\n", 20)
+
+
+COMMANDS = {
+    "cat": cmd_cat,
+    "grep": cmd_grep,
+    "find": cmd_find,
+    "sync": cmd_sync,
+    "mv": cmd_mv,
+    "cp": cmd_cp,
+    "mkdir": cmd_mkdir,
+    "rm": cmd_rm,
+    "test": cmd_test,
+    "ls": cmd_ls,
+    "scstadmin": cmd_scstadmin,
+    "drbdadm": cmd_drbdadm,
+    "drbdsetup": cmd_drbdsetup,
+}
+
+_ = errno  # errno names appear in messages via os.strerror

@@ -1,0 +1,386 @@
+"""A lab node's state: SCST objects and DRBD running state, JSON-serialisable.
+
+SCST attribute defaults follow scst/README and scst/src/dev_handlers/scst_vdisk.c;
+DRBD state names follow drbd-utils (drbd_strings.c).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fcntl
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SCST_VERSION = "3.7.0"
+SCSTADMIN_VERSION = "SCST Configurator v3.7.0"
+DRBDADM_VERSION = "9.22.0"
+DRBDADM_VERSION_CODE = "0x091600"
+DRBDADM_BUILDTAG = (
+    "GIT-hash:\\ 409097fe02187f83790b88ac3e0d94f3c167adab\\ reproducible\\ build\\,"
+    "\\ 2023-01-09\\ 14:51:18"
+)
+DRBD_KERNEL = {"9": ("9.2.12", "0x09020c"), "8.4": ("8.4.11", "0x08040b")}
+
+# vdisk creation parameters (scst/README); the rest are run-time attributes.
+VDISK_CREATE_PARAMS = {
+    "vdisk_fileio": {
+        "active",
+        "async",
+        "bind_alua_state",
+        "blocksize",
+        "cluster_mode",
+        "dif_filename",
+        "dif_mode",
+        "dif_static_app_tag",
+        "dif_type",
+        "filename",
+        "numa_node_id",
+        "nv_cache",
+        "o_direct",
+        "read_only",
+        "removable",
+        "rotational",
+        "thin_provisioned",
+        "tst",
+        "t10_dev_id",
+        "write_through",
+    },
+    "vdisk_blockio": {
+        "active",
+        "bind_alua_state",
+        "blocksize",
+        "cluster_mode",
+        "dif_filename",
+        "dif_mode",
+        "dif_static_app_tag",
+        "dif_type",
+        "filename",
+        "numa_node_id",
+        "nv_cache",
+        "read_only",
+        "removable",
+        "rotational",
+        "thin_provisioned",
+        "tst",
+        "t10_dev_id",
+        "write_through",
+    },
+}
+HANDLERS = ("vdisk_blockio", "vdisk_fileio")
+VENDOR = {"vdisk_blockio": "SCST_BIO", "vdisk_fileio": "SCST_FIO"}
+# Device attribute defaults: value shown when not set ([key] appears only when set).
+DEVICE_DEFAULTS = {
+    "active": "1",
+    "blocksize": "512",
+    "cluster_mode": "0",
+    "nv_cache": "0",
+    "read_only": "0",
+    "removable": "0",
+    "rotational": "1",
+    "thin_provisioned": "0",
+    "write_through": "0",
+}
+# Attributes that are device identity, derived when not set explicitly.
+IDENTITY = ("t10_dev_id", "usn", "prod_id", "t10_vend_id", "eui64_id", "naa_id")
+
+
+def _crc32c_table() -> list[int]:
+    table = []
+    for i in range(256):
+        crc = i
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0x82F63B78 if crc & 1 else crc >> 1
+        table.append(crc)
+    return table
+
+
+_CRC32C = _crc32c_table()
+
+
+def crc32c_raw(data: bytes, crc: int = 0) -> int:
+    """Linux lib/libcrc32c `crc32c(seed, buf, len)`: no pre- or post-inversion."""
+    for b in data:
+        crc = _CRC32C[(crc ^ b) & 0xFF] ^ (crc >> 8)
+    return crc
+
+
+def dev_id_num(name: str, setup_id: int) -> int:
+    """scst_vdisk.c vdisk_gen_dev_id_num: crc32c(name + NUL) | setup_id << 32."""
+    return (setup_id << 32) | crc32c_raw(name.encode() + b"\0")
+
+
+@dataclass
+class PrRegistrant:
+    rel_tgt_id: int
+    key: int
+    holder: int = 0
+    transport_id: str = ""  # hex
+
+
+@dataclass
+class PrState:
+    generation: int = 0
+    reservation: tuple[int, int] | None = None  # (type, scope)
+    registrants: list[PrRegistrant] = field(default_factory=list)
+
+
+@dataclass
+class Device:
+    name: str
+    handler: str
+    attrs: dict[str, str] = field(default_factory=dict)  # explicitly set values
+    size: int = 10 * 1024**3
+    pr: PrState = field(default_factory=PrState)
+
+    def value(self, attr: str, setup_id: int) -> str:
+        """The attribute's effective value as the sysfs file shows it (first line)."""
+        if attr in self.attrs:
+            return self.attrs[attr]
+        if attr == "t10_dev_id":
+            return f"{dev_id_num(self.name, setup_id):x}-{self.name}"[:16]
+        if attr == "usn":
+            return f"{dev_id_num(self.name, setup_id):x}"
+        if attr == "prod_id":
+            return self.name[:16]
+        if attr == "t10_vend_id":
+            return VENDOR[self.handler]
+        if attr in ("eui64_id", "naa_id"):
+            return ""
+        return DEVICE_DEFAULTS.get(attr, "")
+
+    def is_key(self, attr: str) -> bool:
+        if attr == "filename":
+            return True
+        return attr in self.attrs and (
+            attr not in DEVICE_DEFAULTS or self.attrs[attr] != DEVICE_DEFAULTS[attr]
+        )
+
+
+@dataclass
+class Lun:
+    lun: int
+    device: str
+    read_only: str = "0"
+
+
+@dataclass
+class IniGroup:
+    name: str
+    luns: dict[str, Lun] = field(default_factory=dict)
+    initiators: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Session:
+    initiator_name: str
+    group: str | None = None  # ini group whose LUN set is in use, None = target LUNs
+    commands: int = 0
+    active_commands: int = 0
+    read_cmd_count: int = 0
+    write_cmd_count: int = 0
+    read_io_count_kb: int = 0
+    write_io_count_kb: int = 0
+    io_rate_kb: int = 0  # counters rise by this much per second when > 0
+    started: float = 0.0
+
+
+@dataclass
+class Target:
+    name: str
+    enabled: int = 0
+    rel_tgt_id: int = 0
+    tid: int = 1
+    attrs: dict[str, list[str]] = field(default_factory=dict)
+    luns: dict[str, Lun] = field(default_factory=dict)
+    groups: dict[str, IniGroup] = field(default_factory=dict)
+    sessions: dict[str, Session] = field(default_factory=dict)
+
+
+@dataclass
+class TargetGroup:
+    name: str
+    group_id: int = 0
+    state: str = "active"
+    targets: dict[str, int | None] = field(default_factory=dict)  # target -> rel_tgt_id
+
+
+@dataclass
+class DeviceGroup:
+    name: str
+    devices: list[str] = field(default_factory=list)
+    target_groups: dict[str, TargetGroup] = field(default_factory=dict)
+
+
+@dataclass
+class Scst:
+    setup_id: int = 0
+    devices: dict[str, Device] = field(default_factory=dict)
+    drivers: dict[str, dict[str, Target]] = field(default_factory=lambda: {"iscsi": {}})
+    driver_enabled: dict[str, int] = field(default_factory=lambda: {"iscsi": 1})
+    device_groups: dict[str, DeviceGroup] = field(default_factory=dict)
+
+
+@dataclass
+class NodeInfo:
+    name: str  # host name (uname -n) = DRBD `on` name
+    cluster: str
+    address: str  # replication address of this node
+    drbd_version: str = "9"  # "9" or "8.4"
+    node_id: int = 0
+
+
+@dataclass
+class NodeState:
+    info: NodeInfo
+    scst: Scst = field(default_factory=Scst)
+
+
+# --- DRBD running state, shared by the two nodes of a cluster -----------------
+
+
+@dataclass
+class DrbdVolumeRun:
+    volume: int
+    minor: int
+    disk: str = "UpToDate"
+    size_kib: int = 10 * 1024**2
+    out_of_sync_kib: int = 0  # what this node's bitmap says about the peer
+
+
+@dataclass
+class DrbdSideRun:
+    """One node's running view of one resource."""
+
+    up: bool = True
+    role: str = "Secondary"
+    cstate: str = "Connected"  # this node's connection state towards the peer
+    volumes: list[DrbdVolumeRun] = field(default_factory=list)
+    net: dict[str, str] = field(default_factory=dict)  # net options in force
+    disk_opts: dict[str, str] = field(default_factory=dict)
+    written_kib: int = 0
+
+
+@dataclass
+class DrbdResourceRun:
+    name: str
+    sides: dict[str, DrbdSideRun] = field(default_factory=dict)  # node name -> side
+    split_brain: bool = False  # reconnecting detects it again until resolved
+
+
+@dataclass
+class ClusterState:
+    name: str
+    nodes: list[str]
+    node_ids: dict[str, int] = field(default_factory=dict)
+    addresses: dict[str, str] = field(default_factory=dict)
+    resources: dict[str, DrbdResourceRun] = field(default_factory=dict)
+
+
+# --- (de)serialisation --------------------------------------------------------
+
+
+def to_json(obj: object) -> str:
+    return json.dumps(dataclasses.asdict(obj), indent=1, sort_keys=True)
+
+
+def _lun(d: dict) -> Lun:
+    return Lun(**d)
+
+
+def node_from_dict(d: dict) -> NodeState:
+    s = d["scst"]
+    devices = {}
+    for name, dev in s["devices"].items():
+        pr = dev.get("pr") or {}
+        res = pr.get("reservation")
+        devices[name] = Device(
+            name=dev["name"],
+            handler=dev["handler"],
+            attrs=dev["attrs"],
+            size=dev["size"],
+            pr=PrState(
+                generation=pr.get("generation", 0),
+                reservation=tuple(res) if res else None,
+                registrants=[PrRegistrant(**r) for r in pr.get("registrants", [])],
+            ),
+        )
+    drivers: dict[str, dict[str, Target]] = {}
+    for drv, targets in s["drivers"].items():
+        drivers[drv] = {}
+        for tname, t in targets.items():
+            drivers[drv][tname] = Target(
+                name=t["name"],
+                enabled=t["enabled"],
+                rel_tgt_id=t["rel_tgt_id"],
+                tid=t.get("tid", 1),
+                attrs=t.get("attrs", {}),
+                luns={k: _lun(v) for k, v in t["luns"].items()},
+                groups={
+                    g: IniGroup(
+                        name=gv["name"],
+                        luns={k: _lun(v) for k, v in gv["luns"].items()},
+                        initiators=gv["initiators"],
+                    )
+                    for g, gv in t["groups"].items()
+                },
+                sessions={k: Session(**v) for k, v in t["sessions"].items()},
+            )
+    dgs = {}
+    for name, dg in s["device_groups"].items():
+        dgs[name] = DeviceGroup(
+            name=dg["name"],
+            devices=dg["devices"],
+            target_groups={k: TargetGroup(**v) for k, v in dg["target_groups"].items()},
+        )
+    return NodeState(
+        info=NodeInfo(**d["info"]),
+        scst=Scst(
+            setup_id=s["setup_id"],
+            devices=devices,
+            drivers=drivers,
+            driver_enabled=s["driver_enabled"],
+            device_groups=dgs,
+        ),
+    )
+
+
+def cluster_from_dict(d: dict) -> ClusterState:
+    resources = {}
+    for name, r in d["resources"].items():
+        sides = {}
+        for node, sd in r["sides"].items():
+            sd = dict(sd)
+            sd["volumes"] = [DrbdVolumeRun(**v) for v in sd["volumes"]]
+            sides[node] = DrbdSideRun(**sd)
+        resources[name] = DrbdResourceRun(
+            name=r["name"], sides=sides, split_brain=r.get("split_brain", False)
+        )
+    return ClusterState(
+        name=d["name"],
+        nodes=d["nodes"],
+        node_ids=d["node_ids"],
+        addresses=d["addresses"],
+        resources=resources,
+    )
+
+
+def write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+@contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """An exclusive flock on PATH (created if missing) for the duration."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
