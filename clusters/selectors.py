@@ -1,15 +1,44 @@
 """Read-only queries the pages use (fetching, never changing)."""
 
-from django.db.models import Count, Prefetch, QuerySet
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
+from django.conf import settings
+from django.db.models import (
+    Case,
+    Count,
+    Exists,
+    IntegerField,
+    OuterRef,
+    Prefetch,
+    QuerySet,
+    Subquery,
+    When,
+)
+from django.db.models import (
+    Value as SqlValue,
+)
+from django.db.models.functions import Coalesce
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+
+from clusters import drbd, ssh
+from clusters.facts import IDENTITY_ATTRIBUTES, Value
 from clusters.models import (
+    SEVERITY_RANK,
     Cluster,
     DrbdResource,
     DrbdVolume,
+    Finding,
     InitiatorGroup,
+    Job,
+    JobEvent,
     LunMapping,
+    Mute,
     Node,
+    NodeSnapshot,
     ScstDevice,
+    Severity,
     Target,
 )
 
@@ -47,3 +76,347 @@ def cluster_inventory(cluster: Cluster) -> dict:
         "targets": targets,
         "mappings": mappings,
     }
+
+
+# --- Overview: one row per cluster, a constant number of queries ---------------------
+
+STATUS_ORDER = ("CRITICAL", "UNKNOWN", "WARNING", "INFO", "OK")
+
+
+@dataclass
+class ClusterStatus:
+    """One overview row: the cluster, its status and why."""
+
+    cluster: Cluster
+    status: str
+    counts: dict[str, int]
+    last_collected: datetime | None
+    nodes_up: int
+    nodes_total: int
+    unknown_because: str = ""
+
+    @property
+    def badge(self) -> str:
+        return self.status.lower()
+
+
+def _count(queryset: QuerySet) -> Coalesce:
+    """COUNT(*) of a queryset correlated on its `cluster` column, as a subquery."""
+    counted = queryset.order_by().values("cluster").annotate(n=Count("pk")).values("n")
+    return Coalesce(Subquery(counted, output_field=IntegerField()), SqlValue(0))
+
+
+def _active_mute(now: datetime) -> QuerySet[Mute]:
+    """Active mutes of the finding in the enclosing query (same cluster, code, object)."""
+    return Mute.objects.filter(
+        cluster=OuterRef("cluster"),
+        code=OuterRef("code"),
+        object_ref=OuterRef("object_ref"),
+        ended_at=None,
+        until__gt=now,
+    )
+
+
+def unmuted_open_findings(now: datetime) -> QuerySet[Finding]:
+    return Finding.objects.filter(resolved_at=None).exclude(Exists(_active_mute(now)))
+
+
+def cluster_overview(clusters: QuerySet[Cluster], now: datetime | None = None) -> list:
+    """Status, finding counts, last collection and nodes up for every cluster.
+
+    The status is the worst unmuted open finding; data that is missing, unreachable or
+    older than three collection intervals makes it UNKNOWN (a known CRITICAL still wins).
+    """
+    now = now or timezone.now()
+    fresh_after = now - timedelta(seconds=3 * settings.COLLECT_INTERVAL_SECONDS)
+    open_here = unmuted_open_findings(now).filter(cluster=OuterRef("pk"))
+    latest = NodeSnapshot.objects.filter(node=OuterRef("pk")).order_by("-collected_at")
+    nodes = Node.objects.filter(cluster=OuterRef("pk")).annotate(
+        latest_reachable=Subquery(latest.values("reachable")[:1]),
+        latest_at=Subquery(latest.values("collected_at")[:1]),
+    )
+    rows = clusters.annotate(
+        n_critical=_count(open_here.filter(severity=Severity.CRITICAL)),
+        n_warning=_count(open_here.filter(severity=Severity.WARNING)),
+        n_info=_count(open_here.filter(severity=Severity.INFO)),
+        nodes_total=_count(nodes),
+        nodes_up=_count(nodes.filter(latest_reachable=True)),
+        nodes_fresh=_count(nodes.filter(latest_reachable=True, latest_at__gte=fresh_after)),
+        last_collected=Subquery(
+            NodeSnapshot.objects.filter(node__cluster=OuterRef("pk"))
+            .order_by("-collected_at")
+            .values("collected_at")[:1]
+        ),
+    ).order_by("name")
+    return [_status_row(row) for row in rows]
+
+
+def _status_row(row: Cluster) -> ClusterStatus:
+    counts = {"CRITICAL": row.n_critical, "WARNING": row.n_warning, "INFO": row.n_info}
+    if row.last_collected is None:
+        unknown = "never collected"
+    elif row.nodes_up < row.nodes_total:
+        unknown = f"{row.nodes_total - row.nodes_up} of {row.nodes_total} nodes unreachable"
+    elif row.nodes_fresh < row.nodes_total:
+        unknown = "data is stale"
+    else:
+        unknown = ""
+    found = [severity for severity, n in counts.items() if n]
+    candidates = found + (["UNKNOWN"] if unknown else []) + ["OK"]
+    status = min(candidates, key=STATUS_ORDER.index)
+    return ClusterStatus(
+        cluster=row,
+        status=status,
+        counts=counts,
+        last_collected=row.last_collected,
+        nodes_up=row.nodes_up,
+        nodes_total=row.nodes_total,
+        unknown_because=unknown,
+    )
+
+
+# --- Compliance: open findings across clusters, with their mutes and rules -----------
+
+SEVERITY_ORDER = Case(
+    *(When(severity=sev, then=SqlValue(rank)) for sev, rank in SEVERITY_RANK.items()),
+    default=SqlValue(0),
+    output_field=IntegerField(),
+)
+
+
+def open_findings(
+    clusters: QuerySet[Cluster],
+    severity: str = "",
+    code: str = "",
+    cluster_name: str = "",
+    now: datetime | None = None,
+    pk: int | None = None,
+) -> list[Finding]:
+    """Open findings of the clusters, worst first, each with its active mute (if any)
+    as mute_until / mute_by / mute_reason and its catalogue entry as `rule`."""
+    from clusters.compliance import CATALOGUE
+
+    mute = _active_mute(now or timezone.now()).order_by("-until")
+    findings = (
+        Finding.objects.filter(cluster__in=clusters, resolved_at=None)
+        .select_related("cluster")
+        .annotate(
+            rank=SEVERITY_ORDER,
+            mute_until=Subquery(mute.values("until")[:1]),
+            mute_by=Subquery(mute.values("created_by__username")[:1]),
+            mute_reason=Subquery(mute.values("reason")[:1]),
+        )
+        .order_by("-rank", "cluster__name", "code", "object_ref")
+    )
+    if severity:
+        findings = findings.filter(severity=severity)
+    if code:
+        findings = findings.filter(code=code)
+    if cluster_name:
+        findings = findings.filter(cluster__name=cluster_name)
+    if pk is not None:
+        findings = findings.filter(pk=pk)
+    rows = list(findings)
+    for finding in rows:
+        finding.rule = CATALOGUE.get(finding.code)
+    return rows
+
+
+def finding_codes(clusters: QuerySet[Cluster]) -> list[str]:
+    """Every code the filter offers: the catalogue plus codes of stored findings."""
+    from clusters.compliance import CATALOGUE
+
+    stored = Finding.objects.filter(cluster__in=clusters, resolved_at=None)
+    return sorted(set(CATALOGUE) | set(stored.values_list("code", flat=True).distinct()))
+
+
+# --- Cluster page: live state of both nodes side by side ------------------------------
+
+
+@dataclass
+class HostKeyState:
+    pinned: str  # SHA256 fingerprints, "" when none
+    pending: str
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.pinned and self.pending)
+
+
+@dataclass
+class NodeStatus:
+    node: Node
+    snapshot: NodeSnapshot | None
+    host_key: HostKeyState
+    problems: list[str]
+
+
+@dataclass
+class Compared:
+    """One attribute of one object on every node; `differs` when the nodes disagree."""
+
+    label: str
+    values: list[Value]
+
+    @property
+    def differs(self) -> bool:
+        return len({v.value for v in self.values}) > 1
+
+
+@dataclass
+class ComparedObject:
+    name: str
+    rows: list[Compared]
+    note: str = ""
+
+
+def host_key_state(node: Node) -> HostKeyState:
+    """SHA256 fingerprints of the node's pinned and offered host keys."""
+    return HostKeyState(_fingerprint(node.host_key), _fingerprint(node.pending_host_key))
+
+
+def _fingerprint(key: str) -> str:
+    try:
+        return ssh.fingerprint(key)
+    except ValueError:
+        return "unreadable key"
+
+
+def cluster_live_state(cluster: Cluster) -> dict:
+    """Per node: latest snapshot and host key; DRBD resources and LUNs compared across
+    nodes from the latest snapshots (nodes without data show unknown values)."""
+    from clusters.services.facts import latest_snapshots, node_facts_for
+
+    nodes = list(Node.objects.filter(cluster=cluster).order_by("name"))
+    latest = latest_snapshots(cluster)
+    statuses, facts = [], []
+    for node in nodes:
+        snaps = latest.get(node.name) or []
+        snapshot = snaps[0] if snaps else None
+        node_facts = node_facts_for(snapshot) if snapshot else None
+        problems = node_facts.problems if node_facts else []
+        statuses.append(NodeStatus(node, snapshot, host_key_state(node), problems))
+        facts.append(node_facts if node_facts and node_facts.has_data else None)
+    inventory_devices = list(cluster.devices.values_list("name", flat=True))
+    inventory_resources = list(cluster.drbd_resources.values_list("name", flat=True))
+    return {
+        "node_statuses": statuses,
+        "node_names": [node.name for node in nodes],
+        "drbd_compared": compare_drbd(facts, inventory_resources),
+        "luns_compared": compare_luns(facts, inventory_devices),
+    }
+
+
+UNKNOWN = Value(None, "no data from this node")
+DRBD_FIELDS = (
+    "role",
+    "disk",
+    "connection",
+    "peer role",
+    "replication",
+    "peer disk",
+    "out-of-sync",
+    "protocol",
+    "allow-two-primaries",
+    "fencing",
+)
+
+
+def compare_drbd(facts: list, inventory: list[str]) -> list[ComparedObject]:
+    names = set(inventory)
+    for f in facts:
+        if f is not None:
+            names |= set(f.drbd_status or {}) | set(f.drbd_show or {})
+    objects = []
+    for name in sorted(names):
+        per_node = [_drbd_values(f, name) for f in facts]
+        rows = [Compared(label, [values[label] for values in per_node]) for label in DRBD_FIELDS]
+        objects.append(ComparedObject(name, rows))
+    return objects
+
+
+def _drbd_values(f, name: str) -> dict[str, Value]:
+    if f is None:
+        return dict.fromkeys(DRBD_FIELDS, UNKNOWN)
+    values = dict.fromkeys(DRBD_FIELDS, Value(None, f"{name} is not in drbdsetup status"))
+    state = (f.drbd_status or {}).get(name)
+    if state is not None:
+        evidence = f"drbdsetup status --json on {f.name}"
+        peers = state.peers
+        peer_devices = [d for p in peers for d in p.devices]
+        oos = [d.out_of_sync_kib for d in peer_devices if d.out_of_sync_kib is not None]
+        values.update(
+            {
+                "role": Value(state.role, evidence),
+                "disk": Value(_join(d.disk for d in state.devices), evidence),
+                "connection": Value(_join(p.connection for p in peers), evidence),
+                "peer role": Value(_join(p.role for p in peers), evidence),
+                "replication": Value(_join(d.replication for d in peer_devices), evidence),
+                "peer disk": Value(_join(d.peer_disk for d in peer_devices), evidence),
+                "out-of-sync": Value(f"{sum(oos)} KiB" if oos else None, evidence),
+            }
+        )
+    show = (f.drbd_show or {}).get(name)
+    if show is not None:
+        try:
+            net = drbd.effective_net_options(show)
+            evidence = f"drbdsetup show on {f.name} (omitted options are DRBD defaults)"
+        except drbd.DrbdConfigError as exc:
+            net, evidence = {}, str(exc)
+        for option in ("protocol", "allow-two-primaries", "fencing"):
+            values[option] = Value(net.get(option), evidence)
+    return values
+
+
+def _join(items) -> str | None:
+    """Distinct values in order, comma-separated (one per volume or peer)."""
+    seen = list(dict.fromkeys(item for item in items if item))
+    return ", ".join(seen) if seen else None
+
+
+LUN_FIELDS = (
+    *IDENTITY_ATTRIBUTES,
+    "handler",
+    "nv_cache",
+    "write_through",
+    "cluster_mode",
+    "filename",
+    "blocksize",
+)
+
+
+def compare_luns(facts: list, inventory: list[str]) -> list[ComparedObject]:
+    names = set(inventory)
+    for f in facts:
+        if f is not None:
+            names |= set(f.device_names())
+    objects = []
+    for name in sorted(names):
+        rows = [Compared(attr, [_lun_value(f, name, attr) for f in facts]) for attr in LUN_FIELDS]
+        note = "" if name in inventory else "not in the inventory"
+        objects.append(ComparedObject(name, rows, note))
+    return objects
+
+
+def _lun_value(f, device: str, attr: str) -> Value:
+    if f is None:
+        return UNKNOWN
+    if device not in f.device_names():
+        return Value(None, f"{device} is not configured on {f.name}")
+    if attr == "handler":
+        return Value(f.device_handler(device), f"SCST handler of {device} on {f.name}")
+    return f.device_attribute(device, attr)
+
+
+# --- Jobs --------------------------------------------------------------------------
+
+
+def job_with_events(job_id: int) -> Job:
+    """The job, its cluster and requester, with its events and their nodes."""
+    events = JobEvent.objects.select_related("node")
+    return get_object_or_404(
+        Job.objects.select_related("cluster", "requested_by").prefetch_related(
+            Prefetch("events", queryset=events)
+        ),
+        pk=job_id,
+    )

@@ -54,12 +54,46 @@ RULES = {
     "logout": lambda persona: "login" if persona == "anonymous" else "method",
     "cluster-list": anyone_logged_in(),
     "cluster-detail": cluster_role("viewer"),
+    "cluster-collect": cluster_role("operator", ok="method"),  # POST only
+    "host-key-approve": cluster_role("admin"),
+    "compliance": anyone_logged_in(),
+    "finding-mute": cluster_role("operator"),  # the sample finding is on the test cluster
+    "job-detail": cluster_role("viewer"),  # the sample job is on the test cluster
     # The Django admin is for superusers only; its login page is public.
     "admin:login": lambda p: "redirect" if p == "superuser" else "ok",
     "admin:logout": lambda p: {"anonymous": "login", "superuser": "method"}.get(p, "redirect"),
     "admin:autocomplete": lambda p: django_admin(p, ok="denied"),  # needs query parameters
     "admin:view_on_site": lambda p: django_admin(p, ok="hidden"),
     "admin:<catch-all>": lambda p: django_admin(p, ok="hidden"),
+}
+
+
+def _sample_finding(cluster) -> int:
+    from django.utils import timezone
+
+    from clusters.models import Finding
+
+    now = timezone.now()
+    finding, _ = Finding.objects.get_or_create(
+        cluster=cluster,
+        code="SAMPLE",
+        object_ref="device:lun0",
+        defaults={"severity": "WARNING", "title": "sample", "first_seen": now, "last_seen": now},
+    )
+    return finding.pk
+
+
+def _sample_job(cluster) -> int:
+    from clusters.models import Job
+
+    return Job.objects.get_or_create(cluster=cluster, kind=Job.Kind.COLLECT)[0].pk
+
+
+# URL parameters naming objects of the test cluster, and how to get one.
+SAMPLE_OBJECTS = {
+    "node_name": lambda cluster: cluster.nodes.order_by("name").first().name,
+    "finding_id": _sample_finding,
+    "job_id": _sample_job,
 }
 
 
@@ -108,6 +142,8 @@ def sample_url(name: str, pattern: URLPattern, cluster) -> str | None:
     for param in pattern.pattern.regex.groupindex:
         if param == "cluster_name":
             kwargs[param] = cluster.name
+        elif param in SAMPLE_OBJECTS:
+            kwargs[param] = SAMPLE_OBJECTS[param](cluster)
         elif param == "app_label":
             kwargs[param] = "clusters"
         elif param == "content_type_id":

@@ -1,10 +1,14 @@
-"""Cluster list and cluster detail pages."""
+"""Overview of all clusters, the cluster page and its "Collect now" button."""
 
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
 
-from clusters import access, selectors
+from clusters import access, selectors, tasks
 from clusters.models import Cluster, Role
+from clusters.services import collection
+from clusters.views.htmx import page_or_partial
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -12,8 +16,8 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 def cluster_list(request: HttpRequest) -> HttpResponse:
-    clusters = selectors.cluster_rows(access.visible_clusters(request.user))
-    return render(request, "clusters/cluster_list.html", {"clusters": clusters})
+    rows = selectors.cluster_overview(access.visible_clusters(request.user))
+    return page_or_partial(request, "clusters/cluster_list.html", "cluster-table", {"rows": rows})
 
 
 @access.cluster_view(Role.VIEWER)
@@ -21,6 +25,21 @@ def cluster_detail(request: HttpRequest, cluster: Cluster) -> HttpResponse:
     context = {
         "cluster": cluster,
         "role": access.role_on(request.user, cluster),
+        "can_operate": access.has_role(request.user, cluster, Role.OPERATOR),
+        "can_admin": access.has_role(request.user, cluster, Role.ADMIN),
+        "findings": selectors.open_findings(Cluster.objects.filter(pk=cluster.pk)),
         **selectors.cluster_inventory(cluster),
+        **selectors.cluster_live_state(cluster),
     }
     return render(request, "clusters/cluster_detail.html", context)
+
+
+@access.cluster_view(Role.OPERATOR)
+@require_POST
+def cluster_collect(request: HttpRequest, cluster: Cluster) -> HttpResponse:
+    """Queue a collection of the cluster; htmx shows its progress in place."""
+    job = collection.collection_create(cluster, request.user)
+    transaction.on_commit(lambda: tasks.collect_job.delay(job.pk))
+    if request.htmx:
+        return render(request, "clusters/job_detail.html#job-status", {"job": job})
+    return redirect("job-detail", job.pk)
