@@ -1,0 +1,136 @@
+"""`python -m lab`: create, serve and change a lab (see docs/lab.md)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from pathlib import Path
+
+from lab import api
+from lab.interpreter import run_command
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m lab", description=__doc__)
+    sub = p.add_subparsers(dest="cmd", required=True)
+
+    c = sub.add_parser("create", help="create a lab of N clusters x 2 nodes")
+    c.add_argument("dir")
+    c.add_argument("--clusters", type=int, default=1)
+    c.add_argument("--drbd", choices=["9", "8.4"], default="9")
+    c.add_argument("--base-port", type=int, default=0, help="fixed ports from here (0: any)")
+
+    s = sub.add_parser("serve", help="serve a lab (creates it first with --clusters)")
+    s.add_argument("dir")
+    s.add_argument("--clusters", type=int, default=0)
+    s.add_argument("--drbd", choices=["9", "8.4"], default="9")
+    s.add_argument("--base-port", type=int, default=0)
+
+    r = sub.add_parser("run", help="run a command on a node without SSH")
+    r.add_argument("dir")
+    r.add_argument("node")
+    r.add_argument("command")
+
+    a = sub.add_parser("set-attr", help="set an SCST device attribute")
+    for x in ("dir", "node", "device", "attr", "value"):
+        a.add_argument(x)
+
+    for name, helptext in (
+        ("standalone", "NODE's connection of RESOURCE goes StandAlone"),
+        ("split-brain", "both nodes of NODE's cluster StandAlone after a split brain"),
+        ("outdate", "NODE's disk of RESOURCE becomes Outdated"),
+        ("heal", "RESOURCE back to Connected/UpToDate on both nodes"),
+    ):
+        d = sub.add_parser(name, help=helptext)
+        d.add_argument("dir")
+        d.add_argument("node")
+        d.add_argument("resource")
+
+    ss = sub.add_parser("session", help="an initiator logs in and does I/O")
+    ss.add_argument("dir")
+    ss.add_argument("node")
+    ss.add_argument("initiator")
+    ss.add_argument("--group")
+    ss.add_argument("--rate-kb", type=int, default=1024, help="KiB/s the counters rise by")
+
+    rv = sub.add_parser("reserve", help="register (and reserve) a persistent reservation")
+    rv.add_argument("dir")
+    rv.add_argument("node")
+    rv.add_argument("device")
+    rv.add_argument("key", help="reservation key, hex")
+    rv.add_argument("--register-only", action="store_true")
+
+    f = sub.add_parser("fault", help="set a node's faults")
+    f.add_argument("dir")
+    f.add_argument("node")
+    f.add_argument("--clear", action="store_true", help="reset all faults first")
+    f.add_argument("--latency", type=float)
+    f.add_argument("--drop-after-bytes", type=int)
+    f.add_argument("--drop-on", help="drop the connection on a command containing this")
+    f.add_argument("--fail-on", help="fail a command containing this")
+    f.add_argument("--fail-status", type=int)
+    f.add_argument("--fail-stderr")
+    f.add_argument("--down", action="store_true", dest="down", default=None)
+    f.add_argument("--up", action="store_false", dest="down")
+    f.add_argument("--changed-host-key", action="store_true", dest="changed", default=None)
+    f.add_argument("--original-host-key", action="store_false", dest="changed")
+
+    sub.add_parser("nodes", help="list node names").add_argument("dir")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.cmd == "create":
+        lab = api.create_lab(args.dir, args.clusters, args.drbd, args.base_port)
+        print(lab / "manifest.json")
+    elif args.cmd == "serve":
+        if args.clusters and not (Path(args.dir) / "manifest.json").exists():
+            api.create_lab(args.dir, args.clusters, args.drbd, args.base_port)
+        from lab.server import serve
+
+        asyncio.run(serve(args.dir))
+    elif args.cmd == "run":
+        r = run_command(api.node(args.dir, args.node), args.command)
+        sys.stdout.write(r.stdout)
+        sys.stderr.write(r.stderr)
+        return r.exit_status
+    elif args.cmd == "set-attr":
+        api.set_device_attr(args.dir, args.node, args.device, args.attr, args.value)
+    elif args.cmd == "standalone":
+        api.drbd_standalone(args.dir, args.node, args.resource)
+    elif args.cmd == "split-brain":
+        api.split_brain(args.dir, args.node, args.resource)
+    elif args.cmd == "outdate":
+        api.outdate(args.dir, args.node, args.resource)
+    elif args.cmd == "heal":
+        api.heal(args.dir, args.node, args.resource)
+    elif args.cmd == "session":
+        api.add_session(args.dir, args.node, args.initiator, args.group, args.rate_kb)
+    elif args.cmd == "reserve":
+        api.register_reservation(args.dir, args.node, args.device, int(args.key, 16),
+                                 reserve=not args.register_only)  # fmt: skip
+    elif args.cmd == "fault":
+        changes: dict = {"clear": args.clear}
+        for field, value in (
+            ("latency", args.latency),
+            ("drop_after_bytes", args.drop_after_bytes),
+            ("drop_on", args.drop_on),
+            ("fail_on", args.fail_on),
+            ("fail_status", args.fail_status),
+            ("fail_stderr", args.fail_stderr),
+            ("down", args.down),
+            ("changed_host_key", args.changed),
+        ):
+            if value is not None:
+                changes[field] = value
+        print(json.dumps(api.set_fault(args.dir, args.node, **changes).__dict__))
+    elif args.cmd == "nodes":
+        print("\n".join(api.node_names(args.dir)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
