@@ -27,3 +27,38 @@ def personas(db, cluster, other_cluster):
         "global_viewer": make_user("global-viewer", Role.VIEWER, None),
         "superuser": make_user("root", is_superuser=True, is_staff=True),
     }
+
+
+@pytest.fixture
+def lab_factory(tmp_path):
+    """Start labs of N clusters × 2 nodes; all are stopped after the test."""
+    from lab import api
+    from tests.lab_support import LabRunner
+
+    runners = []
+
+    def start(clusters: int = 1, drbd_version: str = "9") -> LabRunner:
+        directory = tmp_path / f"lab{len(runners)}"
+        api.create_lab(directory, clusters=clusters, drbd_version=drbd_version)
+        runner = LabRunner(directory).start()
+        runners.append(runner)
+        return runner
+
+    yield start
+    for runner in runners:
+        runner.stop()
+
+
+@pytest.fixture
+def lab(lab_factory):
+    return lab_factory(1)
+
+
+@pytest.fixture
+def lab_cluster(db, lab):
+    """The lab's one cluster, in the inventory (keys pinned, config adopted, collected)."""
+    from clusters.models import Cluster
+    from clusters.services.labsync import inventory_sync
+
+    inventory_sync(lab.manifest)
+    return Cluster.objects.get(name=lab.manifest["clusters"][0]["name"])

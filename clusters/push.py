@@ -1,0 +1,214 @@
+"""Push a change to every node of a cluster, never leaving it half-changed (async, no ORM).
+
+stage on all nodes → validate on all nodes → apply node by node, verifying each →
+on any failure restore the backups on the nodes already touched, re-apply, verify.
+The portal never applies to one node before every node has staged and validated.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import posixpath
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from clusters import ssh
+
+STATE_DIR = "/var/lib/scst-portal"
+SCST_CONF = "/etc/scst.conf"
+
+
+@dataclass
+class NodeChange:
+    """What one node gets: new contents for live paths, and what to re-apply."""
+
+    endpoint: ssh.NodeEndpoint
+    files: dict[str, str]
+    drbd_resources: list[str] = field(default_factory=list)
+    scst_changed: bool = False
+    scst_force: bool = False
+    removed_files: list[str] = field(default_factory=list)
+
+
+@dataclass
+class NodeOutcome:
+    node: str
+    state: str = "unchanged"  # unchanged | staged | applied | rolled back | unknown
+    error: str = ""
+
+
+Log = Callable[[str | None, str, str, str], None]  # node, step, level, message
+Verify = Callable[[ssh.NodeSession, NodeChange, bool], Awaitable[list[str]]]
+
+
+class StepFailed(Exception):
+    def __init__(self, node: str, step: str, message: str) -> None:
+        self.node, self.step = node, step
+        super().__init__(f"{node}: {step}: {message}")
+
+
+def staged_path(change_id: str, live_path: str) -> str:
+    return posixpath.join(STATE_DIR, "staged", change_id, live_path.lstrip("/"))
+
+
+def backup_path(change_id: str, live_path: str) -> str:
+    return posixpath.join(STATE_DIR, "backup", change_id, live_path.lstrip("/"))
+
+
+async def _run(session: ssh.NodeSession, argv: list[str], step: str) -> ssh.CommandResult:
+    result = await session.run(argv)
+    if not result.ok:
+        detail = (result.stderr or result.stdout).strip().splitlines()
+        raise StepFailed(
+            session.endpoint.name,
+            step,
+            f"`{result.command}` exited {result.exit_status}: {detail[-1] if detail else ''}",
+        )
+    return result
+
+
+async def stage(session: ssh.NodeSession, change: NodeChange, change_id: str) -> dict[str, bool]:
+    """Back up the live files (if present) and write the new ones to the staging area.
+
+    Returns which live paths existed before, so that a rollback can remove new ones.
+    """
+    existed = {}
+    for live in sorted(set(change.files) | set(change.removed_files)):
+        for path in (staged_path(change_id, live), backup_path(change_id, live)):
+            await _run(session, ["mkdir", "-p", posixpath.dirname(path)], "stage")
+        probe = await session.run(["test", "-e", live])
+        existed[live] = probe.ok
+        if probe.ok:
+            await _run(session, ["cp", "-p", live, backup_path(change_id, live)], "backup")
+    for live, text in sorted(change.files.items()):
+        try:
+            await session.write_file(staged_path(change_id, live), text.encode())
+        except ssh.NodeError as exc:
+            raise StepFailed(session.endpoint.name, "stage", str(exc)) from exc
+    return existed
+
+
+async def validate(session: ssh.NodeSession, change: NodeChange, change_id: str) -> None:
+    """The node's own tools accept every staged file."""
+    for live in sorted(change.files):
+        staged = staged_path(change_id, live)
+        if live.endswith(".res"):
+            await _run(session, ["drbdadm", "-c", staged, "dump"], "validate")
+        elif live == SCST_CONF:
+            await _run(session, ["scstadmin", "-check_config", staged], "validate")
+
+
+async def _install(session: ssh.NodeSession, source: str, live: str, step: str) -> None:
+    temp = f"{live}.tmp-portal"
+    await _run(session, ["cp", "-p", source, temp], step)
+    await _run(session, ["sync", temp], step)
+    await _run(session, ["mv", "-f", temp, live], step)
+
+
+async def reapply(session: ssh.NodeSession, change: NodeChange, step: str) -> None:
+    for resource in change.drbd_resources:
+        await _run(session, ["drbdadm", "adjust", resource], step)
+    if change.scst_changed:
+        argv = ["scstadmin", "-noprompt", "-config", SCST_CONF]
+        if change.scst_force:
+            argv.insert(1, "-force")
+        await _run(session, argv, step)
+
+
+async def apply_node(session: ssh.NodeSession, change: NodeChange, change_id: str) -> None:
+    for live in sorted(change.files):
+        await _install(session, staged_path(change_id, live), live, "install")
+    for live in change.removed_files:
+        await _run(session, ["rm", "-f", live], "install")
+    await reapply(session, change, "apply")
+
+
+async def restore_node(
+    session: ssh.NodeSession, change: NodeChange, change_id: str, existed: dict[str, bool]
+) -> None:
+    for live, was_there in sorted(existed.items()):
+        if was_there:
+            await _install(session, backup_path(change_id, live), live, "restore")
+        else:
+            await _run(session, ["rm", "-f", live], "restore")
+    await reapply(session, change, "restore")
+
+
+@dataclass
+class PushResult:
+    ok: bool
+    outcomes: dict[str, NodeOutcome]
+    error: str = ""
+
+
+async def push(changes: list[NodeChange], change_id: str, verify: Verify, log: Log) -> PushResult:
+    """Stage and validate everywhere, then apply node by node; roll back on any failure."""
+    outcomes = {c.endpoint.name: NodeOutcome(c.endpoint.name) for c in changes}
+    async with contextlib.AsyncExitStack() as stack:
+        try:
+            sessions = await asyncio.gather(
+                *(stack.enter_async_context(ssh.connect(c.endpoint)) for c in changes)
+            )
+        except ssh.NodeError as exc:
+            log(None, "connect", "error", str(exc))
+            return PushResult(False, outcomes, f"connect: {exc}")
+        pairs = list(zip(sessions, changes, strict=True))
+        existed: dict[str, dict[str, bool]] = {}
+        try:
+            await _stage_and_validate(pairs, change_id, existed, outcomes, log)
+        except (StepFailed, ssh.NodeError) as exc:
+            log(getattr(exc, "node", None), getattr(exc, "step", "stage"), "error", str(exc))
+            return PushResult(False, outcomes, str(exc))
+        done: list[tuple[ssh.NodeSession, NodeChange]] = []
+        for session, change in pairs:
+            name = change.endpoint.name
+            done.append((session, change))
+            try:
+                await apply_node(session, change, change_id)
+                problems = await verify(session, change, True)
+                if problems:
+                    raise StepFailed(name, "verify", "; ".join(problems))
+            except (StepFailed, ssh.NodeError) as exc:
+                outcomes[name].state, outcomes[name].error = "unknown", str(exc)
+                log(name, getattr(exc, "step", "apply"), "error", str(exc))
+                await _roll_back(done, change_id, existed, outcomes, verify, log)
+                return PushResult(False, outcomes, str(exc))
+            outcomes[name].state = "applied"
+            log(name, "verify", "ok", "live state matches the plan")
+    return PushResult(True, outcomes)
+
+
+async def _stage_and_validate(pairs, change_id, existed, outcomes, log) -> None:
+    async def one(session: ssh.NodeSession, change: NodeChange) -> None:
+        name = change.endpoint.name
+        existed[name] = await stage(session, change, change_id)
+        outcomes[name].state = "staged"
+        log(name, "stage", "ok", f"staged {len(change.files)} file(s), backups kept")
+
+    async def check(session: ssh.NodeSession, change: NodeChange) -> None:
+        await validate(session, change, change_id)
+        log(change.endpoint.name, "validate", "ok", "drbdadm and scstadmin accept the staged files")
+
+    for step in (one, check):
+        # Every node finishes the step (or fails) before the first failure is reported.
+        results = await asyncio.gather(*(step(s, c) for s, c in pairs), return_exceptions=True)
+        failures = [r for r in results if isinstance(r, BaseException)]
+        if failures:
+            raise failures[0]
+
+
+async def _roll_back(done, change_id, existed, outcomes, verify, log) -> None:
+    for session, change in reversed(done):
+        name = change.endpoint.name
+        try:
+            await restore_node(session, change, change_id, existed[name])
+            problems = await verify(session, change, False)
+            if problems:
+                raise StepFailed(name, "verify", "; ".join(problems))
+            outcomes[name].state = "rolled back"
+            log(name, "rollback", "ok", "previous configuration restored and verified")
+        except (StepFailed, ssh.NodeError) as exc:
+            outcomes[name].state = "unknown"
+            outcomes[name].error = str(exc)
+            log(name, "rollback", "error", f"{exc}; backups are in {STATE_DIR}/backup/{change_id}")
