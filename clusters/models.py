@@ -4,6 +4,9 @@ Validation lives in three layers: field validators (forms and full_clean), clean
 rules that span fields, and database constraints so that nothing bypasses them.
 """
 
+import json
+import zlib
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -466,7 +469,9 @@ class NodeSnapshot(models.Model):
     reachable = models.BooleanField()
     error = models.TextField(blank=True)
     duration_ms = models.PositiveIntegerField(default=0)
-    raw = models.JSONField(default=dict, help_text="Command outputs, keyed by what they are.")
+    # Command outputs, keyed by what they are, as zlib-compressed JSON: the sysfs dump is
+    # NUL-separated, and PostgreSQL text/jsonb cannot hold NUL characters.
+    raw_compressed = models.BinaryField(default=bytes)
     facts = models.JSONField(default=dict, help_text="Parsed summary shown on the pages.")
 
     class Meta:
@@ -476,6 +481,14 @@ class NodeSnapshot(models.Model):
     def __str__(self) -> str:
         state = "reachable" if self.reachable else "unreachable"
         return f"{self.node} at {self.collected_at:%Y-%m-%d %H:%M:%S} ({state})"
+
+    @property
+    def raw(self) -> dict:
+        return json.loads(zlib.decompress(self.raw_compressed)) if self.raw_compressed else {}
+
+    @raw.setter
+    def raw(self, outputs: dict) -> None:
+        self.raw_compressed = zlib.compress(json.dumps(outputs).encode(), 6)
 
 
 class Finding(models.Model):

@@ -62,3 +62,23 @@ def lab_cluster(db, lab):
 
     inventory_sync(lab.manifest)
     return Cluster.objects.get(name=lab.manifest["clusters"][0]["name"])
+
+
+@pytest.fixture(scope="session")
+def celery_worker(django_db_setup, django_db_blocker, tmp_path_factory):
+    """A real worker on Redis and the test database (PostgreSQL runs of `make test`)."""
+    from django.conf import settings
+    from django.db import connection
+
+    from tests.celery_support import database_url, start_worker
+
+    if connection.vendor != "postgresql" or not settings.REDIS_URL:
+        pytest.skip("needs PostgreSQL and REDIS_URL (make test sets both)")
+    import redis
+
+    redis.Redis.from_url(settings.REDIS_URL).flushdb()
+    log = tmp_path_factory.mktemp("celery") / "worker.log"
+    process = start_worker(database_url(connection.settings_dict), settings.REDIS_URL, log)
+    yield process
+    process.terminate()
+    process.wait(20)
