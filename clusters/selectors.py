@@ -308,18 +308,9 @@ def cluster_live_state(cluster: Cluster) -> dict:
 
 
 UNKNOWN = Value(None, "no data from this node")
-DRBD_FIELDS = (
-    "role",
-    "disk",
-    "connection",
-    "peer role",
-    "replication",
-    "peer disk",
-    "out-of-sync",
-    "protocol",
-    "allow-two-primaries",
-    "fencing",
-)
+NET_OPTIONS = ("protocol", "allow-two-primaries", "fencing")
+DRBD_FIELDS = ("role", "disk", "connection", "peer role", "replication", "peer disk", "out-of-sync")
+DRBD_FIELDS += NET_OPTIONS
 
 
 def compare_drbd(facts: list, inventory: list[str]) -> list[ComparedObject]:
@@ -338,7 +329,8 @@ def compare_drbd(facts: list, inventory: list[str]) -> list[ComparedObject]:
 def _drbd_values(f, name: str) -> dict[str, Value]:
     if f is None:
         return dict.fromkeys(DRBD_FIELDS, UNKNOWN)
-    values = dict.fromkeys(DRBD_FIELDS, Value(None, f"{name} is not in drbdsetup status"))
+    missing = "not readable" if f.drbd_status is None else f"without {name}"
+    values = dict.fromkeys(DRBD_FIELDS, Value(None, f"drbdsetup status on {f.name}: {missing}"))
     state = (f.drbd_status or {}).get(name)
     if state is not None:
         evidence = f"drbdsetup status --json on {f.name}"
@@ -357,13 +349,16 @@ def _drbd_values(f, name: str) -> dict[str, Value]:
             }
         )
     show = (f.drbd_show or {}).get(name)
+    missing = "not readable" if f.drbd_show is None else f"without {name}"
+    for option in NET_OPTIONS:
+        values[option] = Value(None, f"drbdsetup show on {f.name}: {missing}")
     if show is not None:
         try:
             net = drbd.effective_net_options(show)
             evidence = f"drbdsetup show on {f.name} (omitted options are DRBD defaults)"
         except drbd.DrbdConfigError as exc:
             net, evidence = {}, str(exc)
-        for option in ("protocol", "allow-two-primaries", "fencing"):
+        for option in NET_OPTIONS:
             values[option] = Value(net.get(option), evidence)
     return values
 
