@@ -70,7 +70,10 @@ BOOLEANS = {
     "load-balance-paths",
 }
 SECTION_ORDER = ("options", "net", "disk", "startup", "handlers")
-DROPPED = {"become-primary-on"}  # not printed by drbdadm 9 dump
+DROPPED = {"become-primary-on"}
+GLOBAL_NOT_DUMPED = {
+    "udev-always-use-vnr"
+}  # accepted, but drbdadm 9.22 dump omits it  # not printed by drbdadm 9 dump
 
 
 class Files(Protocol):
@@ -414,6 +417,8 @@ def dump_config(cfg: Config, hostname: str) -> str:
     if cfg.global_opts is not None:
         out += "global {\n"
         for k, v in cfg.global_opts:
+            if k in GLOBAL_NOT_DUMPED:
+                continue
             out += f"    {k} {v};\n" if v else f"    {k};\n"
         out += "}\n\n"
     if cfg.common is not None:
