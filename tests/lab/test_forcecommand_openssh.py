@@ -105,9 +105,11 @@ def test_state_persists_between_ssh_commands(sshd, lab):
 def test_sftp_upload_lands_in_the_node_root(sshd, lab):
     async def go():
         async with asyncssh.connect(**sshd) as conn:
-            async with conn.start_sftp_client() as sftp:
-                async with sftp.open("/etc/drbd.d/r9.res.tmp-7", "w") as f:
-                    await f.write("# staged\n")
+            async with (
+                conn.start_sftp_client() as sftp,
+                sftp.open("/etc/drbd.d/r9.res.tmp-7", "w") as f,
+            ):
+                await f.write("# staged\n")
             return await conn.run("mv -f /etc/drbd.d/r9.res.tmp-7 /etc/drbd.d/r9.res")
 
     r = asyncio.run(go())

@@ -109,13 +109,16 @@ def test_changed_host_key_fails_pinned_verification(served):
 def test_sftp_is_chrooted_to_the_node_root(served):
     async def go():
         async with asyncssh.connect(**served.connect_kwargs(NODE)) as conn:
-            async with conn.start_sftp_client() as sftp:
-                async with sftp.open("/var/lib/scst-portal/staged.conf.tmp-1", "w") as f:
-                    await f.write("HANDLER vdisk_blockio {\n}\n")
-                return await conn.run("sync /var/lib/scst-portal/staged.conf.tmp-1 && "
-                                      "mv -f /var/lib/scst-portal/staged.conf.tmp-1 "
-                                      "/var/lib/scst-portal/staged.conf && "
-                                      "cat /var/lib/scst-portal/staged.conf")  # fmt: skip
+            async with (
+                conn.start_sftp_client() as sftp,
+                sftp.open("/var/lib/scst-portal/staged.conf.tmp-1", "w") as f,
+            ):
+                await f.write("HANDLER vdisk_blockio {\n}\n")
+            return await conn.run(
+                "sync /var/lib/scst-portal/staged.conf.tmp-1 && "
+                "mv -f /var/lib/scst-portal/staged.conf.tmp-1 /var/lib/scst-portal/staged.conf && "
+                "cat /var/lib/scst-portal/staged.conf"
+            )
 
     r = asyncio.run(go())
     assert r.stdout == "HANDLER vdisk_blockio {\n}\n"
