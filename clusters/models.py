@@ -47,9 +47,14 @@ class Cluster(models.Model):
         help_text="Short name, e.g. store-a.",
     )
     description = models.CharField(max_length=200, blank=True)
+    class Mode(models.TextChoices):
+        MONITORED = "monitored", "Monitored (read-only: the portal never writes to the nodes)"
+        MANAGED = "managed", "Managed (the portal plans and applies changes)"
+
     drbd_version = models.CharField(
         max_length=3, choices=DrbdVersion.choices, default=DrbdVersion.V9
     )
+    mode = models.CharField(max_length=10, choices=Mode.choices, default=Mode.MONITORED)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -602,3 +607,20 @@ class JobEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.step}: {self.message}"
+
+
+class Revision(models.Model):
+    """What an applied change left on every node, kept so that it can be restored."""
+
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="revisions")
+    job = models.OneToOneField(Job, on_delete=models.PROTECT, related_name="revision")
+    created_at = models.DateTimeField(auto_now_add=True)
+    description = models.CharField(max_length=300)
+    files = models.JSONField(help_text="{node name: {path: content}} as applied.")
+    inventory = models.JSONField(help_text="The cluster's inventory at that revision.")
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.cluster.name} revision {self.pk}: {self.description}"

@@ -56,6 +56,9 @@ def inventory_sync(manifest: dict) -> str:
         collection.collection_run(collection.collection_create(cluster))
         facts = [node_facts_for(s[0]) for s in latest_snapshots(cluster).values() if s]
         adopt.inventory_import(cluster, facts)
+        # The inventory now renders exactly what runs, so the portal may manage it.
+        cluster.mode = Cluster.Mode.MANAGED
+        cluster.save(update_fields=["mode"])
         collection.collection_run(collection.collection_create(cluster))
         adopted.append(cluster.name)
     return f"inventory: {len(clusters)} lab clusters" + (
