@@ -368,3 +368,37 @@ def test_proc_drbd_exists_only_on_84_nodes(tmp_path):
     )
     lab9 = api.create_lab(tmp_path / "l9", clusters=1)
     assert run_command(api.node(lab9, NODE), "cat /proc/drbd").exit_status == 1
+
+
+def _portal_rendered(volumes: int) -> str:
+    render = pytest.importorskip("clusters.drbd.render")
+    res = render.dual_primary_resource(
+        "r5", 7795, [("c001-a", "10.1.0.1"), ("c001-b", "10.1.0.2")],
+        [(5 + i, f"/dev/vg0/r5_{i}") for i in range(volumes)],
+    )  # fmt: skip
+    return render.render_resource(res)
+
+
+@pytest.mark.skipif(not can_unshare, reason="needs root, unshare and ip for a fake host name")
+@pytest.mark.parametrize("source", ["fixture", "portal-1-volume", "portal-2-volumes"])
+def test_staged_file_dump_is_byte_identical_to_the_real_drbdadm(lab, source):
+    if source == "fixture":
+        text = (FIXTURES / "drbd/dual-primary-drbd9.res").read_text()
+        host, ip = "alpha", "10.0.0.1"
+    else:
+        text = _portal_rendered(1 if source == "portal-1-volume" else 2)
+        host, ip = NODE, "10.1.0.1"
+    node = api.node(lab, NODE)
+    node.write("/etc/drbd.d/staged.res.tmp-1", text)
+    ours = sh(lab, "drbdadm -c /etc/drbd.d/staged.res.tmp-1 dump")
+    path = node.host_path("/etc/drbd.d/staged.res.tmp-1")
+    real = _as_node(
+        f"ip link set lo up && ip addr add {ip}/32 dev lo && hostname {host} && "
+        f"{DRBDADM} -c {path} dump"
+    )
+    assert real.returncode == ours.exit_status == 0, real.stderr
+    expected = real.stdout.replace(str(path), "/etc/drbd.d/staged.res.tmp-1")
+    if host == NODE:
+        assert ours.stdout == expected
+    else:  # the lab node is not `alpha`: only the "ignored" header differs
+        assert ours.stdout == expected.replace(f"on {host}: not ignored", f"on {NODE}: ignored")
