@@ -215,3 +215,10 @@ def test_operator_of_another_cluster_does_not_see_the_finding(client, other_clus
     response = client.post(mute_url(findings["nv_cache"]), {"reason": "x", "until": until()})
     assert response.status_code == 404
     assert not Mute.objects.exists()
+
+
+def test_a_resolved_finding_cannot_be_muted(operator, cluster):
+    gone = records.finding(cluster, "CRITICAL", code="DATA_STALE", resolved=True)
+    response = operator.post(mute_url(gone), {"reason": "x", "until": until()})
+    assert response.status_code == 404
+    assert not Mute.objects.exists()

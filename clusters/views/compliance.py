@@ -34,9 +34,10 @@ def mutable_cluster_ids(request: HttpRequest) -> set[int]:
 
 def finding_mute(request: HttpRequest, finding_id: int) -> HttpResponse:
     """GET: the mute form; POST: mute the finding (operators of its cluster)."""
-    finding = get_object_or_404(Finding.objects.select_related("cluster"), pk=finding_id)
+    findings = Finding.objects.select_related("cluster")
+    finding = get_object_or_404(findings, pk=finding_id, resolved_at=None)
     if access.role_on(request.user, finding.cluster) is None:
-        raise Http404("No such finding.")
+        raise Http404("No such open finding.")
     access.require_role(request.user, finding.cluster, Role.OPERATOR)
     form = MuteForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
