@@ -13,6 +13,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from lab import drbd_options
+
 RESOURCE_KEYWORDS = (
     "protocol | on | disk | net | syncer | startup | handlers | connection | ignore-on | "
     "stacked-on-top-of | skip"
@@ -34,40 +36,15 @@ RESOURCE_OTHER = {
     "node-id",
     "address",
 }
-ENUMS = {
-    "protocol": ["A", "B", "C"],
-    "fencing": ["dont-care", "resource-only", "resource-and-stonith"],
-    "after-sb-0pri": [
-        "disconnect",
-        "discard-younger-primary",
-        "discard-older-primary",
-        "discard-zero-changes",
-        "discard-least-changes",
-        "discard-local",
-        "discard-remote",
-    ],
-    "after-sb-1pri": [
-        "disconnect",
-        "consensus",
-        "violently-as0p",
-        "discard-secondary",
-        "call-pri-lost-after-sb",
-    ],
-    "after-sb-2pri": ["disconnect", "violently-as0p", "call-pri-lost-after-sb"],
-    "on-io-error": ["pass_on", "call-local-io-error", "detach"],
-}
-BOOLEANS = {
-    "allow-two-primaries",
-    "always-asbp",
-    "discard-my-data",
-    "tcp-cork",
-    "use-rle",
-    "disk-barrier",
-    "disk-flushes",
-    "disk-drain",
-    "md-flushes",
-    "two-primaries",
-    "load-balance-paths",
+HOST_KEYWORDS = {
+    "disk",
+    "device",
+    "address",
+    "meta-disk",
+    "flexible-meta-disk",
+    "node-id",
+    "skip",
+    "volume",
 }
 SECTION_ORDER = ("options", "net", "disk", "startup", "handlers")
 DROPPED = {"become-primary-on"}
@@ -193,30 +170,90 @@ def parse_statements(text: str, fname: str) -> list[Stmt]:
     return block(0)
 
 
-def _check_option(fname: str, s: Stmt) -> tuple[str, str]:
+_SIZE_SUFFIX = {"": 1, "s": 512, "k": 1024, "m": 1024**2, "g": 1024**3}
+_BYTE_OPTIONS = {"sndbuf-size", "rcvbuf-size"}
+_UNKNOWN = {
+    "net": "an option keyword",
+    "disk": " | ".join(
+        [
+            "resync-rate",
+            "c-plan-ahead",
+            "c-delay-target",
+            "c-fill-target",
+            "c-max-rate",
+            "c-min-rate",
+            "bitmap",
+        ]
+    ),
+    "options": " | ".join(drbd_options.OPTIONS),
+    "startup": "<an option keyword> | become-primary-on | stacked-timeouts",
+    "handlers": " | ".join(drbd_options.HANDLERS),
+}
+_TABLES = {
+    "net": drbd_options.NET,
+    "disk": drbd_options.DISK,
+    "options": drbd_options.OPTIONS,
+    "startup": drbd_options.STARTUP,
+}
+
+
+def _value_error(fname: str, s: Stmt, value: str, why: str) -> ParseError:
+    return ParseError(
+        f"{fname}:{s.line}: Parse error: while parsing value ('{value}')\nfor {s.name}. {why}\n"
+    )
+
+
+def _check_option(fname: str, s: Stmt, section: str = "net") -> tuple[str, str]:
+    """Validate one `name value;` of SECTION as drbdadm 9.22's parser does."""
     value = " ".join(s.args)
-    if s.name in ENUMS and value not in ENUMS[s.name]:
+    if section == "handlers":
+        if s.name not in drbd_options.HANDLERS:
+            raise ParseError(
+                f"{fname}:{s.line}: Parse error: '{_UNKNOWN['handlers']}' "
+                f"expected,\n\tbut got '{s.name}'\n"
+            )
+        return s.name, value
+    table = _TABLES.get(section)
+    if table is None:
+        return s.name, value
+    if s.name not in table:
         raise ParseError(
-            f"{fname}:{s.line}: Parse error: while parsing value ('{value}')\n"
-            f"for {s.name}. Value is not valid.\n"
-            f"Allowed values are: {' | '.join(ENUMS[s.name])}\n"
+            f"{fname}:{s.line}: Parse error: '{_UNKNOWN[section]}' expected,\n"
+            f"\tbut got '{s.name}'\n"
         )
-    if s.name in BOOLEANS and value not in ("", "yes", "no"):
-        raise ParseError(
-            f"{fname}:{s.line}: Parse error: while parsing value ('{value}')\n"
-            f"for {s.name}. Value is not valid.\nAllowed values are: yes | no\n"
+    kind, allowed, limits = table[s.name]
+    if kind == "bool":
+        if value == "":
+            return s.name, "yes"
+        if value not in ("yes", "no"):
+            raise _value_error(fname, s, value, "Value is not 'yes' or 'no'.")
+    elif kind == "enum" and value not in (allowed or ()):
+        raise _value_error(
+            fname, s, value, f"Value is not valid.\nAllowed values are: {' | '.join(allowed or ())}"
         )
-    if s.name in BOOLEANS and value == "":
-        value = "yes"
+    elif kind == "num" or (kind == "enum+num" and value not in (allowed or ())):
+        m = re.fullmatch(r"(-?\d+)([sSkKmMgG]?)", value)
+        if not m:
+            raise _value_error(fname, s, value, "Value is not a number.")
+        number = int(m.group(1))
+        if number < 0 and section == "startup":
+            raise _value_error(fname, s, value, "Value is too big.")
+        if m.group(2) and s.name in _BYTE_OPTIONS:
+            number *= _SIZE_SUFFIX[m.group(2).lower()]
+        if limits and section in ("net", "options") and (not m.group(2) or s.name in _BYTE_OPTIONS):
+            if number < limits[0]:
+                raise _value_error(fname, s, value, "Value is too small.")
+            if number > limits[1]:
+                raise _value_error(fname, s, value, "Value is too big.")
     return s.name, value
 
 
-def _options(fname: str, stmts: list[Stmt]) -> list[tuple[str, str]]:
+def _options(fname: str, stmts: list[Stmt], section: str) -> list[tuple[str, str]]:
     out = []
     for s in stmts:
         if s.block is not None:
             continue
-        out.append(_check_option(fname, s))
+        out.append(_check_option(fname, s, section))
     return out
 
 
@@ -254,6 +291,11 @@ def _host(fname: str, s: Stmt) -> Host:
     h = Host(s.args[0] if s.args else "")
     implicit = _volume(fname, None, s.block or [])
     for st in s.block or []:
+        if st.name not in HOST_KEYWORDS:
+            raise ParseError(
+                f"{fname}:{st.line}: Parse error: 'disk | device | address | meta-disk | "
+                f"flexible-meta-disk | node-id | skip' expected,\n\tbut got '{st.name}'\n"
+            )
         if st.name == "node-id":
             h.node_id = " ".join(st.args)
         elif st.name == "address":
@@ -274,7 +316,7 @@ def _resource(fname: str, s: Stmt) -> Resource:
         if st.name == "on":
             r.hosts.append(_host(fname, st))
         elif st.name in RESOURCE_SECTIONS and st.block is not None:
-            r.sections.setdefault(st.name, []).extend(_options(fname, st.block))
+            r.sections.setdefault(st.name, []).extend(_options(fname, st.block, st.name))
         elif st.name == "volume" and st.block is not None:
             common_vols[int(st.args[0])] = _volume(fname, int(st.args[0]), st.block)
         elif st.name in ("device", "disk", "meta-disk") and st.block is None:
@@ -286,7 +328,7 @@ def _resource(fname: str, s: Stmt) -> Resource:
             cv.disk = v.disk or cv.disk
             cv.meta_disk = v.meta_disk or cv.meta_disk
         elif st.name == "protocol":
-            r.sections.setdefault("net", []).insert(0, _check_option(fname, st))
+            r.sections.setdefault("net", []).insert(0, _check_option(fname, st, "net"))
         elif st.name in RESOURCE_OTHER:
             continue
         else:
@@ -335,7 +377,7 @@ def _parse_into(cfg: Config, fname: str, text: str, files: Files) -> None:
             cfg.common = {}
             for st in s.block or []:
                 if st.block is not None:
-                    cfg.common.setdefault(st.name, []).extend(_options(fname, st.block))
+                    cfg.common.setdefault(st.name, []).extend(_options(fname, st.block, st.name))
         elif s.name == "resource":
             cfg.resources.append(_resource(fname, s))
         elif s.name == "skip":

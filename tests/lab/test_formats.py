@@ -332,11 +332,30 @@ def test_dump_is_byte_identical_to_the_real_drbdadm_on_the_node(lab):
     assert ours == real.stdout
 
 
-BAD_FILES = {
-    "bad-value.res": "resource r0 {\n  net { protocol X; }\n  on alpha { node-id 0; "
-    "device /dev/drbd0 minor 0; disk /dev/sdb1; meta-disk internal; address 10.0.0.1:7789; }\n}\n",
-    "bad-keyword.res": "resource r0 {\n  foo { }\n}\n",
+_ON = (
+    "  on alpha { node-id 0; device /dev/drbd0 minor 0; disk /dev/sdb1; meta-disk internal; "
+    "address 10.0.0.1:7789; }\n"
+)
+BAD_BODIES = {
+    "bad-enum": "net { protocol X; }",
+    "bad-keyword": "foo { }",
+    "bad-bool": "net { allow-two-primaries maybe; }",
+    "unknown-net-option": "net { foo-bar yes; }",
+    "unknown-disk-option": "disk { foo 1; }",
+    "unknown-handler": "handlers { foo /bin/true; }",
+    "unknown-startup": "startup { foo 1; }",
+    "unknown-resource-option": "options { foo 1; }",
+    "not-a-number": "disk { resync-rate abc; }",
+    "too-small": "net { max-buffers 5; }",
+    "too-big": "net { sndbuf-size 100G; }",
+    "quorum-too-big": "options { quorum 40; }",
+    "fencing": "net { fencing bogus; }",
 }
+BAD_FILES = {f"{k}.res": f"resource r0 {{\n  {v}\n{_ON}}}\n" for k, v in BAD_BODIES.items()}
+BAD_FILES["bad-host-keyword.res"] = (
+    "resource r0 {\n  on alpha { node-id 0; foo 1; device /dev/drbd0 minor 0; disk /dev/sdb1; "
+    "meta-disk internal; address 10.0.0.1:7789; }\n}\n"
+)
 
 
 @needs_drbdadm
@@ -402,3 +421,32 @@ def test_staged_file_dump_is_byte_identical_to_the_real_drbdadm(lab, source):
         assert ours.stdout == expected
     else:  # the lab node is not `alpha`: only the "ignored" header differs
         assert ours.stdout == expected.replace(f"on {host}: not ignored", f"on {NODE}: ignored")
+
+
+GOOD_BODIES = {
+    "byte-suffix": "net { sndbuf-size 1M; }",
+    "rate-suffix": "disk { resync-rate 100M; c-plan-ahead 20; }",
+    "al-extents-below-range": "disk { al-extents 5; }",
+    "transport": "net { transport tcp; }",
+    "quorum-word": "options { quorum majority; on-no-quorum io-error; }",
+    "flag-without-value": "startup { wait-after-sb; wfc-timeout 10; }",
+    "bool-without-value": "net { allow-two-primaries; }",
+    "quoted-secret": 'net { cram-hmac-alg sha1; shared-secret "s e"; }',
+}
+
+
+@needs_drbdadm
+@pytest.mark.parametrize("name", sorted(GOOD_BODIES))
+def test_valid_res_dumped_like_the_real_drbdadm(lab, tmp_path, name):
+    text = f"resource r0 {{\n  {GOOD_BODIES[name]}\n{_ON}}}\n"
+    api.node(lab, NODE).write(f"/root/{name}.res", text)
+    ours = sh(lab, f"drbdadm -c /root/{name}.res dump")
+    real_file = tmp_path / f"{name}.res"
+    real_file.write_text(text)
+    real = subprocess.run([DRBDADM, "-c", str(real_file), "dump"], capture_output=True, text=True)
+    assert ours.exit_status == real.returncode == 0, real.stderr
+    hostname = os.uname().nodename
+    expected = real.stdout.replace(str(real_file), f"/root/{name}.res").replace(
+        f" on {hostname}: ", f" on {NODE}: "
+    )
+    assert ours.stdout == expected
