@@ -48,6 +48,13 @@ def _parser() -> argparse.ArgumentParser:
         d.add_argument("node")
         d.add_argument("resource")
 
+    no = sub.add_parser("net-option", help="change a net option in force (not in the file)")
+    no.add_argument("dir")
+    no.add_argument("node")
+    no.add_argument("resource")
+    no.add_argument("option")
+    no.add_argument("value", nargs="?", help="omit to remove the option")
+
     ss = sub.add_parser("session", help="an initiator logs in and does I/O")
     ss.add_argument("dir")
     ss.add_argument("node")
@@ -107,6 +114,8 @@ def main(argv: list[str] | None = None) -> int:
         api.outdate(args.dir, args.node, args.resource)
     elif args.cmd == "heal":
         api.heal(args.dir, args.node, args.resource)
+    elif args.cmd == "net-option":
+        api.set_net_option(args.dir, args.node, args.resource, args.option, args.value)
     elif args.cmd == "session":
         api.add_session(args.dir, args.node, args.initiator, args.group, args.rate_kb)
     elif args.cmd == "reserve":

@@ -277,6 +277,23 @@ def split_brain(lab: str | Path, cluster_node: str, resource: str, oos_kib: int 
         n.dirty_cluster = True
 
 
+def set_net_option(
+    lab: str | Path, node_name: str, resource: str, option: str, value: str | None
+) -> None:
+    """Change a net option in force on NODE only (like `drbdadm net-options`); None removes it.
+
+    The .res file is untouched, so `drbdsetup show` and the file differ until `adjust`.
+    """
+    n = node(lab, node_name)
+    with n.session():
+        net = _res(n, resource).sides[node_name].net
+        if value is None:
+            net.pop(option, None)
+        else:
+            net[option] = value
+        n.dirty_cluster = True
+
+
 def outdate(lab: str | Path, node_name: str, resource: str) -> None:
     n = node(lab, node_name)
     with n.session():

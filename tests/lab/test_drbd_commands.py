@@ -77,3 +77,14 @@ def test_cli_changes_state_and_faults(lab):
     assert (fault.latency, fault.down) == (0.5, True)
     assert cli("fault", str(lab), PEER, "--clear").returncode == 0
     assert api.read_fault(lab, PEER) == api.Fault()
+
+
+def test_net_options_in_force_can_differ_from_the_file(lab):
+    api.set_net_option(lab, NODE, "r0", "allow-two-primaries", None)
+    api.set_net_option(lab, NODE, "r0", "protocol", "A")
+    shown = sh(lab, "drbdsetup show r0").stdout
+    assert "allow-two-primaries" not in shown
+    assert "            protocol        \tA;\n" in shown
+    assert "allow-two-primaries yes;" in sh(lab, "cat /etc/drbd.d/r0.res").stdout
+    sh(lab, "drbdadm adjust r0")
+    assert "allow-two-primaries\tyes;" in sh(lab, "drbdsetup show r0").stdout
