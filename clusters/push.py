@@ -79,7 +79,14 @@ async def stage(session: ssh.NodeSession, change: NodeChange, change_id: str) ->
             await _run(session, ["mkdir", "-p", posixpath.dirname(path)], "stage")
         probe = await session.run(["test", "-e", live])
         existed[live] = probe.ok
-        if probe.ok:
+        if live == SCST_CONF:
+            # Back up what SCST runs, not the file: they can differ, and a rollback must
+            # return to the running state.
+            await _run(
+                session, ["scstadmin", "-write_config", backup_path(change_id, live)], "backup"
+            )
+            existed[live] = True
+        elif probe.ok:
             await _run(session, ["cp", "-p", live, backup_path(change_id, live)], "backup")
     for live, text in sorted(change.files.items()):
         try:
@@ -106,12 +113,14 @@ async def _install(session: ssh.NodeSession, source: str, live: str, step: str) 
     await _run(session, ["mv", "-f", temp, live], step)
 
 
-async def reapply(session: ssh.NodeSession, change: NodeChange, step: str) -> None:
+async def reapply(
+    session: ssh.NodeSession, change: NodeChange, step: str, force: bool = False
+) -> None:
     for resource in change.drbd_resources:
         await _run(session, ["drbdadm", "adjust", resource], step)
     if change.scst_changed:
         argv = ["scstadmin", "-noprompt", "-config", SCST_CONF]
-        if change.scst_force:
+        if change.scst_force or force:
             argv.insert(1, "-force")
         await _run(session, argv, step)
 
@@ -127,12 +136,14 @@ async def apply_node(session: ssh.NodeSession, change: NodeChange, change_id: st
 async def restore_node(
     session: ssh.NodeSession, change: NodeChange, change_id: str, existed: dict[str, bool]
 ) -> None:
+    """Put the backed-up files back, then re-apply them (drbdadm adjust, scstadmin)."""
     for live, was_there in sorted(existed.items()):
         if was_there:
             await _install(session, backup_path(change_id, live), live, "restore")
         else:
             await _run(session, ["rm", "-f", live], "restore")
-    await reapply(session, change, "restore")
+    # Returning to the backed-up state removes what the change added, in use or not.
+    await reapply(session, change, "restore", force=True)
 
 
 @dataclass
@@ -199,16 +210,35 @@ async def _stage_and_validate(pairs, change_id, existed, outcomes, log) -> None:
 
 
 async def _roll_back(done, change_id, existed, outcomes, verify, log) -> None:
+    """Restore backups on every node touched, newest first; a node counts as rolled back
+    when its live state verifies as the old one, even if re-applying reported an error."""
     for session, change in reversed(done):
         name = change.endpoint.name
+        reapply_error = ""
         try:
             await restore_node(session, change, change_id, existed[name])
-            problems = await verify(session, change, False)
-            if problems:
-                raise StepFailed(name, "verify", "; ".join(problems))
-            outcomes[name].state = "rolled back"
-            log(name, "rollback", "ok", "previous configuration restored and verified")
-        except (StepFailed, ssh.NodeError) as exc:
-            outcomes[name].state = "unknown"
-            outcomes[name].error = str(exc)
+        except StepFailed as exc:
+            reapply_error = str(exc)
+            log(name, "rollback", "error", reapply_error)
+        except ssh.NodeError as exc:
+            outcomes[name].state, outcomes[name].error = "unknown", str(exc)
             log(name, "rollback", "error", f"{exc}; backups are in {STATE_DIR}/backup/{change_id}")
+            continue
+        try:
+            problems = await verify(session, change, False)
+        except ssh.NodeError as exc:
+            problems = [str(exc)]
+        if problems:
+            outcomes[name].state = "unknown"
+            outcomes[name].error = "; ".join(problems)
+            log(
+                name,
+                "rollback",
+                "error",
+                f"live state is not the previous one: {outcomes[name].error}; "
+                f"backups are in {STATE_DIR}/backup/{change_id}",
+            )
+        else:
+            outcomes[name].state = "rolled back"
+            note = f" (re-apply reported: {reapply_error})" if reapply_error else ""
+            log(name, "rollback", "ok", f"previous configuration restored and verified{note}")

@@ -16,3 +16,11 @@ def collect_job(job_id: int) -> None:
 def collect_all() -> None:
     """Beat's schedule: collect every cluster."""
     collection.collection_run(collection.collection_create(cluster=None))
+
+
+@shared_task(name="clusters.apply")
+def apply_job(job_id: int) -> None:
+    """Apply a planned change (queued by an operator from the plan page or the API)."""
+    from clusters.services import changes
+
+    changes.apply_run(Job.objects.get(pk=job_id))

@@ -27,11 +27,11 @@ def scst_drift(facts: ClusterFacts):
         desired = facts.desired.get(node.name) if facts.desired else None
         if not _managed(desired) or (node.scst_config is None and node.scst_live is None):
             continue
-        for ref, details in _scst_differences(node, desired.scst_config):
+        for ref, details in scst_differences(node, desired.scst_config):
             yield scst_drift.rule.finding(f"{ref}@{node.name}", *details)
 
 
-def _scst_differences(node: NodeFacts, want: scst.ScstConfig):
+def scst_differences(node: NodeFacts, want: scst.ScstConfig):
     live_devices = set(node.device_names())
     for handler in want.handlers.values():
         for name, device in sorted(handler.devices.items()):
@@ -105,14 +105,13 @@ def drbd_drift(facts: ClusterFacts):
                 )
                 continue
             details = [
-                Detail(text, "drbdadm dump", node.name)
-                for text in _resource_differences(want, have)
+                Detail(text, "drbdadm dump", node.name) for text in resource_differences(want, have)
             ]
             if details:
                 yield drbd_drift.rule.finding(f"resource:{name}@{node.name}", *details)
 
 
-def _resource_differences(want: drbd.ResourceConfig, have: drbd.ResourceConfig) -> list[str]:
+def resource_differences(want: drbd.ResourceConfig, have: drbd.ResourceConfig) -> list[str]:
     diffs = []
     if want.protocol != have.protocol:
         diffs.append(f"protocol is {have.protocol}, inventory says {want.protocol}")

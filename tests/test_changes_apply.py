@@ -1,0 +1,198 @@
+"""Plan → apply → verify → rollback against lab nodes, with faults.
+
+Every test ends with every node on the old or the new configuration, never a mix, and a
+job that says what happened per node.
+"""
+
+import pytest
+
+from clusters.models import Cluster, Job, LunMapping, Role, ScstDevice, Target
+from clusters.services import changes, inventory
+from lab import api
+from tests.factories import make_user
+
+
+@pytest.fixture
+def spare_cluster(db, lab):
+    """A managed lab cluster whose DRBD resource r1 exports no LUN yet."""
+    from clusters.services.labsync import inventory_sync
+
+    name = lab.manifest["clusters"][0]["name"]
+    for suffix in "ab":
+        node = api.node(lab.dir, f"{name}-{suffix}")
+        with node.session():
+            node.state.scst.devices.pop("r1")
+            for target in node.state.scst.drivers["iscsi"].values():
+                target.luns = {k: v for k, v in target.luns.items() if v.device != "r1"}
+            node.dirty_node = True
+    inventory_sync(lab.manifest)
+    return Cluster.objects.get(name=name)
+
+
+@pytest.fixture
+def operator(spare_cluster):
+    return make_user("op", Role.OPERATOR, spare_cluster)
+
+
+def add_lun_change(cluster: Cluster, name: str = "vmfs1", lun: int = 1) -> dict:
+    spec = inventory.LunSpec(
+        device_name=name,
+        resource="r1",
+        uses_reservations=True,
+        identity=inventory.identity_generate(cluster, name),
+        lun=lun,
+        lun_sets=[(t.pk, None) for t in Target.objects.filter(cluster=cluster)],
+    )
+    return {"kind": "add_lun", "spec": spec.as_json()}
+
+
+def node_scst(lab, node_name: str):
+    node = api.node(lab.dir, node_name)
+    with node.session():
+        return node.state.scst
+
+
+def apply(plan_job: Job, user) -> Job:
+    job = changes.apply_create(plan_job, user, reason="new datastore")
+    return changes.apply_run(job)
+
+
+def test_plan_shows_the_diff_for_both_nodes_and_changes_nothing(spare_cluster, operator, lab):
+    plan_job = changes.plan_create(
+        spare_cluster, operator, add_lun_change(spare_cluster), "add vmfs1"
+    )
+    assert plan_job.state == Job.State.SUCCEEDED, plan_job.summary
+    plan = changes.Plan.from_json(plan_job.params)
+    assert {n.node for n in plan.nodes} == {f"{spare_cluster.name}-a", f"{spare_cluster.name}-b"}
+    for node_plan in plan.nodes:
+        [scst_file] = node_plan.files
+        assert "+\t\tfilename /dev/drbd1" in scst_file.diff
+        assert "+\t\twrite_through 1" in scst_file.diff
+        assert "+\t\tcluster_mode 1" in scst_file.diff
+    assert not ScstDevice.objects.filter(name="vmfs1").exists()  # planning changes nothing
+    assert "vmfs1" not in node_scst(lab, f"{spare_cluster.name}-a").devices
+
+
+def test_apply_exports_the_lun_on_both_nodes_and_records_a_revision(spare_cluster, operator, lab):
+    plan_job = changes.plan_create(
+        spare_cluster, operator, add_lun_change(spare_cluster), "add vmfs1"
+    )
+    job = apply(plan_job, operator)
+    assert job.state == Job.State.SUCCEEDED, job.summary
+    device = ScstDevice.objects.get(cluster=spare_cluster, name="vmfs1")
+    for suffix in "ab":
+        live = node_scst(lab, f"{spare_cluster.name}-{suffix}").devices["vmfs1"]
+        assert live.attrs["write_through"] == "1"
+        assert live.attrs["t10_dev_id"] == device.t10_dev_id
+    assert LunMapping.objects.filter(device=device).count() == 2
+    assert spare_cluster.revisions.count() == 1
+    steps = list(job.events.values_list("step", "level"))
+    assert ("stage", "ok") in steps and ("validate", "ok") in steps and ("verify", "ok") in steps
+    assert not spare_cluster.findings.filter(resolved_at=None).exists()
+
+
+def assert_old_config_everywhere(lab, cluster):
+    for suffix in "ab":
+        assert "vmfs1" not in node_scst(lab, f"{cluster.name}-{suffix}").devices
+    assert not ScstDevice.objects.filter(name="vmfs1").exists()
+
+
+def test_validation_failing_on_the_second_node_changes_no_node(spare_cluster, operator, lab):
+    plan_job = changes.plan_create(
+        spare_cluster, operator, add_lun_change(spare_cluster), "add vmfs1"
+    )
+    api.set_fault(lab.dir, f"{spare_cluster.name}-b", fail_on="-check_config", fail_stderr="bad\n")
+    lab.wait_for_faults()
+    job = apply(plan_job, operator)
+    assert job.state == Job.State.FAILED
+    assert "validate" in job.summary and f"{spare_cluster.name}-b" in job.summary
+    assert_old_config_everywhere(lab, spare_cluster)
+
+
+def test_apply_failing_on_the_second_node_rolls_back_the_first(spare_cluster, operator, lab):
+    plan_job = changes.plan_create(
+        spare_cluster, operator, add_lun_change(spare_cluster), "add vmfs1"
+    )
+    api.set_fault(
+        lab.dir, f"{spare_cluster.name}-b", fail_on="-config /etc/scst.conf", fail_stderr="boom\n"
+    )
+    lab.wait_for_faults()
+    job = apply(plan_job, operator)
+    assert job.state == Job.State.FAILED
+    assert f"{spare_cluster.name}-a: rolled back" in job.summary
+    assert_old_config_everywhere(lab, spare_cluster)
+    rollback = job.events.filter(step="rollback", level="ok")
+    assert rollback.filter(node__name=f"{spare_cluster.name}-a").exists()
+
+
+def test_connection_dropped_during_staging_changes_nothing(spare_cluster, operator, lab):
+    plan_job = changes.plan_create(
+        spare_cluster, operator, add_lun_change(spare_cluster), "add vmfs1"
+    )
+    api.set_fault(lab.dir, f"{spare_cluster.name}-b", drop_on="sync /var/lib/scst-portal/staged")
+    lab.wait_for_faults()
+    job = apply(plan_job, operator)
+    assert job.state == Job.State.FAILED
+    assert_old_config_everywhere(lab, spare_cluster)
+
+
+def test_node_down_before_apply_is_refused_by_the_interlock(spare_cluster, operator, lab):
+    api.set_fault(lab.dir, f"{spare_cluster.name}-b", down=True)
+    lab.wait_for_faults()
+    from clusters.services import collection
+
+    collection.collection_run(collection.collection_create(spare_cluster))
+    plan_job = changes.plan_create(
+        spare_cluster, operator, add_lun_change(spare_cluster), "add vmfs1"
+    )
+    assert plan_job.state == Job.State.FAILED
+    assert f"{spare_cluster.name}-b is unreachable" in plan_job.summary
+
+
+def test_second_apply_of_the_same_cluster_waits_for_the_lock(spare_cluster, operator, lab):
+    from clusters import locks
+
+    plan_job = changes.plan_create(
+        spare_cluster, operator, add_lun_change(spare_cluster), "add vmfs1"
+    )
+    assert locks.acquire(spare_cluster.pk, job_id=999, user="someone-else")
+    try:
+        job = apply(plan_job, operator)
+    finally:
+        locks.release(spare_cluster.pk, 999)
+    assert job.state == Job.State.FAILED
+    assert "Another change is running" in job.summary
+    assert_old_config_everywhere(lab, spare_cluster)
+
+
+def test_monitored_cluster_is_never_planned(spare_cluster, operator):
+    spare_cluster.mode = Cluster.Mode.MONITORED
+    spare_cluster.save()
+    plan_job = changes.plan_create(
+        spare_cluster, operator, add_lun_change(spare_cluster), "add vmfs1"
+    )
+    assert plan_job.state == Job.State.FAILED
+    assert "monitored" in plan_job.summary
+
+
+def test_viewer_cannot_plan(spare_cluster):
+    from django.core.exceptions import PermissionDenied
+
+    viewer = make_user("v", Role.VIEWER, spare_cluster)
+    with pytest.raises(PermissionDenied):
+        changes.plan_create(spare_cluster, viewer, add_lun_change(spare_cluster), "add")
+
+
+def test_node_going_down_mid_apply_rolls_back_and_says_what_is_unknown(
+    spare_cluster, operator, lab
+):
+    plan_job = changes.plan_create(
+        spare_cluster, operator, add_lun_change(spare_cluster), "add vmfs1"
+    )
+    api.set_fault(lab.dir, f"{spare_cluster.name}-b", drop_on="-config /etc/scst.conf")
+    lab.wait_for_faults()
+    job = apply(plan_job, operator)
+    assert job.state == Job.State.FAILED
+    assert f"{spare_cluster.name}-a: rolled back" in job.summary
+    assert f"{spare_cluster.name}-b: unknown" in job.summary  # the portal cannot vouch for it
+    assert_old_config_everywhere(lab, spare_cluster)
