@@ -7,6 +7,7 @@ command (state) or within CONTROL_POLL seconds (faults, node down, host key).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -169,8 +170,11 @@ def create_lab(
         for i, (name, addr) in enumerate(nodes):
             ndir = lab / "nodes" / name
             root = ndir / "root"
-            for d in ("etc/drbd.d", "var/lib/scst-portal", "var/lib/scst/pr", "root"):
-                (root / d).mkdir(parents=True, exist_ok=True)
+            ndir.mkdir(exist_ok=True)
+            # parents first, one mkdir each: this is most of the creation time for 500 nodes
+            for d in ("", "etc", "etc/drbd.d", "var", "var/lib", "var/lib/scst-portal", "root"):
+                with contextlib.suppress(FileExistsError):
+                    os.mkdir(root / d)
             st = _node_state(cname, name, i, addr, drbd_version)
             write_atomic(ndir / "node.json", to_json(st))
             (root / "etc/drbd.conf").write_text(DRBD_CONF)

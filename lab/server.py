@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import json
 import os
+import weakref
 from pathlib import Path
 
 import asyncssh
@@ -34,7 +35,8 @@ class NodeServer:
         self.fault = api.Fault()
         self.acceptor: asyncssh.SSHAcceptor | None = None
         self.key_changed = False
-        self.sent: dict[int, int] = {}  # bytes written per connection
+        # bytes written per connection, for drop_after_bytes
+        self.sent: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
     def _host_key(self) -> asyncssh.SSHKey:
         path = self.node.dir / ("host_key.changed" if self.key_changed else "host_key")
@@ -82,7 +84,7 @@ class NodeServer:
             return True
         conn = process.channel.get_connection()
         limit = self.fault.drop_after_bytes
-        sent = self.sent.get(id(conn), 0)
+        sent = self.sent.get(conn, 0)
         out = process.stdout if stream == "stdout" else process.stderr
         if limit is not None and sent + len(data.encode()) > limit:
             room = max(0, limit - sent)
@@ -91,7 +93,7 @@ class NodeServer:
                 await out.drain()
             conn.abort()
             return False
-        self.sent[id(conn)] = sent + len(data.encode())
+        self.sent[conn] = sent + len(data.encode())
         out.write(data)
         return True
 

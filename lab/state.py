@@ -284,7 +284,7 @@ class ClusterState:
 
 
 def to_json(obj: object) -> str:
-    return json.dumps(dataclasses.asdict(obj), indent=1, sort_keys=True)
+    return json.dumps(dataclasses.asdict(obj), separators=(",", ":"))
 
 
 def _lun(d: dict) -> Lun:
