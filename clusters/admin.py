@@ -1,9 +1,58 @@
-"""Django admin for the whole inventory (superusers)."""
+"""Django admin for the whole inventory (superusers); every change lands in the audit trail."""
 
 from django import forms
 from django.contrib import admin
+from django.db import transaction
 
-from clusters import models
+from clusters import audit, models
+
+
+class AuditedAdmin(admin.ModelAdmin):
+    """Record every save and delete, and those of its inlines, with before/after.
+
+    The admin's add/change/delete views already run in one transaction, so an entry is
+    written if and only if its change is; the bulk delete action is wrapped here.
+    """
+
+    def save_model(self, request, obj, form, change):
+        before = _stored_snapshot(obj) if change else None
+        super().save_model(request, obj, form, change)
+        action = audit.Action.CHANGE if change else audit.Action.CREATE
+        audit.record(request.user, action, obj, before=before, after=audit.snapshot(obj))
+
+    def delete_model(self, request, obj):
+        _record_delete(request.user, obj)
+        super().delete_model(request, obj)
+
+    @transaction.atomic
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            _record_delete(request.user, obj)
+        super().delete_queryset(request, queryset)
+
+    def save_formset(self, request, form, formset, change):
+        for obj in [f.instance for f in formset.deleted_forms if f.instance.pk]:
+            _record_delete(request.user, obj)
+        changed = [f.instance for f in formset.initial_forms if f.instance.pk and f.has_changed()]
+        before = {obj.pk: _stored_snapshot(obj) for obj in changed}
+        super().save_formset(request, form, formset, change)
+        for obj in formset.new_objects:
+            audit.record(request.user, audit.Action.CREATE, obj, after=audit.snapshot(obj))
+        for obj, _fields in formset.changed_objects:
+            after = audit.snapshot(obj)
+            audit.record(
+                request.user, audit.Action.CHANGE, obj, before=before.get(obj.pk), after=after
+            )
+
+
+def _stored_snapshot(obj) -> dict | None:
+    """The object as the database holds it (the form has already changed `obj`)."""
+    stored = type(obj).objects.filter(pk=obj.pk).first()
+    return audit.snapshot(stored) if stored is not None else None
+
+
+def _record_delete(user, obj) -> None:
+    audit.record(user, audit.Action.DELETE, obj, before=audit.snapshot(obj))
 
 
 class SshCredentialForm(forms.ModelForm):
@@ -32,7 +81,7 @@ class SshCredentialForm(forms.ModelForm):
 
 
 @admin.register(models.SshCredential)
-class SshCredentialAdmin(admin.ModelAdmin):
+class SshCredentialAdmin(AuditedAdmin):
     form = SshCredentialForm
     list_display = ["name", "key_is_set", "updated_at"]
     search_fields = ["name"]
@@ -50,7 +99,7 @@ class NodeInline(admin.TabularInline):
 
 
 @admin.register(models.Cluster)
-class ClusterAdmin(admin.ModelAdmin):
+class ClusterAdmin(AuditedAdmin):
     list_display = ["name", "drbd_version", "description", "created_at"]
     list_filter = ["drbd_version"]
     search_fields = ["name", "description"]
@@ -58,14 +107,14 @@ class ClusterAdmin(admin.ModelAdmin):
 
 
 @admin.register(models.Membership)
-class MembershipAdmin(admin.ModelAdmin):
+class MembershipAdmin(AuditedAdmin):
     list_display = ["user", "cluster", "role"]
     list_filter = ["role", "cluster"]
     search_fields = ["user__username", "cluster__name"]
 
 
 @admin.register(models.Node)
-class NodeAdmin(admin.ModelAdmin):
+class NodeAdmin(AuditedAdmin):
     list_display = ["name", "cluster", "address", "ssh_port", "ssh_user", "drbd_node_id"]
     list_filter = ["cluster"]
     search_fields = ["name", "address", "cluster__name"]
@@ -78,7 +127,7 @@ class DrbdVolumeInline(admin.TabularInline):
 
 
 @admin.register(models.DrbdResource)
-class DrbdResourceAdmin(admin.ModelAdmin):
+class DrbdResourceAdmin(AuditedAdmin):
     list_display = ["name", "cluster", "port", "protocol", "allow_two_primaries"]
     list_filter = ["cluster", "protocol", "allow_two_primaries"]
     search_fields = ["name", "cluster__name"]
@@ -86,14 +135,14 @@ class DrbdResourceAdmin(admin.ModelAdmin):
 
 
 @admin.register(models.DrbdVolume)
-class DrbdVolumeAdmin(admin.ModelAdmin):
+class DrbdVolumeAdmin(AuditedAdmin):
     list_display = ["resource", "node", "volume", "minor", "backing_disk"]
     list_filter = ["resource__cluster", "node"]
     search_fields = ["resource__name", "node__name", "backing_disk"]
 
 
 @admin.register(models.ScstDevice)
-class ScstDeviceAdmin(admin.ModelAdmin):
+class ScstDeviceAdmin(AuditedAdmin):
     list_display = [
         "name",
         "cluster",
@@ -109,28 +158,47 @@ class ScstDeviceAdmin(admin.ModelAdmin):
 
 
 @admin.register(models.Target)
-class TargetAdmin(admin.ModelAdmin):
+class TargetAdmin(AuditedAdmin):
     list_display = ["name", "node", "cluster", "rel_tgt_id", "enabled"]
     list_filter = ["cluster", "enabled", "driver"]
     search_fields = ["name", "node__name"]
 
 
 @admin.register(models.InitiatorGroup)
-class InitiatorGroupAdmin(admin.ModelAdmin):
+class InitiatorGroupAdmin(AuditedAdmin):
     list_display = ["name", "target"]
     list_filter = ["target__cluster"]
     search_fields = ["name", "target__name"]
 
 
 @admin.register(models.Initiator)
-class InitiatorAdmin(admin.ModelAdmin):
+class InitiatorAdmin(AuditedAdmin):
     list_display = ["name", "group"]
     list_filter = ["group__target__cluster"]
     search_fields = ["name", "group__name"]
 
 
 @admin.register(models.LunMapping)
-class LunMappingAdmin(admin.ModelAdmin):
+class LunMappingAdmin(AuditedAdmin):
     list_display = ["lun", "device", "target", "group"]
     list_filter = ["target__cluster", "target__node"]
     search_fields = ["device__name", "target__name", "group__name"]
+
+
+@admin.register(audit.AuditEntry)
+class AuditEntryAdmin(admin.ModelAdmin):
+    """The trail is evidence: superusers may read it here, nobody may add, edit or delete."""
+
+    list_display = ["at", "username", "action", "cluster_name", "object_type", "object_repr"]
+    list_filter = ["action", "object_type", "cluster"]
+    search_fields = ["username", "object_repr", "reason", "request_id"]
+    date_hierarchy = "at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -624,3 +624,6 @@ class Revision(models.Model):
 
     def __str__(self) -> str:
         return f"{self.cluster.name} revision {self.pk}: {self.description}"
+
+
+from clusters.audit import AuditEntry  # noqa: E402,F401

@@ -2,6 +2,8 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from clusters.views.audit import audit_log
+
 urlpatterns = [
     path(
         "accounts/login/",
@@ -10,5 +12,6 @@ urlpatterns = [
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
+    path("audit/", audit_log, name="audit"),
     path("", include("clusters.urls")),
 ]

@@ -22,6 +22,7 @@ PERSONAS = [
 ON_CLUSTER = {"viewer", "operator", "admin", "global_viewer", "superuser"}
 HELD = {"viewer": 1, "global_viewer": 1, "operator": 2, "admin": 3, "superuser": 3}
 RANK = {"viewer": 1, "operator": 2, "admin": 3}
+ADMINS = {"admin", "admin_of_other_cluster", "superuser"}
 
 # Outcomes: "ok" 200; "login" redirect to a login page (the portal's or the admin's);
 # "redirect" any other redirect; "hidden" 404; "denied" 403; "method" 405.
@@ -59,6 +60,16 @@ RULES = {
     "compliance": anyone_logged_in(),
     "finding-mute": cluster_role("operator"),  # the sample finding is on the test cluster
     "job-detail": cluster_role("viewer"),  # the sample job is on the test cluster
+    # The audit trail: admins of any cluster (each sees their own clusters) and superusers.
+    "audit": lambda p: "login" if p == "anonymous" else ("ok" if p in ADMINS else "denied"),
+    # The trail is never editable, not even by superusers; they may read it in the admin.
+    "admin:clusters_auditentry_add": lambda p: django_admin(p, ok="denied"),
+    "admin:clusters_auditentry_delete": lambda p: django_admin(p, ok="denied"),
+    # django-axes' login attempt records are written by axes only.
+    **{
+        f"admin:axes_{model}_add": lambda p: django_admin(p, ok="denied")
+        for model in ("accessattempt", "accesslog", "accessfailurelog")
+    },
     # The Django admin is for superusers only; its login page is public.
     "admin:login": lambda p: "redirect" if p == "superuser" else "ok",
     "admin:logout": lambda p: {"anonymous": "login", "superuser": "method"}.get(p, "redirect"),

@@ -5,6 +5,7 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 
+from clusters import audit
 from clusters.models import SEVERITY_RANK, Cluster, Finding, Mute, Severity
 
 
@@ -60,13 +61,14 @@ def active_mutes(cluster: Cluster):
     return Mute.objects.filter(cluster=cluster, ended_at=None, until__gt=timezone.now())
 
 
+@transaction.atomic
 def mute_create(finding: Finding, user, reason: str, until: datetime) -> Mute:
     """Accept one finding code on one object until `until`; a reason is required."""
     if not reason.strip():
         raise ValueError("A reason is required to mute a finding.")
     if until <= timezone.now():
         raise ValueError("The mute must end in the future.")
-    return Mute.objects.create(
+    mute = Mute.objects.create(
         cluster=finding.cluster,
         code=finding.code,
         object_ref=finding.object_ref,
@@ -75,3 +77,5 @@ def mute_create(finding: Finding, user, reason: str, until: datetime) -> Mute:
         created_by=user,
         until=until,
     )
+    audit.record(user, audit.Action.MUTE, mute, after=audit.snapshot(mute), reason=mute.reason)
+    return mute
