@@ -41,6 +41,16 @@ def require_role(user, cluster: Cluster, minimum: Role) -> None:
         raise PermissionDenied(f"This needs the {minimum.label} role on cluster {cluster.name}.")
 
 
+def is_global_admin(user) -> bool:
+    """Superusers and holders of the admin role on all clusters (may add clusters)."""
+    if not user.is_authenticated or not user.is_active:
+        return False
+    return (
+        user.is_superuser
+        or Membership.objects.filter(user=user, cluster__isnull=True, role=Role.ADMIN).exists()
+    )
+
+
 def visible_clusters(user, minimum: Role = Role.VIEWER) -> QuerySet[Cluster]:
     """Clusters on which the user holds at least `minimum`."""
     if not user.is_authenticated or not user.is_active:

@@ -24,6 +24,8 @@ PARALLEL_READS: dict[str, list[str]] = {
     "drbd_show": ["drbdsetup", "show"],
     "drbd_dump": ["drbdadm", "dump"],
     "drbd_version": ["drbdadm", "--version"],
+    # Resource files as written, to recognise files another tool owns (e.g. LINSTOR).
+    "drbd_files": ["grep", "-r", "-s", "-Z", "", "/etc/drbd.d"],
 }
 # scstadmin writes the running config to a file; these run in order.
 RUNNING_CONFIG_STEPS: list[list[str]] = [

@@ -39,6 +39,7 @@ class NodeFacts:
     drbd_status: dict[str, drbd.ResourceState] | None = None
     drbd_show: dict[str, drbd.ShowResource] | None = None
     drbd_config: dict[str, drbd.ResourceConfig] | None = None
+    drbd_files: dict[str, str] | None = None
     versions: dict[str, str] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
 
@@ -186,6 +187,7 @@ def node_facts(
         return facts
     _parse_scst(facts, raw)
     _parse_drbd(facts, raw)
+    facts.drbd_files = _parse_files(raw.get("drbd_files"))
     version_text, _ = _output(raw, "drbd_version")
     for line in (version_text or "").splitlines():
         key, _, value = line.partition("=")
@@ -235,6 +237,21 @@ def _parse_drbd(facts: NodeFacts, raw: dict) -> None:
             setattr(facts, attr, {item.name: item for item in parse(text)})
         except drbd.DrbdConfigError as exc:
             facts.problems.append(f"DRBD {output.removeprefix('drbd_')} unreadable: {exc}")
+
+
+def _parse_files(entry: dict | None) -> dict[str, str] | None:
+    """Files from `grep -r -Z '' DIR` (PATH NUL LINE per line); None when not read.
+
+    grep exits 1 when it found no line at all, i.e. the directory holds no file text.
+    """
+    if not entry or entry.get("exit_status") not in (0, 1):
+        return None
+    files: dict[str, list[str]] = {}
+    for record in entry.get("stdout", "").splitlines():
+        path, sep, line = record.partition("\0")
+        if sep:
+            files.setdefault(path, []).append(line)
+    return {path: "\n".join(lines) + "\n" for path, lines in files.items()}
 
 
 @dataclass

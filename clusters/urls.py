@@ -1,10 +1,19 @@
 from django.urls import path
 
 from clusters import views
+from clusters.views import onboarding
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("clusters/", views.cluster_list, name="cluster-list"),
+    path("add-cluster/", onboarding.cluster_add, name="cluster-add"),
+    path(
+        "clusters/<str:cluster_name>/discover/",
+        onboarding.cluster_discover,
+        name="cluster-discover",
+    ),
+    path("clusters/<str:cluster_name>/import/", onboarding.cluster_import, name="cluster-import"),
+    path("clusters/<str:cluster_name>/mode/", onboarding.cluster_mode, name="cluster-mode"),
     path("clusters/<str:cluster_name>/", views.cluster_detail, name="cluster-detail"),
     path("clusters/<str:cluster_name>/collect/", views.cluster_collect, name="cluster-collect"),
     path(

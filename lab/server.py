@@ -97,6 +97,11 @@ class NodeServer:
         out.write(data)
         return True
 
+    def _record(self, command: str) -> None:
+        """Append the command to the node's commands.log: what a client made it run."""
+        with open(self.node.dir / "commands.log", "a") as log:
+            log.write(command.replace("\n", "\\n") + "\n")
+
     async def handle(self, process: asyncssh.SSHServerProcess) -> None:
         command = process.command
         fault = self.fault
@@ -113,6 +118,7 @@ class NodeServer:
             process.stderr.write(fault.fail_stderr)
             process.exit(fault.fail_status)
             return
+        self._record(command)
         result = run_command(self.node, command)
         if not await self._write(process, "stdout", result.stdout):
             return

@@ -59,6 +59,10 @@ RULES = {
     "host-key-approve": cluster_role("admin"),
     "compliance": anyone_logged_in(),
     "finding-mute": cluster_role("operator"),  # the sample finding is on the test cluster
+    "cluster-add": lambda p: {"anonymous": "login", "superuser": "ok"}.get(p, "denied"),
+    "cluster-discover": cluster_role("admin"),
+    "cluster-import": lambda p: "login" if p == "anonymous" else "method",  # POST only
+    "cluster-mode": cluster_role("admin"),
     "job-detail": cluster_role("viewer"),  # the sample job is on the test cluster
     # The audit trail: admins of any cluster (each sees their own clusters) and superusers.
     "audit": lambda p: "login" if p == "anonymous" else ("ok" if p in ADMINS else "denied"),

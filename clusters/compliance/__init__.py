@@ -5,7 +5,14 @@ remediation; check functions return FindingData with per-node detail lines and t
 evidence they were read from.
 """
 
-from clusters.compliance import drbd_rules, drift_rules, initiator_rules, node_rules, scst_rules
+from clusters.compliance import (
+    drbd_rules,
+    drift_rules,
+    initiator_rules,
+    node_rules,
+    ownership_rules,
+    scst_rules,
+)
 from clusters.compliance.catalogue import (
     CATALOGUE,
     CRITICAL,
@@ -17,7 +24,7 @@ from clusters.compliance.catalogue import (
 )
 from clusters.facts import ClusterFacts
 
-RULE_MODULES = (node_rules, scst_rules, drbd_rules, initiator_rules, drift_rules)
+RULE_MODULES = (node_rules, scst_rules, drbd_rules, initiator_rules, drift_rules, ownership_rules)
 
 
 def evaluate(facts: ClusterFacts) -> list[FindingData]:

@@ -25,6 +25,7 @@ from clusters.services.facts import cluster_facts
 
 FRESH_FOR = timedelta(minutes=1)
 BLOCKING_DRIFT = ("DRIFT_SCST", "DRIFT_DRBD")
+FOREIGN = ("FOREIGN_DRBD_FILE", "SCST_UNMODELLED")
 
 
 class PlanRefused(Exception):
@@ -176,6 +177,10 @@ def interlocks(cluster: Cluster, facts: ClusterFacts, resources: set[str]) -> li
                         f"{options['protocol']}, allow-two-primaries "
                         f"{options['allow-two-primaries']})."
                     )
+    foreign = Finding.objects.filter(cluster=cluster, resolved_at=None, code__in=FOREIGN)
+    reasons += [
+        f"{f.object_ref} is owned by another tool or not modelled: {f.title}." for f in foreign
+    ]
     drift = Finding.objects.filter(cluster=cluster, resolved_at=None, code__in=BLOCKING_DRIFT)
     if drift.exists():
         reasons.append(

@@ -17,7 +17,8 @@ def home(request: HttpRequest) -> HttpResponse:
 
 def cluster_list(request: HttpRequest) -> HttpResponse:
     rows = selectors.cluster_overview(access.visible_clusters(request.user))
-    return page_or_partial(request, "clusters/cluster_list.html", "cluster-table", {"rows": rows})
+    context = {"rows": rows, "can_add": access.is_global_admin(request.user)}
+    return page_or_partial(request, "clusters/cluster_list.html", "cluster-table", context)
 
 
 @access.cluster_view(Role.VIEWER)
