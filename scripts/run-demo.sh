@@ -13,7 +13,8 @@ done
 export SECRET_KEY_FILE=$PWD/var/secret_key
 export PORTAL_SECRETS_KEY_FILE=$PWD/var/secrets_key
 export PORTAL_DEMO=1
-export PORT=${PORT:-8000}
+# honcho overrides PORT per process, so the web port travels as PORTAL_PORT.
+export PORTAL_PORT=${PORT:-8000}
 
 .venv/bin/python manage.py migrate --noinput -v 0
 .venv/bin/python manage.py collectstatic --noinput -v 0

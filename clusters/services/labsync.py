@@ -64,3 +64,9 @@ def inventory_sync(manifest: dict) -> str:
     return f"inventory: {len(clusters)} lab clusters" + (
         f"; adopted the running config of {', '.join(adopted)}" if adopted else ""
     )
+
+
+def collect_lab_clusters(manifest: dict) -> None:
+    for entry in manifest["clusters"]:
+        cluster = Cluster.objects.get(name=entry["name"])
+        collection.collection_run(collection.collection_create(cluster))

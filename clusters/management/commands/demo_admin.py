@@ -23,5 +23,5 @@ class Command(BaseCommand):
         bar = "=" * 64
         self.stdout.write(
             f"{bar}\n  Portal admin: user {username!r}, password {shown}\n"
-            f"  Open http://127.0.0.1:{os.environ.get('PORT', '8000')}/ and log in.\n{bar}"
+            f"  Open http://127.0.0.1:{os.environ.get('PORTAL_PORT', '8000')}/ and log in.\n{bar}"
         )

@@ -60,5 +60,7 @@ class Command(BaseCommand):
         self.stdout.write(summary)
         if inject_faults:
             self.stdout.write(demo_faults(lab_dir, manifest))
+            # Show the faults at once rather than at beat's next collection.
+            await asyncio.to_thread(labsync.collect_lab_clusters, manifest)
         self.stdout.write(f"lab serving {len(server.nodes)} nodes; Ctrl-C stops it")
         await asyncio.Event().wait()
