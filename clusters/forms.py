@@ -5,7 +5,8 @@ from datetime import timedelta
 from django import forms
 from django.utils import timezone
 
-from clusters.models import Severity
+from clusters import validators
+from clusters.models import Cluster, ScstDevice, Severity
 
 ANY = [("", "any")]
 
@@ -85,3 +86,161 @@ class HostKeyApproveForm(forms.Form):
                 "Check the new fingerprint below before approving."
             )
         return shown
+
+
+# --- Add-LUN wizard, plan apply, LUN removal ---------------------------------------------
+
+YES_NO = [("no", "No"), ("yes", "Yes")]
+SHELL_OR_BLANK = set(" \t\n;&|$`'\"\\<>(){}[]*?!#~")
+
+
+def no_blanks_or_shell_characters(value: str) -> None:
+    """Name the offending characters; the model's pattern then says what is allowed."""
+    bad = sorted({c for c in value if c in SHELL_OR_BLANK})
+    if bad:
+        shown = ", ".join("blank" if c.isspace() else repr(c) for c in bad)
+        raise forms.ValidationError(
+            f"A device name goes into scst.conf and node commands: no blanks or shell "
+            f"characters ({shown})."
+        )
+
+
+class ResourceStepForm(forms.Form):
+    """Step (b): a DRBD resource of the cluster that no device exports yet."""
+
+    resource = forms.ChoiceField(
+        widget=forms.RadioSelect,
+        error_messages={
+            "required": "Choose the DRBD resource the new LUN exports.",
+            "invalid_choice": "%(value)s is not a DRBD resource of this cluster that is free "
+            "to export; choose one from the list.",
+        },
+    )
+
+    def __init__(self, *args, free: list[str], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["resource"].choices = [(name, name) for name in free]
+
+
+class DeviceStepForm(forms.Form):
+    """Step (c): the SCST device; nv_cache and write_through are fixed, not asked."""
+
+    device_name = forms.CharField(
+        label="Device name",
+        max_length=50,
+        validators=[no_blanks_or_shell_characters, validators.validate_scst_name],
+        error_messages={"required": "Give the device a name, e.g. vmfs1."},
+    )
+    handler = forms.ChoiceField(
+        choices=ScstDevice.Handler.choices,
+        initial=ScstDevice.Handler.BLOCKIO,
+        widget=forms.RadioSelect,
+    )
+    uses_reservations = forms.ChoiceField(
+        label="Will initiators use SCSI reservations — e.g. VMware, Windows failover clustering?",
+        choices=YES_NO,
+        widget=forms.RadioSelect,
+        error_messages={"required": "Answer whether initiators use SCSI reservations."},
+    )
+    blocksize = forms.TypedChoiceField(
+        label="Block size (bytes)",
+        coerce=int,
+        choices=[(size, str(size)) for size in validators.BLOCK_SIZES],
+        initial=512,
+    )
+
+    def __init__(self, *args, cluster: Cluster, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.cluster = cluster
+
+    def clean_device_name(self) -> str:
+        name = self.cleaned_data["device_name"]
+        if ScstDevice.objects.filter(cluster=self.cluster, name=name).exists():
+            raise forms.ValidationError(f"{self.cluster.name} already has a device {name}.")
+        return name
+
+
+class LunStepForm(forms.Form):
+    """Step (d): the LUN sets (target default sets or initiator groups) and the number."""
+
+    lun_sets = forms.MultipleChoiceField(
+        label="LUN sets",
+        widget=forms.CheckboxSelectMultiple,
+        error_messages={"required": "Choose at least one LUN set on every node."},
+    )
+    lun = forms.IntegerField(
+        label="LUN number",
+        min_value=0,
+        max_value=validators.MAX_LUN,
+        error_messages={"required": "Give the LUN number."},
+    )
+
+    def __init__(self, *args, lun_sets: list, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.sets = {s.code: s for s in lun_sets}
+        self.fields["lun_sets"].choices = [(s.code, s.label) for s in lun_sets]
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        chosen = [self.sets[code] for code in cleaned.get("lun_sets", [])]
+        if not chosen:
+            return cleaned
+        missing = sorted({s.node for s in self.sets.values()} - {s.node for s in chosen})
+        if missing:
+            self.add_error(
+                "lun_sets",
+                f"Choose a LUN set on {', '.join(missing)} too: a LUN exported by one node "
+                "only loses its path when that node fails (SCST_LUN_ONE_NODE).",
+            )
+        lun = cleaned.get("lun")
+        clashes = [f"{s.used[lun]} in {s.label}" for s in chosen if lun in s.used]
+        if lun is not None and clashes:
+            self.add_error(
+                "lun",
+                f"LUN {lun} is already used by {'; '.join(clashes)}. The lowest number free "
+                f"in every chosen LUN set is {lowest_free_lun(chosen)}.",
+            )
+        return cleaned
+
+
+def lowest_free_lun(chosen) -> int:
+    """The lowest LUN number unused in every one of the chosen LUN sets."""
+    used = set().union(*(s.used for s in chosen))
+    return next(n for n in range(validators.MAX_LUN + 2) if n not in used)
+
+
+class MultipathStepForm(forms.Form):
+    """Step (e): VMware's path policy, which the portal cannot set for the operator."""
+
+    multipath_ack = forms.BooleanField(
+        label="I will set the path policy of this LUN to MRU or Fixed on every VMware host, "
+        "never Round Robin.",
+        error_messages={"required": "Acknowledge the multipath note to go on."},
+    )
+
+
+class ApplyForm(forms.Form):
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}),
+        strip=True,
+        help_text="Goes to the audit trail and the job record.",
+        error_messages={"required": "Say why you apply this change."},
+    )
+    confirm = forms.BooleanField(
+        label="I have reviewed the diff for every node",
+        error_messages={"required": "Confirm that you have reviewed the diff for every node."},
+    )
+
+
+class LunRemoveForm(forms.Form):
+    mapping_ids = forms.TypedMultipleChoiceField(
+        label="Mappings to remove",
+        coerce=int,
+        widget=forms.CheckboxSelectMultiple,
+        error_messages={"required": "Choose at least one mapping to remove."},
+    )
+
+    def __init__(self, *args, mappings, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["mapping_ids"].choices = [(m.pk, str(m)) for m in mappings]
+        self.fields["mapping_ids"].initial = [m.pk for m in mappings]

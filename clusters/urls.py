@@ -1,7 +1,8 @@
 from django.urls import path
 
 from clusters import views
-from clusters.views import onboarding
+from clusters.views import changes as change_views
+from clusters.views import onboarding, wizard
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -24,4 +25,19 @@ urlpatterns = [
     path("compliance/", views.compliance, name="compliance"),
     path("findings/<int:finding_id>/mute/", views.finding_mute, name="finding-mute"),
     path("jobs/<int:job_id>/", views.job_detail, name="job-detail"),
+    # Changes: the add-LUN wizard, plans and their apply, removal, revisions, the lock.
+    path("clusters/<str:cluster_name>/luns/add/", wizard.lun_add, name="lun-add"),
+    path(
+        "clusters/<str:cluster_name>/luns/<int:mapping_id>/remove/",
+        change_views.lun_remove,
+        name="lun-remove",
+    ),
+    path(
+        "clusters/<str:cluster_name>/revisions/<int:revision_id>/revert/",
+        change_views.revision_revert,
+        name="revision-revert",
+    ),
+    path("clusters/<str:cluster_name>/lock/", change_views.cluster_lock, name="cluster-lock"),
+    path("plans/<int:job_id>/", change_views.plan_detail, name="plan-detail"),
+    path("plans/<int:job_id>/apply/", change_views.plan_apply, name="plan-apply"),
 ]

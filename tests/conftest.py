@@ -82,3 +82,22 @@ def celery_worker(django_db_setup, django_db_blocker, tmp_path_factory):
     yield process
     process.terminate()
     process.wait(20)
+
+
+@pytest.fixture
+def spare_cluster(db, lab):
+    """A managed lab cluster whose DRBD resource r1 exports no LUN yet (for adding one)."""
+    from clusters.models import Cluster
+    from clusters.services.labsync import inventory_sync
+    from lab import api
+
+    name = lab.manifest["clusters"][0]["name"]
+    for suffix in "ab":
+        node = api.node(lab.dir, f"{name}-{suffix}")
+        with node.session():
+            node.state.scst.devices.pop("r1")
+            for target in node.state.scst.drivers["iscsi"].values():
+                target.luns = {k: v for k, v in target.luns.items() if v.device != "r1"}
+            node.dirty_node = True
+    inventory_sync(lab.manifest)
+    return Cluster.objects.get(name=name)

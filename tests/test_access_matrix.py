@@ -64,6 +64,13 @@ RULES = {
     "cluster-import": lambda p: "login" if p == "anonymous" else "method",  # POST only
     "cluster-mode": cluster_role("admin"),
     "job-detail": cluster_role("viewer"),  # the sample job is on the test cluster
+    # Changes: the wizard, removal and revert need operators; plans are shown to viewers.
+    "lun-add": cluster_role("operator"),
+    "lun-remove": cluster_role("operator"),  # the sample mapping is on the test cluster
+    "revision-revert": cluster_role("operator", ok="method"),  # POST only
+    "cluster-lock": cluster_role("viewer"),
+    "plan-detail": cluster_role("viewer"),  # the sample job is a plan of the test cluster
+    "plan-apply": cluster_role("operator", ok="method"),  # POST only
     # The audit trail: admins of any cluster (each sees their own clusters) and superusers.
     "audit": lambda p: "login" if p == "anonymous" else ("ok" if p in ADMINS else "denied"),
     # The trail is never editable, not even by superusers; they may read it in the admin.
@@ -99,14 +106,37 @@ def _sample_finding(cluster) -> int:
 
 
 def _sample_job(cluster) -> int:
+    """A (refused) plan: a job like any other for the job pages, and a plan for plan pages."""
     from clusters.models import Job
 
-    return Job.objects.get_or_create(cluster=cluster, kind=Job.Kind.COLLECT)[0].pk
+    plan = {"description": "sample", "change": {}, "nodes": [], "refusals": ["sample"]}
+    return Job.objects.get_or_create(
+        cluster=cluster,
+        kind=Job.Kind.PLAN,
+        defaults={"state": Job.State.FAILED, "params": {**plan, "findings": [], "fingerprint": ""}},
+    )[0].pk
+
+
+def _sample_mapping(cluster) -> int:
+    from clusters.models import LunMapping
+
+    return LunMapping.objects.filter(target__cluster=cluster).order_by("pk").first().pk
+
+
+def _sample_revision(cluster) -> int:
+    from clusters.models import Job, Revision
+
+    job = Job.objects.create(cluster=cluster, kind=Job.Kind.APPLY, state=Job.State.SUCCEEDED)
+    return Revision.objects.create(
+        cluster=cluster, job=job, description="sample", files={}, inventory={}
+    ).pk
 
 
 # URL parameters naming objects of the test cluster, and how to get one.
 SAMPLE_OBJECTS = {
     "node_name": lambda cluster: cluster.nodes.order_by("name").first().name,
+    "mapping_id": _sample_mapping,
+    "revision_id": _sample_revision,
     "finding_id": _sample_finding,
     "job_id": _sample_job,
 }

@@ -1,0 +1,203 @@
+"""Plans and their apply, removing a LUN mapping, reverting to a revision, the cluster lock.
+
+Each page calls one service of clusters.services.changes; nothing here touches a node.
+"""
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+from django_htmx.http import HttpResponseClientRedirect
+
+from clusters import access, locks, tasks
+from clusters.forms import ApplyForm, LunRemoveForm
+from clusters.models import Cluster, Job, LunMapping, Revision, Role
+from clusters.services import changes
+from clusters.services.facts import latest_snapshots, node_facts_for
+from clusters.views.htmx import page_or_partial
+
+
+def _go(request: HttpRequest, name: str, *args) -> HttpResponse:
+    """Redirect; an htmx request gets a full-page client redirect instead of a swap."""
+    url = reverse(name, args=args)
+    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+
+
+# --- plan page and apply -----------------------------------------------------------------
+
+
+def diff_lines(diff: str) -> list[tuple[str, str]]:
+    """(css class, line) for a unified diff: file headers, hunks, additions, removals."""
+    lines = []
+    for line in diff.splitlines():
+        if line.startswith(("+++", "---")):
+            kind = "file"
+        elif line.startswith("@@"):
+            kind = "hunk"
+        else:
+            kind = {"+": "add", "-": "del"}.get(line[:1], "ctx")
+        lines.append((kind, line))
+    return lines
+
+
+def _plan_job(request: HttpRequest, job_id: int) -> Job:
+    """The plan, if the user may see its cluster (404 otherwise, so ids do not leak)."""
+    jobs = Job.objects.select_related("cluster", "requested_by")
+    job = get_object_or_404(jobs, pk=job_id, kind=Job.Kind.PLAN)
+    if job.cluster is None or access.role_on(request.user, job.cluster) is None:
+        raise Http404("No such plan.")
+    return job
+
+
+def _plan_page(request: HttpRequest, job: Job, form: ApplyForm) -> HttpResponse:
+    plan = changes.Plan.from_json(job.params)
+    applies = Job.objects.filter(kind=Job.Kind.APPLY, params__plan_job=job.pk).order_by("pk")
+    context = {
+        "job": job,
+        "plan": plan,
+        "cluster": job.cluster,
+        "passed": job.state == Job.State.SUCCEEDED,
+        "can_apply": access.has_role(request.user, job.cluster, Role.OPERATOR),
+        "nodes": [(node, [(f, diff_lines(f.diff)) for f in node.files]) for node in plan.nodes],
+        "applies": list(applies),
+        "form": form,
+    }
+    return page_or_partial(request, "clusters/plan.html", "apply-form", context)
+
+
+def plan_detail(request: HttpRequest, job_id: int) -> HttpResponse:
+    """A plan: per-node diffs, findings, refusals; the Apply form if it passed."""
+    return _plan_page(request, _plan_job(request, job_id), ApplyForm())
+
+
+def plan_apply(request: HttpRequest, job_id: int) -> HttpResponse:
+    """Queue the apply of a plan that passed (operators; a reason and a confirmation)."""
+    job = _plan_job(request, job_id)
+    access.require_role(request.user, job.cluster, Role.OPERATOR)
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    form = ApplyForm(request.POST)
+    if form.is_valid():
+        try:
+            applying = changes.apply_create(job, request.user, form.cleaned_data["reason"])
+        except changes.PlanRefused as exc:
+            form.add_error(None, str(exc))
+        else:
+            transaction.on_commit(lambda: tasks.apply_job.delay(applying.pk))
+            return _go(request, "job-detail", applying.pk)
+    return _plan_page(request, job, form)
+
+
+# --- removing a LUN mapping --------------------------------------------------------------
+
+
+@dataclass
+class ConnectedInitiator:
+    node: str
+    target: str
+    lun_set: str
+    initiator: str
+    luns: list[int]
+    read_cmds: int | None
+    write_cmds: int | None
+
+
+def connected_initiators(cluster: Cluster, device: str) -> tuple[list, list[str], list]:
+    """Sessions (latest snapshots) whose LUN set contains the device; nodes without data;
+    and the snapshots read (for their age)."""
+    rows, unknown, snapshots = [], [], []
+    for name, snaps in latest_snapshots(cluster).items():
+        facts = node_facts_for(snaps[0]) if snaps else None
+        if facts is None or not facts.has_data or facts.scst_live is None:
+            unknown.append(name)
+            continue
+        snapshots.append(snaps[0])
+        targets = {t.name: t for ts in facts.scst_live.targets.values() for t in ts.values()}
+        for target_name, session in facts.sessions():
+            target = targets[target_name]
+            group = target.ini_groups.get(session.group) if session.group else None
+            luns = group.luns if group is not None else target.luns
+            numbers = sorted(n for n, lun in luns.items() if lun.device == device)
+            if numbers:
+                rows.append(
+                    ConnectedInitiator(
+                        name,
+                        target_name,
+                        f"group {session.group}" if session.group else "default LUN set",
+                        session.initiator_name or session.name,
+                        numbers,
+                        session.counter("read_cmd_count"),
+                        session.counter("write_cmd_count"),
+                    )
+                )
+    return rows, unknown, snapshots
+
+
+@access.cluster_view(Role.OPERATOR)
+def lun_remove(request: HttpRequest, cluster: Cluster, mapping_id: int) -> HttpResponse:
+    """Confirm removing a device's mappings (both nodes offered); POST plans it."""
+    all_mappings = LunMapping.objects.select_related("device", "target__node", "group")
+    mapping = get_object_or_404(all_mappings, pk=mapping_id, target__cluster=cluster)
+    mappings = all_mappings.filter(device=mapping.device).order_by("target__node__name", "pk")
+    form = LunRemoveForm(request.POST or None, mappings=mappings)
+    if request.method == "POST" and form.is_valid():
+        ids = form.cleaned_data["mapping_ids"]
+        chosen = ", ".join(str(m) for m in mappings if m.pk in ids)
+        change = {"kind": "remove_mappings", "mapping_ids": ids}
+        try:
+            job = changes.plan_create(cluster, request.user, change, f"Remove {chosen}")
+        except (changes.PlanRefused, ValidationError) as exc:
+            form.add_error(None, "; ".join(getattr(exc, "messages", [str(exc)])))
+        else:
+            return _go(request, "plan-detail", job.pk)
+    sessions, unknown, snapshots = connected_initiators(cluster, mapping.device.name)
+    context = {
+        "cluster": cluster,
+        "mapping": mapping,
+        "device": mapping.device,
+        "mappings": mappings,
+        "form": form,
+        "sessions": sessions,
+        "unknown_nodes": unknown,
+        "snapshots": snapshots,
+        "nodes_mapped": sorted({m.target.node.name for m in mappings}),
+    }
+    return render(request, "clusters/lun_remove.html", context)
+
+
+# --- revisions and the cluster lock ------------------------------------------------------
+
+
+@access.cluster_view(Role.OPERATOR)
+@require_POST
+def revision_revert(request: HttpRequest, cluster: Cluster, revision_id: int) -> HttpResponse:
+    """Plan a return to the inventory a revision recorded; the plan page shows the diff."""
+    revision = get_object_or_404(Revision, pk=revision_id, cluster=cluster)
+    change = {"kind": "revert", "revision": revision.pk}
+    description = f"Revert to revision {revision.pk} ({revision.description})"
+    try:
+        job = changes.plan_create(cluster, request.user, change, description)
+    except (changes.PlanRefused, ValidationError) as exc:
+        messages.error(request, f"Revision {revision.pk} cannot be planned: {exc}")
+        return _go(request, "cluster-detail", cluster.name)
+    return _go(request, "plan-detail", job.pk)
+
+
+@access.cluster_view(Role.VIEWER)
+def cluster_lock(request: HttpRequest, cluster: Cluster) -> HttpResponse:
+    """Who holds the cluster's one-writer lock now (polled by the cluster page)."""
+    holder = locks.holder_of(cluster.pk)
+    context = {
+        "cluster": cluster,
+        "holder": holder,
+        "checked": True,
+        "since": datetime.fromtimestamp(holder.since, UTC) if holder else None,
+        "expires": datetime.fromtimestamp(holder.expires, UTC) if holder else None,
+    }
+    return render(request, "clusters/revisions.html#cluster-lock", context)
