@@ -24,6 +24,8 @@ PARALLEL_READS: dict[str, list[str]] = {
     "drbd_show": ["drbdsetup", "show"],
     "drbd_dump": ["drbdadm", "dump"],
     "drbd_version": ["drbdadm", "--version"],
+    # DRBD 8.4 has no `drbdsetup status --json`; its live state is in /proc/drbd.
+    "proc_drbd": ["cat", "/proc/drbd"],
     # Resource files as written, to recognise files another tool owns (e.g. LINSTOR).
     "drbd_files": ["grep", "-r", "-s", "-Z", "", "/etc/drbd.d"],
 }

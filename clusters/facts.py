@@ -230,6 +230,8 @@ def _parse_drbd(facts: NodeFacts, raw: dict) -> None:
     }
     for output, (attr, parse) in parsers.items():
         text, problem = _output(raw, output)
+        if output == "drbd_status_json" and text is None and _parse_proc(facts, raw):
+            continue  # a DRBD 8.4 node: /proc/drbd gave the live state
         if text is None:
             facts.problems.append(f"DRBD {output.removeprefix('drbd_')} unknown: {problem}")
             continue
@@ -237,6 +239,27 @@ def _parse_drbd(facts: NodeFacts, raw: dict) -> None:
             setattr(facts, attr, {item.name: item for item in parse(text)})
         except drbd.DrbdConfigError as exc:
             facts.problems.append(f"DRBD {output.removeprefix('drbd_')} unreadable: {exc}")
+
+
+def _parse_proc(facts: NodeFacts, raw: dict) -> bool:
+    """Live state from /proc/drbd (DRBD 8.4), resources named from `drbdadm dump`."""
+    text, _ = _output(raw, "proc_drbd")
+    if not text or " cs:" not in text:
+        return False
+    dump, _ = _output(raw, "drbd_dump")
+    minors: dict[int, str] = {}
+    try:
+        for res in drbd.parse_dump(dump or ""):
+            host = next((h for h in res.hosts if h.name == facts.name), None)
+            minors |= {
+                v.minor: res.name for v in (host.volumes if host else []) if v.minor is not None
+            }
+        states = drbd.proc_drbd_states(drbd.parse_proc_drbd(text), minors)
+    except drbd.DrbdConfigError as exc:
+        facts.problems.append(f"DRBD /proc/drbd unreadable: {exc}")
+        return True
+    facts.drbd_status = {state.name: state for state in states}
+    return True
 
 
 def _parse_files(entry: dict | None) -> dict[str, str] | None:

@@ -43,6 +43,8 @@ MODELLED_TARGET_ATTRIBUTES = {"enabled", "rel_tgt_id"}
 def foreign_drbd_file(facts: ClusterFacts):
     for node in facts.with_data():
         for path, text in sorted((node.drbd_files or {}).items()):
+            if not path.endswith(".res"):
+                continue  # global_common.conf carries the distribution's own banner
             head = text.splitlines()[:HEADER_LINES]
             owner = next((line for line in head if FOREIGN_HEADER.match(line)), None)
             if owner and OUR_HEADER not in owner:
