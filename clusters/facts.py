@@ -193,6 +193,8 @@ def node_facts(
         key, _, value = line.partition("=")
         if key in ("DRBDADM_VERSION", "DRBD_KERNEL_VERSION"):
             facts.versions[key] = value.strip()
+    if facts.scst_live is not None and "version" in facts.scst_live.attributes:
+        facts.versions["SCST"] = facts.scst_live.attributes["version"].value.splitlines()[0]
     return facts
 
 

@@ -30,6 +30,10 @@ def test_healthy_lab_has_no_findings(lab_cluster):
     assert snapshot.reachable
     assert "write_through" in snapshot.raw["scst_sysfs"]["stdout"]
     assert snapshot.raw["drbd_status_json"]["exit_status"] == 0
+    from clusters.services.facts import node_facts_for
+
+    versions = node_facts_for(snapshot).versions
+    assert versions["DRBDADM_VERSION"] and versions["SCST"]
 
 
 def test_write_back_device_is_critical_with_evidence(lab, lab_cluster):
