@@ -33,8 +33,18 @@ class LabRunner:
     def manifest(self) -> dict:
         return api.load_manifest(self.dir)
 
-    def wait_for_faults(self) -> None:
-        """Let the server notice changed fault files (it polls the control stamp)."""
+    def wait_for_faults(self, timeout: float = 15) -> None:
+        """Wait until the server applied every node's fault file (it polls for changes)."""
         import time
 
-        time.sleep(0.5)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if all(self._applied(name) for name in self.server.nodes):
+                return
+            time.sleep(0.05)
+        raise AssertionError("the lab server did not apply the faults in time")
+
+    def _applied(self, name: str) -> bool:
+        node = self.server.nodes[name]
+        wanted = api.read_fault(self.dir, name)
+        return node.fault == wanted and (node.acceptor is None) == wanted.down
