@@ -145,7 +145,7 @@ def lun_remove(request: HttpRequest, cluster: Cluster, mapping_id: int) -> HttpR
     all_mappings = LunMapping.objects.select_related("device", "target__node", "group")
     mapping = get_object_or_404(all_mappings, pk=mapping_id, target__cluster=cluster)
     mappings = all_mappings.filter(device=mapping.device).order_by("target__node__name", "pk")
-    form = LunRemoveForm(request.POST or None, mappings=mappings)
+    form = LunRemoveForm(request.POST if request.method == "POST" else None, mappings=mappings)
     if request.method == "POST" and form.is_valid():
         ids = form.cleaned_data["mapping_ids"]
         chosen = ", ".join(str(m) for m in mappings if m.pk in ids)
