@@ -107,14 +107,16 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
-    "PAGE_SIZE": 100,
+    "DEFAULT_PAGINATION_CLASS": "clusters.api.pagination.Pagination",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "SCST + DRBD portal API",
     "DESCRIPTION": "Read the inventory, live state, findings and jobs; trigger collections.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    # nv_cache, write_through, cluster_mode and rotational share the one 0/1 choice set.
+    "ENUM_NAME_OVERRIDES": {"ScstFlagEnum": [(0, "0"), (1, "1")]},
     "COMPONENT_SPLIT_REQUEST": True,
 }
 

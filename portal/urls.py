@@ -13,5 +13,6 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("audit/", audit_log, name="audit"),
+    path("api/", include("clusters.api.urls")),
     path("", include("clusters.urls")),
 ]

@@ -25,7 +25,8 @@ RANK = {"viewer": 1, "operator": 2, "admin": 3}
 ADMINS = {"admin", "admin_of_other_cluster", "superuser"}
 
 # Outcomes: "ok" 200; "login" redirect to a login page (the portal's or the admin's);
-# "redirect" any other redirect; "hidden" 404; "denied" 403; "method" 405.
+# "redirect" any other redirect; "unauthenticated" 401 (the API); "hidden" 404;
+# "denied" 403; "method" 405.
 
 
 def anyone_logged_in(ok: str = "ok"):
@@ -43,6 +44,11 @@ def cluster_role(minimum: str, ok: str = "ok"):
         return ok if HELD[persona] >= RANK[minimum] else "denied"
 
     return rule
+
+
+def api(rule):
+    """The API answers 401 (not a login redirect) to a request without credentials."""
+    return lambda persona: "unauthenticated" if persona == "anonymous" else rule(persona)
 
 
 def django_admin(persona: str, ok: str = "ok") -> str:
@@ -76,6 +82,16 @@ RULES = {
     # The trail is never editable, not even by superusers; they may read it in the admin.
     "admin:clusters_auditentry_add": lambda p: django_admin(p, ok="denied"),
     "admin:clusters_auditentry_delete": lambda p: django_admin(p, ok="denied"),
+    # The JSON API: the same roles as the pages; GET on a POST-only endpoint is 405.
+    "api:cluster-list": api(anyone_logged_in()),
+    "api:cluster-detail": api(cluster_role("viewer")),
+    "api:node-list": api(cluster_role("viewer")),
+    "api:lun-list": api(cluster_role("viewer")),
+    "api:cluster-collect": api(anyone_logged_in("method")),  # roles: tests/test_api.py
+    "api:finding-list": api(anyone_logged_in()),
+    "api:job-list": api(anyone_logged_in()),
+    "api:job-detail": api(cluster_role("viewer")),  # the sample job is on the test cluster
+    "api:schema": api(anyone_logged_in()),
     # django-axes' login attempt records are written by axes only.
     **{
         f"admin:axes_{model}_add": lambda p: django_admin(p, ok="denied")
@@ -212,7 +228,7 @@ def outcome(response) -> str:
         if location.startswith(("/accounts/login/", "/admin/login/")):
             return "login"
         return "redirect"
-    names = {404: "hidden", 403: "denied", 405: "method"}
+    names = {401: "unauthenticated", 404: "hidden", 403: "denied", 405: "method"}
     return names.get(response.status_code, str(response.status_code))
 
 

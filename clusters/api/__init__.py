@@ -1,0 +1,1 @@
+"""The JSON API: the same data and roles as the pages (clusters.access), for scripts."""

@@ -1,0 +1,156 @@
+"""What the API shows of each object. Secrets never appear: credentials by name only,
+host keys as fingerprints."""
+
+from rest_framework import serializers
+
+from clusters import selectors
+from clusters.models import (
+    Cluster,
+    Finding,
+    Job,
+    JobEvent,
+    LunMapping,
+    Node,
+    ScstDevice,
+    Severity,
+)
+
+
+class ClusterSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Cluster
+        fields = ["name", "description", "drbd_version", "mode", "created_at"]
+
+
+class NodeSerializer(serializers.ModelSerializer):
+    credential = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    host_key_fingerprint = serializers.SerializerMethodField()
+    pending_host_key_fingerprint = serializers.SerializerMethodField()
+    last_collected_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    reachable = serializers.BooleanField(
+        read_only=True, allow_null=True, help_text="At the last collection; null: never collected."
+    )
+    last_error = serializers.CharField(read_only=True, allow_null=True)
+
+    class Meta:
+        model = Node
+        fields = [
+            "name",
+            "address",
+            "ssh_port",
+            "ssh_user",
+            "credential",
+            "drbd_node_id",
+            "drbd_address",
+            "host_key_fingerprint",
+            "pending_host_key_fingerprint",
+            "last_collected_at",
+            "reachable",
+            "last_error",
+        ]
+
+    def get_host_key_fingerprint(self, node: Node) -> str:
+        return selectors.host_key_state(node).pinned
+
+    def get_pending_host_key_fingerprint(self, node: Node) -> str:
+        return selectors.host_key_state(node).pending
+
+
+class LunMappingSerializer(serializers.ModelSerializer):
+    target = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    node = serializers.CharField(source="target.node.name", read_only=True)
+    group = serializers.SlugRelatedField(slug_field="name", read_only=True, allow_null=True)
+
+    class Meta:
+        model = LunMapping
+        fields = ["lun", "node", "target", "group"]
+
+
+class LunSerializer(serializers.ModelSerializer):
+    """An exported device: its SCST identity and attributes, and where it is mapped."""
+
+    drbd_resource = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    mappings = LunMappingSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = ScstDevice
+        fields = [
+            "name",
+            "handler",
+            "drbd_resource",
+            "drbd_volume",
+            "t10_dev_id",
+            "usn",
+            "prod_id",
+            "t10_vend_id",
+            "eui64_id",
+            "naa_id",
+            "nv_cache",
+            "write_through",
+            "cluster_mode",
+            "blocksize",
+            "rotational",
+            "uses_reservations",
+            "mappings",
+        ]
+
+
+class FindingSerializer(serializers.ModelSerializer):
+    cluster = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    muted_until = serializers.DateTimeField(source="mute_until", read_only=True, allow_null=True)
+
+    class Meta:
+        model = Finding
+        fields = [
+            "id",
+            "cluster",
+            "code",
+            "severity",
+            "object_ref",
+            "title",
+            "details",
+            "first_seen",
+            "last_seen",
+            "muted_until",
+        ]
+
+
+class FindingFilterSerializer(serializers.Serializer):
+    severity = serializers.ChoiceField(choices=Severity.choices, required=False)
+    cluster = serializers.CharField(required=False, max_length=50)
+
+
+class JobEventSerializer(serializers.ModelSerializer):
+    node = serializers.SlugRelatedField(slug_field="name", read_only=True, allow_null=True)
+
+    class Meta:
+        model = JobEvent
+        fields = ["at", "node", "step", "level", "message"]
+
+
+class JobSerializer(serializers.ModelSerializer):
+    cluster = serializers.SlugRelatedField(slug_field="name", read_only=True, allow_null=True)
+    requested_by = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
+
+    class Meta:
+        model = Job
+        fields = [
+            "id",
+            "kind",
+            "cluster",
+            "state",
+            "requested_by",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "summary",
+        ]
+
+
+class JobDetailSerializer(JobSerializer):
+    events = JobEventSerializer(many=True, read_only=True)
+
+    class Meta(JobSerializer.Meta):
+        fields = [*JobSerializer.Meta.fields, "events"]

@@ -1,0 +1,22 @@
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView
+
+from clusters.api import views
+
+app_name = "api"
+
+urlpatterns = [
+    path("clusters/", views.ClusterList.as_view(), name="cluster-list"),
+    path("clusters/<str:cluster_name>/", views.ClusterDetail.as_view(), name="cluster-detail"),
+    path("clusters/<str:cluster_name>/nodes/", views.NodeList.as_view(), name="node-list"),
+    path("clusters/<str:cluster_name>/luns/", views.LunList.as_view(), name="lun-list"),
+    path(
+        "clusters/<str:cluster_name>/collect/",
+        views.CollectionCreate.as_view(),
+        name="cluster-collect",
+    ),
+    path("findings/", views.FindingList.as_view(), name="finding-list"),
+    path("jobs/", views.JobList.as_view(), name="job-list"),
+    path("jobs/<int:job_id>/", views.JobDetail.as_view(), name="job-detail"),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+]
