@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from clusters.metrics import MetricsView
 from clusters.views.audit import audit_log
 
 urlpatterns = [
@@ -14,5 +15,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("audit/", audit_log, name="audit"),
     path("api/", include("clusters.api.urls")),
+    path("metrics/", MetricsView.as_view(), name="metrics"),
     path("", include("clusters.urls")),
 ]

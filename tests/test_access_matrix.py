@@ -92,6 +92,8 @@ RULES = {
     "api:job-list": api(anyone_logged_in()),
     "api:job-detail": api(cluster_role("viewer")),  # the sample job is on the test cluster
     "api:schema": api(anyone_logged_in()),
+    # Prometheus metrics span every cluster: superusers and global roles only.
+    "metrics": api(lambda p: "ok" if p in {"global_viewer", "superuser"} else "denied"),
     # django-axes' login attempt records are written by axes only.
     **{
         f"admin:axes_{model}_add": lambda p: django_admin(p, ok="denied")
