@@ -116,7 +116,11 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     # nv_cache, write_through, cluster_mode and rotational share the one 0/1 choice set.
-    "ENUM_NAME_OVERRIDES": {"ScstFlagEnum": [(0, "0"), (1, "1")]},
+    "ENUM_NAME_OVERRIDES": {
+        "ScstFlagEnum": [(0, "0"), (1, "1")],
+        "ChangeKindEnum": ["add_lun", "remove_mappings", "revert"],
+        "JobKindEnum": "clusters.models.Job.Kind",
+    },
     "COMPONENT_SPLIT_REQUEST": True,
 }
 

@@ -91,6 +91,9 @@ RULES = {
     "api:finding-list": api(anyone_logged_in()),
     "api:job-list": api(anyone_logged_in()),
     "api:job-detail": api(cluster_role("viewer")),  # the sample job is on the test cluster
+    "api:plan-create": api(anyone_logged_in("method")),  # roles: tests/test_api.py
+    "api:plan-detail": api(cluster_role("viewer")),  # the sample job is a plan
+    "api:plan-apply": api(anyone_logged_in("method")),  # roles: tests/test_api.py
     "api:schema": api(anyone_logged_in()),
     # Prometheus metrics span every cluster: superusers and global roles only.
     "metrics": api(lambda p: "ok" if p in {"global_viewer", "superuser"} else "denied"),

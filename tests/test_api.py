@@ -218,11 +218,124 @@ def test_the_schema_describes_every_endpoint(clients):
         "/api/clusters/{cluster_name}/nodes/",
         "/api/clusters/{cluster_name}/luns/",
         "/api/clusters/{cluster_name}/collect/",
+        "/api/clusters/{cluster_name}/plans/",
+        "/api/plans/{job_id}/",
+        "/api/plans/{job_id}/apply/",
         "/api/findings/",
         "/api/jobs/",
         "/api/jobs/{job_id}/",
     }
     assert "private_key" not in response.content.decode()
+
+
+# --- Plans and their apply -------------------------------------------------------------
+
+
+def plan_job(cluster, state: str = Job.State.FAILED) -> Job:
+    plan = {"description": "d", "change": {}, "nodes": [], "refusals": [], "findings": []}
+    return Job.objects.create(
+        kind=Job.Kind.PLAN, cluster=cluster, state=state, params={**plan, "fingerprint": ""}
+    )
+
+
+def add_lun(cluster, **spec) -> dict:
+    target = cluster.targets.order_by("pk").first()
+    change = {
+        "kind": "add_lun",
+        "spec": {
+            "device_name": "lun7",
+            "resource": "r0",
+            "lun": 7,
+            "lun_sets": [{"target": target.pk, "group": target.groups.get().pk}],
+            **spec,
+        },
+    }
+    return {"change": change, "description": "Add LUN 7"}
+
+
+def test_operators_plan_and_the_portal_chooses_the_identity(clients, cluster):
+    records.collected(cluster)
+    url = reverse("api:plan-create", args=[cluster.name])
+    body = add_lun(cluster, identity={"t10_dev_id": "chosen-by-client"})
+    response = clients["operator"].post(url, body, format="json")
+    assert response.status_code == 201, response.content
+    plan = response.json()
+    assert (plan["kind"], plan["cluster"], plan["requested_by"]) == ("plan", "store-a", "operator")
+    spec = Job.objects.get(pk=plan["id"]).params["change"]["spec"]
+    assert spec["identity"]["t10_dev_id"] != "chosen-by-client"
+    assert spec["identity"]["prod_id"] == "lun7"
+    assert not cluster.devices.filter(name="lun7").exists()  # planning changes nothing
+    if plan["state"] == "failed":  # a monitored cluster: the refusal says why
+        assert plan["plan"]["refusals"]
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"kind": "add_lun"}, "spec"),
+        ({"kind": "remove_mappings", "mapping_ids": []}, "mapping_ids"),
+        ({"kind": "revert", "revision": 10**30}, "revision"),
+        ({"kind": "format_disks"}, "kind"),
+    ],
+)
+def test_a_malformed_change_is_a_400(clients, cluster, change, field):
+    url = reverse("api:plan-create", args=[cluster.name])
+    response = clients["operator"].post(url, {"change": change, "description": "x"}, format="json")
+    assert response.status_code == 400
+    assert field in json.dumps(response.json())
+    assert not Job.objects.exists()
+
+
+def test_revert_to_a_revision_of_another_cluster_is_refused(clients, cluster):
+    url = reverse("api:plan-create", args=[cluster.name])
+    change = {"kind": "revert", "revision": 4242}
+    response = clients["operator"].post(url, {"change": change, "description": "x"}, format="json")
+    assert response.status_code == 400
+    assert "No revision 4242" in response.json()["detail"][0]
+
+
+def test_plan_and_apply_by_persona(clients, cluster):
+    plan = plan_job(cluster, Job.State.SUCCEEDED)
+    urls = [
+        reverse("api:plan-create", args=[cluster.name]),
+        reverse("api:plan-apply", args=[plan.pk]),
+    ]
+    with mock.patch("clusters.services.changes.plan_create") as create:
+        create.return_value = plan
+        for persona in PERSONAS:
+            for url, ok in zip(urls, (201, 202), strict=True):
+                with mock.patch("clusters.tasks.apply_job.delay"):
+                    body = add_lun(cluster) if url == urls[0] else {"reason": "ticket 7"}
+                    got = clients[persona].post(url, body, format="json").status_code
+                assert got == expected(persona, "operator", ok), (persona, url)
+
+
+def test_apply_queues_the_job_once_committed(clients, cluster, django_capture_on_commit_callbacks):
+    plan = plan_job(cluster, Job.State.SUCCEEDED)
+    url = reverse("api:plan-apply", args=[plan.pk])
+    with (
+        mock.patch("clusters.tasks.apply_job.delay") as delay,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        response = clients["operator"].post(url, {"reason": "change 7"}, format="json")
+    assert response.status_code == 202
+    job = Job.objects.get(pk=response.json()["id"])
+    assert (job.kind, job.params["reason"]) == ("apply", "change 7")
+    delay.assert_called_once_with(job.pk)
+
+
+def test_a_refused_plan_cannot_be_applied(clients, cluster):
+    url = reverse("api:plan-apply", args=[plan_job(cluster, Job.State.FAILED).pk])
+    response = clients["operator"].post(url, {"reason": "anyway"}, format="json")
+    assert response.status_code == 409
+    assert "passed every interlock" in response.json()["detail"][0]
+
+
+def test_apply_needs_a_reason(clients, cluster):
+    url = reverse("api:plan-apply", args=[plan_job(cluster, Job.State.SUCCEEDED).pk])
+    response = clients["operator"].post(url, {"reason": "  "}, format="json")
+    assert response.status_code == 400
+    assert not Job.objects.filter(kind=Job.Kind.APPLY).exists()
 
 
 # --- Fuzzing the OpenAPI description (schemathesis, in-process over WSGI) ------------------
@@ -235,12 +348,13 @@ EXAMPLES = int(os.environ.get("API_FUZZ_EXAMPLES", "20"))
 
 def test_no_operation_answers_with_a_server_error(personas, cluster, findings):
     """Every operation, about 20 generated requests each, as a superuser: never a 5xx."""
-    known = {"cluster_name": cluster.name, "job_id": records_job(cluster).pk}
+    records.collected(cluster)  # fresh facts: planning needs no collection over SSH
+    known = {"cluster_name": cluster.name, "job_id": plan_job(cluster, Job.State.SUCCEEDED).pk}
     headers = {"Authorization": f"Token {Token.objects.create(user=personas['superuser']).key}"}
     app = get_wsgi_application()
     schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", app, headers=headers)
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) == 8
+    assert len(operations) == 11
     errors, sent = [], []
 
     for operation in operations:
@@ -260,7 +374,10 @@ def test_no_operation_answers_with_a_server_error(personas, cluster, findings):
             suppress_health_check=list(hypothesis.HealthCheck),
         )
         def never_a_server_error(case):
-            with mock.patch("clusters.tasks.collect_job.delay"):
+            with (
+                mock.patch("clusters.tasks.collect_job.delay"),
+                mock.patch("clusters.tasks.apply_job.delay"),
+            ):
                 response = case.call(headers=headers)
             sent.append(response.status_code)
             if response.status_code >= 500:

@@ -1,5 +1,6 @@
 """API views: parse, check the role with clusters.access, call one selector or service."""
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.http import Http404
@@ -20,10 +21,11 @@ from clusters.models import (
     Membership,
     Node,
     NodeSnapshot,
+    Revision,
     Role,
     ScstDevice,
 )
-from clusters.services import collection
+from clusters.services import changes, collection, inventory
 
 
 def cluster_for(request: Request, cluster_name: str, minimum: Role = Role.VIEWER) -> Cluster:
@@ -139,4 +141,90 @@ class CollectionCreate(APIView):
         cluster = cluster_for(request, cluster_name, Role.OPERATOR)
         job = collection.collection_create(cluster, request.user)
         transaction.on_commit(lambda: tasks.collect_job.delay(job.pk))
+        return Response(serializers.JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+
+
+# --- Plans and their apply -----------------------------------------------------------------
+
+
+def change_for(cluster: Cluster, change: dict) -> dict:
+    """The change as clusters.services.changes takes it; a new LUN gets its identity here,
+    once, so that the plan and its apply render the same identity."""
+    kind = change["kind"]
+    if kind == "add_lun":
+        spec = change["spec"]
+        identity = inventory.identity_generate(cluster, spec["device_name"])
+        lun_sets = [(s["target"], s["group"]) for s in spec["lun_sets"]]
+        lun_spec = inventory.LunSpec(
+            **{
+                **spec,
+                "lun_sets": lun_sets,
+                "identity": identity,
+                "blocksize": int(spec["blocksize"]),
+            }
+        )
+        return {"kind": kind, "spec": lun_spec.as_json()}
+    if (
+        kind == "revert"
+        and not Revision.objects.filter(pk=change["revision"], cluster=cluster).exists()
+    ):
+        raise ValidationError({"revision": f"No revision {change['revision']} of {cluster}."})
+    key = "mapping_ids" if kind == "remove_mappings" else "revision"
+    return {"kind": kind, key: change[key]}
+
+
+def refusal(exc: Exception, status_code: int = status.HTTP_400_BAD_REQUEST) -> Response:
+    messages = exc.messages if isinstance(exc, ValidationError) else [str(exc)]
+    return Response({"detail": messages}, status=status_code)
+
+
+class PlanCreate(APIView):
+    """Plan a change (operators): per-node diffs, compliance and interlocks. Nothing is
+    changed; a refused plan is recorded too (state failed, refusals in the plan)."""
+
+    @extend_schema(
+        request=serializers.PlanRequestSerializer,
+        responses={201: serializers.PlanJobSerializer},
+    )
+    def post(self, request: Request, cluster_name: str) -> Response:
+        cluster = cluster_for(request, cluster_name, Role.OPERATOR)
+        body = serializers.PlanRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            change = change_for(cluster, body.validated_data["change"])
+            job = changes.plan_create(
+                cluster, request.user, change, body.validated_data["description"]
+            )
+        except (ValidationError, changes.PlanRefused) as exc:
+            return refusal(exc)
+        return Response(serializers.PlanJobSerializer(job).data, status=status.HTTP_201_CREATED)
+
+
+class PlanDetail(generics.RetrieveAPIView):
+    serializer_class = serializers.PlanJobSerializer
+    lookup_url_kwarg = "job_id"
+
+    def get_queryset(self) -> QuerySet[Job]:
+        return visible_jobs(self.request.user).filter(kind=Job.Kind.PLAN)
+
+
+class ApplyCreate(APIView):
+    """Queue the apply of a plan that passed every interlock (operators; a reason)."""
+
+    @extend_schema(
+        request=serializers.ApplyRequestSerializer,
+        responses={202: serializers.JobSerializer},
+    )
+    def post(self, request: Request, job_id: int) -> Response:
+        plan = get_object_or_404(visible_jobs(request.user), pk=job_id, kind=Job.Kind.PLAN)
+        if plan.cluster is None:
+            raise Http404("No such plan.")
+        access.require_role(request.user, plan.cluster, Role.OPERATOR)
+        body = serializers.ApplyRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            job = changes.apply_create(plan, request.user, body.validated_data["reason"])
+        except changes.PlanRefused as exc:
+            return refusal(exc, status.HTTP_409_CONFLICT)
+        transaction.on_commit(lambda: tasks.apply_job.delay(job.pk))
         return Response(serializers.JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
