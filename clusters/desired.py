@@ -24,6 +24,7 @@ from clusters.models import (
 )
 
 SCST_CONF = "/etc/scst.conf"
+IDENTITY = ("t10_dev_id", "usn", "prod_id", "eui64_id", "naa_id")
 DRBD_DIR = "/etc/drbd.d"
 
 
@@ -98,7 +99,12 @@ def _device_attributes(device: ScstDevice, filename: str) -> scst.Attributes:
     }
     attrs = scst.Attributes()
     for name, value in wanted.items():
-        if value and value != scst.default_device_attribute(device.handler, device.name, name):
+        # Identity is always set explicitly (SCST then marks it [key]), even where it
+        # equals a default, so that both nodes present it whatever their setup_id.
+        explicit = name in IDENTITY
+        if value and (
+            explicit or value != scst.default_device_attribute(device.handler, device.name, name)
+        ):
             attrs.add(name, value)
     return attrs
 

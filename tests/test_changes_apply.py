@@ -13,23 +13,6 @@ from tests.factories import make_user
 
 
 @pytest.fixture
-def spare_cluster(db, lab):
-    """A managed lab cluster whose DRBD resource r1 exports no LUN yet."""
-    from clusters.services.labsync import inventory_sync
-
-    name = lab.manifest["clusters"][0]["name"]
-    for suffix in "ab":
-        node = api.node(lab.dir, f"{name}-{suffix}")
-        with node.session():
-            node.state.scst.devices.pop("r1")
-            for target in node.state.scst.drivers["iscsi"].values():
-                target.luns = {k: v for k, v in target.luns.items() if v.device != "r1"}
-            node.dirty_node = True
-    inventory_sync(lab.manifest)
-    return Cluster.objects.get(name=name)
-
-
-@pytest.fixture
 def operator(spare_cluster):
     return make_user("op", Role.OPERATOR, spare_cluster)
 

@@ -12,6 +12,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -225,7 +226,10 @@ def _as_running(node: NodeFacts, desired: dict[str, DesiredNode]) -> NodeFacts:
 def plan_create(cluster: Cluster, user, change: dict, description: str) -> Job:
     """Compute and record a plan (a Job of kind plan); refused plans are kept too."""
     access.require_role(user, cluster, Role.OPERATOR)
-    plan = plan_compute(cluster, change, description)
+    try:
+        plan = plan_compute(cluster, change, description)
+    except ValidationError as exc:  # e.g. a LUN number taken since the wizard checked
+        plan = Plan(description, change, refusals=[f"Invalid change: {m}" for m in exc.messages])
     state = Job.State.FAILED if plan.refusals else Job.State.SUCCEEDED
     summary = "; ".join(plan.refusals) if plan.refusals else f"ready: {description}"
     now = timezone.now()
@@ -251,6 +255,8 @@ def apply_create(plan_job: Job, user, reason: str) -> Job:
         raise PlanRefused("Only a plan that passed every interlock can be applied.")
     if not reason.strip():
         raise PlanRefused("Say why you apply this change (the reason goes to the audit trail).")
+    if Job.objects.filter(kind=Job.Kind.APPLY, params__plan_job=plan_job.pk).exists():
+        raise PlanRefused("This plan has been applied already; plan the change again.")
     return Job.objects.create(
         kind=Job.Kind.APPLY,
         cluster=plan_job.cluster,

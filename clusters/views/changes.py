@@ -4,7 +4,6 @@ Each page calls one service of clusters.services.changes; nothing here touches a
 """
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -15,7 +14,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from clusters import access, locks, tasks
+from clusters import access, selectors, tasks
 from clusters.forms import ApplyForm, LunRemoveForm
 from clusters.models import Cluster, Job, LunMapping, Revision, Role
 from clusters.services import changes
@@ -192,12 +191,5 @@ def revision_revert(request: HttpRequest, cluster: Cluster, revision_id: int) ->
 @access.cluster_view(Role.VIEWER)
 def cluster_lock(request: HttpRequest, cluster: Cluster) -> HttpResponse:
     """Who holds the cluster's one-writer lock now (polled by the cluster page)."""
-    holder = locks.holder_of(cluster.pk)
-    context = {
-        "cluster": cluster,
-        "holder": holder,
-        "checked": True,
-        "since": datetime.fromtimestamp(holder.since, UTC) if holder else None,
-        "expires": datetime.fromtimestamp(holder.expires, UTC) if holder else None,
-    }
+    context = {"cluster": cluster, **selectors.cluster_lock_state(cluster)}
     return render(request, "clusters/revisions.html#cluster-lock", context)

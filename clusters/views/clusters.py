@@ -31,6 +31,7 @@ def cluster_detail(request: HttpRequest, cluster: Cluster) -> HttpResponse:
         "findings": selectors.open_findings(Cluster.objects.filter(pk=cluster.pk)),
         **selectors.cluster_inventory(cluster),
         **selectors.cluster_live_state(cluster),
+        **selectors.cluster_lock_state(cluster),
     }
     return render(request, "clusters/cluster_detail.html", context)
 
