@@ -295,19 +295,28 @@ def test_revert_to_a_revision_of_another_cluster_is_refused(clients, cluster):
 
 
 def test_plan_and_apply_by_persona(clients, cluster):
-    plan = plan_job(cluster, Job.State.SUCCEEDED)
-    urls = [
-        reverse("api:plan-create", args=[cluster.name]),
-        reverse("api:plan-apply", args=[plan.pk]),
-    ]
-    with mock.patch("clusters.services.changes.plan_create") as create:
-        create.return_value = plan
+    plan_url = reverse("api:plan-create", args=[cluster.name])
+    with (
+        mock.patch("clusters.services.changes.plan_create") as create,
+        mock.patch("clusters.tasks.apply_job.delay"),
+    ):
+        create.return_value = plan_job(cluster, Job.State.SUCCEEDED)
         for persona in PERSONAS:
-            for url, ok in zip(urls, (201, 202), strict=True):
-                with mock.patch("clusters.tasks.apply_job.delay"):
-                    body = add_lun(cluster) if url == urls[0] else {"reason": "ticket 7"}
-                    got = clients[persona].post(url, body, format="json").status_code
-                assert got == expected(persona, "operator", ok), (persona, url)
+            got = clients[persona].post(plan_url, add_lun(cluster), format="json").status_code
+            assert got == expected(persona, "operator", 201), persona
+            # A plan applies once: each persona gets a plan of its own.
+            apply_url = reverse("api:plan-apply", args=[plan_job(cluster, "succeeded").pk])
+            got = clients[persona].post(apply_url, {"reason": "ticket 7"}, format="json")
+            assert got.status_code == expected(persona, "operator", 202), persona
+
+
+def test_a_plan_applies_once(clients, cluster):
+    url = reverse("api:plan-apply", args=[plan_job(cluster, Job.State.SUCCEEDED).pk])
+    with mock.patch("clusters.tasks.apply_job.delay"):
+        assert clients["operator"].post(url, {"reason": "a"}, format="json").status_code == 202
+        again = clients["operator"].post(url, {"reason": "b"}, format="json")
+    assert again.status_code == 409
+    assert "applied already" in again.json()["detail"][0]
 
 
 def test_apply_queues_the_job_once_committed(clients, cluster, django_capture_on_commit_callbacks):
