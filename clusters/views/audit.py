@@ -25,7 +25,7 @@ class AuditFilterForm(forms.Form):
         super().__init__(data)
         self.fields["cluster"].choices = ANY + [(n, n) for n in cluster_names]
 
-    def filters(self) -> dict[str, str]:
+    def filters(self) -> dict[str, object]:
         self.is_valid()
         cleaned = getattr(self, "cleaned_data", {})
         return {
