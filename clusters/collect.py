@@ -14,27 +14,37 @@ from dataclasses import dataclass, field
 from clusters import ssh
 
 SCST_ROOT = "/sys/kernel/scst_tgt"
+DRBD_DIR = "/etc/drbd.d"
 RUNNING_CONFIG = "/var/lib/scst-portal/running.conf"
 
 # Independent reads, run in parallel on one connection. Keys name the raw outputs.
+# One grep reads every SCST attribute file and the DRBD resource files as written (to
+# recognise files another tool owns); each extra channel costs as much as a command.
 PARALLEL_READS: dict[str, list[str]] = {
-    "scst_sysfs": ["grep", "-r", "-s", "-Z", "--exclude=mgmt", "", SCST_ROOT],
+    "file_dump": ["grep", "-r", "-s", "-Z", "--exclude=mgmt", "", SCST_ROOT, DRBD_DIR],
     "scst_links": ["find", SCST_ROOT, "-type", "l", "-printf", r"%p\0%l\n"],
     "drbd_status_json": ["drbdsetup", "status", "--json"],
     "drbd_show": ["drbdsetup", "show"],
     "drbd_dump": ["drbdadm", "dump"],
     "drbd_version": ["drbdadm", "--version"],
-    # DRBD 8.4 has no `drbdsetup status --json`; its live state is in /proc/drbd.
-    "proc_drbd": ["cat", "/proc/drbd"],
-    # Resource files as written, to recognise files another tool owns (e.g. LINSTOR).
-    "drbd_files": ["grep", "-r", "-s", "-Z", "", "/etc/drbd.d"],
 }
-# scstadmin writes the running config to a file; these run in order.
+# DRBD 8.4 has no `drbdsetup status --json`; its live state is in /proc/drbd.
+DRBD_84_READS = {"proc_drbd": ["cat", "/proc/drbd"]}
+# scstadmin writes the running config to a file; these run in order (the directory is
+# made only when the first write finds it missing).
 RUNNING_CONFIG_STEPS: list[list[str]] = [
-    ["mkdir", "-p", "/var/lib/scst-portal"],
     ["scstadmin", "-write_config", RUNNING_CONFIG],
     ["cat", RUNNING_CONFIG],
 ]
+MAKE_STATE_DIR = ["mkdir", "-p", "/var/lib/scst-portal"]
+
+
+def reads_for(drbd_version: str) -> dict[str, list[str]]:
+    """The parallel reads for a node of the given DRBD version."""
+    if drbd_version == "8.4":
+        reads = {k: v for k, v in PARALLEL_READS.items() if k != "drbd_status_json"}
+        return reads | DRBD_84_READS
+    return dict(PARALLEL_READS)
 
 
 @dataclass
@@ -68,14 +78,13 @@ async def read_node(session: ssh.NodeSession) -> dict[str, CommandOutput]:
     """Every read the portal makes of a node, over one authenticated session."""
 
     async def running_config() -> ssh.CommandResult:
-        result = None
-        for argv in RUNNING_CONFIG_STEPS:
-            result = await session.run(argv)
-            if not result.ok:
-                break
-        return result
+        written = await session.run(RUNNING_CONFIG_STEPS[0])
+        if not written.ok:
+            await session.run(MAKE_STATE_DIR)
+            written = await session.run(RUNNING_CONFIG_STEPS[0])
+        return await session.run(RUNNING_CONFIG_STEPS[1]) if written.ok else written
 
-    parallel = session.run_all(PARALLEL_READS)
+    parallel = session.run_all(reads_for(session.endpoint.drbd_version))
     results, config = await asyncio.gather(parallel, running_config())
     outputs = {name: CommandOutput.of(result) for name, result in results.items()}
     outputs["scst_running_config"] = CommandOutput.of(config)

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from clusters import drbd, scst
 
 DRBD_DEVICE_PREFIXES = ("/dev/drbd",)
+SCST_ROOT = "/sys/kernel/scst_tgt/"
 IDENTITY_ATTRIBUTES = ("t10_dev_id", "usn", "prod_id", "eui64_id", "naa_id")
 SESSION_IO_COUNTERS = ("read_cmd_count", "write_cmd_count")
 
@@ -187,7 +188,7 @@ def node_facts(
         return facts
     _parse_scst(facts, raw)
     _parse_drbd(facts, raw)
-    facts.drbd_files = _parse_files(raw.get("drbd_files"))
+    facts.drbd_files = _parse_files(raw.get("file_dump"), prefix="/etc/drbd.d/")
     version_text, _ = _output(raw, "drbd_version")
     for line in (version_text or "").splitlines():
         key, _, value = line.partition("=")
@@ -207,13 +208,14 @@ def _parse_scst(facts: NodeFacts, raw: dict) -> None:
             facts.scst_config = scst.parse_config(text)
         except scst.ScstConfigError as exc:
             facts.problems.append(f"SCST running config unreadable: {exc}")
-    dump, problem = _output(raw, "scst_sysfs")
+    dump, problem = _output(raw, "file_dump")
     links, link_problem = _output(raw, "scst_links")
-    if dump is None and not (raw.get("scst_sysfs") or {}).get("stdout"):
+    if dump is None and not (raw.get("file_dump") or {}).get("stdout"):
         facts.problems.append(f"SCST sysfs unknown: {problem}")
         return
     # grep exits 2 when some file was unreadable but still prints the rest.
-    dump = dump if dump is not None else raw["scst_sysfs"]["stdout"]
+    dump = dump if dump is not None else raw["file_dump"]["stdout"]
+    dump = "".join(line for line in dump.splitlines(keepends=True) if line.startswith(SCST_ROOT))
     try:
         facts.scst_live = scst.build_live_state(
             scst.parse_dump(dump), scst.parse_links(links or "")
@@ -264,17 +266,16 @@ def _parse_proc(facts: NodeFacts, raw: dict) -> bool:
     return True
 
 
-def _parse_files(entry: dict | None) -> dict[str, str] | None:
-    """Files from `grep -r -Z '' DIR` (PATH NUL LINE per line); None when not read.
-
-    grep exits 1 when it found no line at all, i.e. the directory holds no file text.
+def _parse_files(entry: dict | None, prefix: str) -> dict[str, str] | None:
+    """Files under `prefix` from `grep -r -Z '' DIR…` (PATH NUL LINE per line); None when
+    not read. grep exits 1 when it found no line at all, 2 when some file was unreadable.
     """
-    if not entry or entry.get("exit_status") not in (0, 1):
+    if not entry or entry.get("exit_status") not in (0, 1, 2):
         return None
     files: dict[str, list[str]] = {}
     for record in entry.get("stdout", "").splitlines():
         path, sep, line = record.partition("\0")
-        if sep:
+        if sep and path.startswith(prefix):
             files.setdefault(path, []).append(line)
     return {path: "\n".join(lines) + "\n" for path, lines in files.items()}
 

@@ -28,7 +28,7 @@ def test_healthy_lab_has_no_findings(lab_cluster):
     assert open_findings(lab_cluster) == {}
     snapshot = NodeSnapshot.objects.filter(node__cluster=lab_cluster).first()
     assert snapshot.reachable
-    assert "write_through" in snapshot.raw["scst_sysfs"]["stdout"]
+    assert "write_through" in snapshot.raw["file_dump"]["stdout"]
     assert snapshot.raw["drbd_status_json"]["exit_status"] == 0
     from clusters.services.facts import node_facts_for
 
@@ -142,3 +142,21 @@ def test_lab_clusters_adopt_without_drift(lab_factory, db, version):
     for cluster in Cluster.objects.all():
         assert cluster.devices.count() == 2
         assert open_findings(cluster) == {}
+
+
+def test_drbd84_cluster_is_read_from_proc_drbd(lab_factory, db):
+    from clusters.models import Cluster
+    from clusters.services.facts import node_facts_for
+    from clusters.services.labsync import inventory_sync
+
+    lab = lab_factory(1, drbd_version="8.4")
+    inventory_sync(lab.manifest)
+    cluster = Cluster.objects.get()
+    assert cluster.drbd_version == "8.4"
+    snapshot = NodeSnapshot.objects.filter(node__cluster=cluster).first()
+    assert "drbd_status_json" not in snapshot.raw  # 8.4 has no status --json
+    facts = node_facts_for(snapshot)
+    assert facts.drbd_status["r0"].role == "Primary"
+    assert facts.drbd_status["r0"].peers[0].connection == "Connected"
+    codes = set(open_findings(cluster))
+    assert not codes & {"DRBD_RESOURCE_DOWN", "COLLECTION_INCOMPLETE", "DRBD_NOT_CONNECTED"}

@@ -23,6 +23,7 @@ def endpoint_for(node: Node) -> ssh.NodeEndpoint:
         user=node.ssh_user,
         private_key=node.credential.private_key() if node.credential_id else "",
         pinned_host_key=node.host_key,
+        drbd_version=node.cluster.drbd_version,
     )
 
 
