@@ -188,3 +188,15 @@ def test_security_headers_on_every_page(client, cluster):
     assert response.headers["X-Frame-Options"] == "DENY"
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert response.headers["Referrer-Policy"] == "same-origin"
+
+
+def test_axes_records_at_most_a_user_name_without_nul(client, db):
+    """A 100,000-character or NUL-laden user name must not reach axes' varchar(255):
+    PostgreSQL refuses it and the login page would answer 500."""
+    from axes.models import AccessAttempt
+
+    for username in ("A" * 100_000, "ro\x00ot"):
+        assert login(client, username, "guess").status_code == 200
+    stored = list(AccessAttempt.objects.values_list("username", flat=True))
+    assert "A" * 150 in stored
+    assert all(len(name or "") <= 150 and "\x00" not in (name or "") for name in stored)
