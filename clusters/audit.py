@@ -32,6 +32,11 @@ class Action(models.TextChoices):
     DELETE = "delete", "Deleted"
     MUTE = "mute", "Muted a finding"
     APPROVE_HOST_KEY = "approve_host_key", "Approved a host key"
+    PLAN = "plan", "Planned a change"
+    APPLY = "apply", "Applied a change"
+    APPLY_FAILED = "apply_failed", "Apply failed (nodes restored)"
+    ADOPT = "adopt", "Imported a cluster's live config"
+    MODE = "mode", "Switched monitored/managed"
 
 
 class AuditEntry(models.Model):

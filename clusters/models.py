@@ -47,6 +47,7 @@ class Cluster(models.Model):
         help_text="Short name, e.g. store-a.",
     )
     description = models.CharField(max_length=200, blank=True)
+
     class Mode(models.TextChoices):
         MONITORED = "monitored", "Monitored (read-only: the portal never writes to the nodes)"
         MANAGED = "managed", "Managed (the portal plans and applies changes)"

@@ -188,3 +188,19 @@ def test_add_cluster_page_refuses_a_bad_key_and_keeps_nothing(client, admin):
     page = client.post(reverse("cluster-add"), data).content.decode()
     assert "Not a usable unencrypted SSH private key" in page
     assert not Cluster.objects.filter(name="x1").exists()
+
+
+def test_adoption_steps_are_audited(lab, admin):
+    from clusters.audit import Action, AuditEntry
+
+    cluster = register(lab, admin)
+    approve_keys_and_collect(cluster, admin)
+    onboarding.inventory_adopt(cluster, admin)
+    onboarding.cluster_manage(cluster, admin, accepted=set())
+    actions = list(
+        AuditEntry.objects.filter(cluster=cluster).order_by("at").values_list("action", flat=True)
+    )
+    assert actions[0] == Action.CREATE
+    assert Action.ADOPT in actions and actions[-1] == Action.MODE
+    mode = AuditEntry.objects.get(cluster=cluster, action=Action.MODE)
+    assert mode.before == {"mode": "monitored"} and mode.after["mode"] == "managed"

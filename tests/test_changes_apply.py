@@ -179,3 +179,21 @@ def test_node_going_down_mid_apply_rolls_back_and_says_what_is_unknown(
     assert f"{spare_cluster.name}-a: rolled back" in job.summary
     assert f"{spare_cluster.name}-b: unknown" in job.summary  # the portal cannot vouch for it
     assert_old_config_everywhere(lab, spare_cluster)
+
+
+def test_plan_and_apply_are_in_the_audit_trail(spare_cluster, operator, lab):
+    from clusters.audit import Action, AuditEntry
+
+    plan_job = changes.plan_create(
+        spare_cluster, operator, add_lun_change(spare_cluster), "add vmfs1"
+    )
+    job = apply(plan_job, operator)
+    assert job.state == Job.State.SUCCEEDED
+    plan_entry = AuditEntry.objects.get(action=Action.PLAN)
+    assert plan_entry.after["change"]["spec"]["device_name"] == "vmfs1"
+    assert plan_entry.reason == "add vmfs1" and plan_entry.user == operator
+    applied = AuditEntry.objects.filter(action=Action.APPLY).order_by("at")
+    assert [e.reason for e in applied] == ["new datastore", "new datastore"]
+    revision_entry = applied.last()
+    assert not any(d["name"] == "vmfs1" for d in revision_entry.before["devices"])
+    assert any(d["name"] == "vmfs1" for d in revision_entry.after["devices"])

@@ -16,7 +16,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from clusters import access, collect, compliance, drbd, locks, push, scst
+from clusters import access, audit, collect, compliance, drbd, locks, push, scst
 from clusters.compliance.drift_rules import resource_differences, scst_differences
 from clusters.desired import DRBD_DIR, SCST_CONF, desired_cluster
 from clusters.facts import ClusterFacts, DesiredNode, NodeFacts, node_facts
@@ -233,7 +233,7 @@ def plan_create(cluster: Cluster, user, change: dict, description: str) -> Job:
     state = Job.State.FAILED if plan.refusals else Job.State.SUCCEEDED
     summary = "; ".join(plan.refusals) if plan.refusals else f"ready: {description}"
     now = timezone.now()
-    return Job.objects.create(
+    job = Job.objects.create(
         kind=Job.Kind.PLAN,
         cluster=cluster,
         requested_by=user,
@@ -243,6 +243,14 @@ def plan_create(cluster: Cluster, user, change: dict, description: str) -> Job:
         finished_at=now,
         params=asdict(plan),
     )
+    audit.record(
+        user,
+        audit.Action.PLAN,
+        job,
+        after={"change": change, "refusals": plan.refusals, "fingerprint": plan.fingerprint},
+        reason=description,
+    )
+    return job
 
 
 # --- applying ----------------------------------------------------------------------------
@@ -257,12 +265,14 @@ def apply_create(plan_job: Job, user, reason: str) -> Job:
         raise PlanRefused("Say why you apply this change (the reason goes to the audit trail).")
     if Job.objects.filter(kind=Job.Kind.APPLY, params__plan_job=plan_job.pk).exists():
         raise PlanRefused("This plan has been applied already; plan the change again.")
-    return Job.objects.create(
+    job = Job.objects.create(
         kind=Job.Kind.APPLY,
         cluster=plan_job.cluster,
         requested_by=user,
         params={"plan_job": plan_job.pk, "reason": reason.strip()},
     )
+    audit.record(user, audit.Action.APPLY, job, after={"plan_job": plan_job.pk}, reason=reason)
+    return job
 
 
 def _endpoints(cluster: Cluster) -> dict[str, Node]:
@@ -335,17 +345,34 @@ def _apply_locked(job: Job, cluster: Cluster, plan: Plan) -> Job:
         job, lambda log: push.push(changes, change_id, verify, log), nodes
     )
     per_node = ", ".join(f"{o.node}: {o.state}" for o in result.outcomes.values())
+    reason = job.params.get("reason", "")
     if not result.ok:
         jobs.job_finish(job, Job.State.FAILED, f"Not applied ({result.error}). {per_node}")
+        audit.record(
+            job.requested_by,
+            audit.Action.APPLY_FAILED,
+            job,
+            after={"nodes": per_node},
+            reason=reason,
+        )
         return job
     with transaction.atomic():
+        before = inventory.inventory_export(cluster)
         change_apply(cluster, plan.change)
-        Revision.objects.create(
+        revision = Revision.objects.create(
             cluster=cluster,
             job=job,
             description=plan.description,
             files={name: {SCST_CONF: d.scst_file, **d.drbd_files} for name, d in new.items()},
             inventory=inventory.inventory_export(cluster),
+        )
+        audit.record(
+            job.requested_by,
+            audit.Action.APPLY,
+            revision,
+            before=before,
+            after=revision.inventory,
+            reason=reason,
         )
     collection.collection_run(collection.collection_create(cluster, job.requested_by))
     jobs.job_finish(job, Job.State.SUCCEEDED, f"Applied: {plan.description}. {per_node}")

@@ -6,10 +6,10 @@ from dataclasses import dataclass, field
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 
-from clusters import access
+from clusters import access, audit
 from clusters.facts import NodeFacts
 from clusters.models import Cluster, Finding, Node, Role, SshCredential
-from clusters.services import adopt, collection
+from clusters.services import adopt, collection, inventory
 from clusters.services.facts import latest_snapshots, node_facts_for
 
 FOREIGN_CODES = ("FOREIGN_DRBD_FILE", "SCST_UNMODELLED")
@@ -56,6 +56,7 @@ def cluster_register(
         )
         node.full_clean()
         node.save()
+    audit.record(user, audit.Action.CREATE, cluster, after={"nodes": [n.__dict__ for n in nodes]})
     return cluster
 
 
@@ -183,6 +184,7 @@ def inventory_adopt(cluster: Cluster, user) -> adopt.AdoptionReport:
     if found.problems:
         raise OnboardingError("Cannot import yet: " + "; ".join(found.problems))
     report = adopt.inventory_import(cluster, found.nodes)
+    audit.record(user, audit.Action.ADOPT, cluster, after=inventory.inventory_export(cluster))
     findings_refresh(cluster)
     return report
 
@@ -214,14 +216,20 @@ def cluster_manage(cluster: Cluster, user, accepted: set[int]) -> None:
             f"{len(unaccepted)} difference(s) between the inventory and the nodes need your "
             "decision: " + "; ".join(f.object_ref for f in unaccepted)
         )
-    cluster.mode = Cluster.Mode.MANAGED
-    cluster.save(update_fields=["mode"])
+    _mode_set(cluster, user, Cluster.Mode.MANAGED, accepted=sorted(accepted))
 
 
 def cluster_monitor(cluster: Cluster, user) -> None:
     access.require_role(user, cluster, Role.ADMIN)
-    cluster.mode = Cluster.Mode.MONITORED
+    _mode_set(cluster, user, Cluster.Mode.MONITORED)
+
+
+def _mode_set(cluster: Cluster, user, mode: str, accepted: list[int] | None = None) -> None:
+    before = {"mode": cluster.mode}
+    cluster.mode = mode
     cluster.save(update_fields=["mode"])
+    after = {"mode": mode, "accepted_differences": accepted or []}
+    audit.record(user, audit.Action.MODE, cluster, before=before, after=after)
 
 
 def rediscover(cluster: Cluster, user):
