@@ -202,3 +202,73 @@ class AuditEntryAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class RecordAdmin(admin.ModelAdmin):
+    """What the portal saw and did is evidence: readable here, changed only by the portal."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(models.NodeSnapshot)
+class NodeSnapshotAdmin(RecordAdmin):
+    list_display = ["node", "collected_at", "reachable", "duration_ms", "error"]
+    list_filter = ["reachable", "node__cluster"]
+    search_fields = ["node__name", "error"]
+    exclude = ["raw_compressed"]
+    date_hierarchy = "collected_at"
+
+
+@admin.register(models.Finding)
+class FindingAdmin(RecordAdmin):
+    list_display = [
+        "cluster",
+        "severity",
+        "code",
+        "object_ref",
+        "first_seen",
+        "last_seen",
+        "resolved_at",
+    ]
+    list_filter = ["severity", "code", "cluster"]
+    search_fields = ["code", "object_ref", "title"]
+
+
+@admin.register(models.Mute)
+class MuteAdmin(RecordAdmin):
+    list_display = ["cluster", "code", "object_ref", "created_by", "until", "ended_at"]
+    list_filter = ["cluster", "code"]
+    search_fields = ["code", "object_ref", "reason"]
+
+
+class JobEventInline(admin.TabularInline):
+    model = models.JobEvent
+    extra = 0
+    can_delete = False
+    fields = ["at", "node", "step", "level", "message"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(models.Job)
+class JobAdmin(RecordAdmin):
+    list_display = ["pk", "kind", "cluster", "state", "requested_by", "created_at", "summary"]
+    list_filter = ["kind", "state", "cluster"]
+    search_fields = ["summary"]
+    inlines = [JobEventInline]
+
+
+@admin.register(models.Revision)
+class RevisionAdmin(RecordAdmin):
+    list_display = ["cluster", "created_at", "description", "job"]
+    list_filter = ["cluster"]
+    search_fields = ["description"]

@@ -82,6 +82,12 @@ RULES = {
     # The trail is never editable, not even by superusers; they may read it in the admin.
     "admin:clusters_auditentry_add": lambda p: django_admin(p, ok="denied"),
     "admin:clusters_auditentry_delete": lambda p: django_admin(p, ok="denied"),
+    # Records (snapshots, findings, mutes, jobs, revisions) are written by the portal only.
+    **{
+        f"admin:clusters_{model}_{view}": lambda p: django_admin(p, ok="denied")
+        for model in ("nodesnapshot", "finding", "mute", "job", "revision")
+        for view in ("add", "delete")
+    },
     # The JSON API: the same roles as the pages; GET on a POST-only endpoint is 405.
     "api:cluster-list": api(anyone_logged_in()),
     "api:cluster-detail": api(cluster_role("viewer")),
