@@ -48,3 +48,16 @@ def test_rotation_keeps_old_secrets_readable_and_reencrypts(db, private_key, set
         assert secrets.decrypt(rotated) == private_key
         with pytest.raises(secrets.SecretError):
             secrets.decrypt(token)
+
+
+def test_rotate_secrets_command_moves_every_key_to_the_new_secret(db, private_key):
+    from django.core.management import call_command
+
+    with override_settings(PORTAL_SECRETS_KEY="old-key"):
+        credential = SshCredential(name="lab")
+        credential.set_private_key(private_key)
+        credential.save()
+    with override_settings(PORTAL_SECRETS_KEY="new-key,old-key"):
+        call_command("rotate_secrets")
+    with override_settings(PORTAL_SECRETS_KEY="new-key"):
+        assert SshCredential.objects.get(pk=credential.pk).private_key() == private_key
