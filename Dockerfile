@@ -5,8 +5,8 @@ RUN apt-get update \
     && apt-get install -y --no-install-recommends drbd-utils openssh-client \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
-COPY pyproject.toml README.md ./
-RUN pip install --no-cache-dir .
+COPY pyproject.toml requirements.lock README.md ./
+RUN pip install --no-cache-dir -c requirements.lock .
 COPY . .
 RUN SECRET_KEY=build PORTAL_SECRETS_KEY=build python manage.py collectstatic --noinput
 RUN useradd --system --home /var/lib/portal portal && mkdir -p /var/lib/portal \

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Create .venv with the machine's Python 3.11 and install the pinned dependencies,
-# again only when pyproject.toml changed.
+# again only when pyproject.toml or requirements.lock changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3.11}
@@ -9,11 +9,12 @@ if [ ! -x .venv/bin/python ]; then
   echo "==> creating .venv with $($PYTHON --version)"
   "$PYTHON" -m venv .venv
 fi
-stamp=.venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)
+stamp=.venv/.installed-$(cat pyproject.toml requirements.lock | sha256sum | cut -c1-16)
 if [ ! -f "$stamp" ]; then
   echo "==> installing Python dependencies (pinned in pyproject.toml)"
   .venv/bin/python -m pip install -q --upgrade pip 2>&1 | grep -v "is ignored" || true
-  .venv/bin/python -m pip install -q -e '.[test]' 2>&1 | grep -v "is ignored" || true
+  # requirements.lock pins every transitive package too, for the same install everywhere.
+  .venv/bin/python -m pip install -q -c requirements.lock -e '.[test]' 2>&1 | grep -v "is ignored" || true
   .venv/bin/python -c "import django, celery, asyncssh, playwright" \
     || { echo "dependency installation failed" >&2; exit 1; }
   rm -f .venv/.installed-*
