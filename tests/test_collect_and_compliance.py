@@ -9,6 +9,7 @@ import pytest
 from clusters.models import Finding, Job, NodeSnapshot
 from clusters.services import collection
 from lab import api
+from tests.compliance_support import findings_on_page
 
 
 def collect(cluster) -> Job:
@@ -16,10 +17,8 @@ def collect(cluster) -> Job:
 
 
 def open_findings(cluster) -> dict[str, list[Finding]]:
-    found: dict[str, list[Finding]] = {}
-    for finding in Finding.objects.filter(cluster=cluster, resolved_at=None):
-        found.setdefault(finding.code, []).append(finding)
-    return found
+    """Open findings by code, each checked to be on the compliance page."""
+    return findings_on_page(cluster)
 
 
 def test_healthy_lab_has_no_findings(lab_cluster):

@@ -10,6 +10,7 @@ from clusters.models import Finding, NodeSnapshot
 from clusters.services import collection, findings
 from lab import api
 from lab.state import Lun
+from tests.compliance_support import findings_on_page
 
 VMWARE = "iqn.1998-01.com.vmware:esx01-4f2a"
 
@@ -28,7 +29,8 @@ def collect(cluster):
 
 
 def codes(cluster) -> dict[str, Finding]:
-    return {f.code: f for f in Finding.objects.filter(cluster=cluster, resolved_at=None)}
+    """Open findings by code, each checked to be on the compliance page."""
+    return {code: found[0] for code, found in findings_on_page(cluster).items()}
 
 
 def side(node, resource: str):
