@@ -197,3 +197,51 @@ def test_plan_and_apply_are_in_the_audit_trail(spare_cluster, operator, lab):
     revision_entry = applied.last()
     assert not any(d["name"] == "vmfs1" for d in revision_entry.before["devices"])
     assert any(d["name"] == "vmfs1" for d in revision_entry.after["devices"])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_operators_applying_at_once_one_waits_nothing_mixes(spare_cluster, lab):
+    import threading
+
+    from django.db import connection
+
+    first, second = (
+        make_user("op1", Role.OPERATOR, spare_cluster),
+        make_user("op2", Role.OPERATOR, spare_cluster),
+    )
+    plans = [
+        changes.plan_create(
+            spare_cluster, first, add_lun_change(spare_cluster, "vmfs1", 1), "add vmfs1"
+        ),
+        changes.plan_create(
+            spare_cluster, second, add_lun_change(spare_cluster, "vmfs2", 2), "add vmfs2"
+        ),
+    ]
+    jobs = [
+        changes.apply_create(p, u, "at once") for p, u in zip(plans, (first, second), strict=True)
+    ]
+    start = threading.Barrier(2)
+
+    def run(job):
+        start.wait()
+        try:
+            changes.apply_run(job)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(job,)) for job in jobs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    states = sorted(Job.objects.get(pk=j.pk).state for j in jobs)
+    summaries = " ".join(Job.objects.get(pk=j.pk).summary for j in jobs)
+    assert states == [Job.State.FAILED, Job.State.SUCCEEDED], summaries
+    assert "Another change is running" in summaries or "inventory changed" in summaries
+    added = set(
+        ScstDevice.objects.filter(name__in=["vmfs1", "vmfs2"]).values_list("name", flat=True)
+    )
+    assert len(added) == 1
+    for suffix in "ab":
+        live = set(node_scst(lab, f"{spare_cluster.name}-{suffix}").devices) & {"vmfs1", "vmfs2"}
+        assert live == added  # every node runs exactly the change that won
