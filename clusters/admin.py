@@ -185,25 +185,6 @@ class LunMappingAdmin(AuditedAdmin):
     search_fields = ["device__name", "target__name", "group__name"]
 
 
-@admin.register(audit.AuditEntry)
-class AuditEntryAdmin(admin.ModelAdmin):
-    """The trail is evidence: superusers may read it here, nobody may add, edit or delete."""
-
-    list_display = ["at", "username", "action", "cluster_name", "object_type", "object_repr"]
-    list_filter = ["action", "object_type", "cluster"]
-    search_fields = ["username", "object_repr", "reason", "request_id"]
-    date_hierarchy = "at"
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
 class RecordAdmin(admin.ModelAdmin):
     """What the portal saw and did is evidence: readable here, changed only by the portal."""
 
@@ -215,6 +196,16 @@ class RecordAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(audit.AuditEntry)
+class AuditEntryAdmin(RecordAdmin):
+    """The trail is evidence: superusers may read it here, nobody may add, edit or delete."""
+
+    list_display = ["at", "username", "action", "cluster_name", "object_type", "object_repr"]
+    list_filter = ["action", "object_type", "cluster"]
+    search_fields = ["username", "object_repr", "reason", "request_id"]
+    date_hierarchy = "at"
 
 
 @admin.register(models.NodeSnapshot)

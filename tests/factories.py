@@ -75,3 +75,18 @@ def make_cluster(name: str = "store-a", devices: int = 1) -> Cluster:
         for group in groups:
             LunMapping.objects.create(device=device, target=group.target, group=group, lun=d)
     return cluster
+
+
+def add_lun_change(cluster: Cluster, name: str = "vmfs1", lun: int = 1) -> dict:
+    """The wizard's add-LUN change for a lab cluster's spare resource r1, on every target."""
+    from clusters.services import inventory
+
+    spec = inventory.LunSpec(
+        device_name=name,
+        resource="r1",
+        uses_reservations=True,
+        identity=inventory.identity_generate(cluster, name),
+        lun=lun,
+        lun_sets=[(t.pk, None) for t in Target.objects.filter(cluster=cluster)],
+    )
+    return {"kind": "add_lun", "spec": spec.as_json()}

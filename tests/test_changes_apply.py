@@ -6,27 +6,15 @@ job that says what happened per node.
 
 import pytest
 
-from clusters.models import Cluster, Job, LunMapping, Role, ScstDevice, Target
-from clusters.services import changes, inventory
+from clusters.models import Cluster, Job, LunMapping, Role, ScstDevice
+from clusters.services import changes
 from lab import api
-from tests.factories import make_user
+from tests.factories import add_lun_change, make_user
 
 
 @pytest.fixture
 def operator(spare_cluster):
     return make_user("op", Role.OPERATOR, spare_cluster)
-
-
-def add_lun_change(cluster: Cluster, name: str = "vmfs1", lun: int = 1) -> dict:
-    spec = inventory.LunSpec(
-        device_name=name,
-        resource="r1",
-        uses_reservations=True,
-        identity=inventory.identity_generate(cluster, name),
-        lun=lun,
-        lun_sets=[(t.pk, None) for t in Target.objects.filter(cluster=cluster)],
-    )
-    return {"kind": "add_lun", "spec": spec.as_json()}
 
 
 def node_scst(lab, node_name: str):

@@ -6,22 +6,10 @@ from django.test import Client
 from django.urls import reverse
 
 from clusters import locks, tasks
-from clusters.models import Job, LunMapping, Role, Target
-from clusters.services import changes, collection, inventory
+from clusters.models import Job, LunMapping, Role
+from clusters.services import changes, collection
 from lab import api
-from tests.factories import make_cluster, make_user
-
-
-def add_lun_change(cluster, name: str = "vmfs1", lun: int = 1) -> dict:
-    spec = inventory.LunSpec(
-        device_name=name,
-        resource="r1",
-        uses_reservations=True,
-        identity=inventory.identity_generate(cluster, name),
-        lun=lun,
-        lun_sets=[(t.pk, None) for t in Target.objects.filter(cluster=cluster)],
-    )
-    return {"kind": "add_lun", "spec": spec.as_json()}
+from tests.factories import add_lun_change, make_cluster, make_user
 
 
 def client_for(user) -> Client:

@@ -14,6 +14,7 @@ from clusters.models import (
     ScstDevice,
     Severity,
 )
+from clusters.services.inventory import DEVICE_FIELDS
 
 
 class ClusterSerializer(serializers.ModelSerializer):
@@ -74,25 +75,7 @@ class LunSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ScstDevice
-        fields = [
-            "name",
-            "handler",
-            "drbd_resource",
-            "drbd_volume",
-            "t10_dev_id",
-            "usn",
-            "prod_id",
-            "t10_vend_id",
-            "eui64_id",
-            "naa_id",
-            "nv_cache",
-            "write_through",
-            "cluster_mode",
-            "blocksize",
-            "rotational",
-            "uses_reservations",
-            "mappings",
-        ]
+        fields = [*DEVICE_FIELDS, "drbd_resource", "mappings"]
 
 
 class FindingSerializer(serializers.ModelSerializer):
