@@ -16,6 +16,14 @@ DRBD_DEVICE_PREFIXES = ("/dev/drbd",)
 SCST_ROOT = "/sys/kernel/scst_tgt/"
 IDENTITY_ATTRIBUTES = ("t10_dev_id", "usn", "prod_id", "eui64_id", "naa_id")
 SESSION_IO_COUNTERS = ("read_cmd_count", "write_cmd_count")
+# SCST's built-in copy manager (scst/src/scst_copy_mgr.c: SCST_CM_NAME "copy_manager",
+# target "copy_manager_tgt", session "copy_manager_sess", registered by scst_cm_init() on
+# every node) serves EXTENDED COPY and maps every SCST device as a LUN by itself.
+# `scstadmin -write_config` writes it too (scstadmin.sysfs/scstadmin writeConfiguration
+# skips its LUNs only for pass-through devices), so a healthy node always shows
+# `TARGET_DRIVER copy_manager { TARGET copy_manager_tgt { LUN 0 disk … } }`. Nobody
+# exports those LUNs to an initiator: they are not ours to judge or import.
+COPY_MANAGER_DRIVER = "copy_manager"
 
 
 @dataclass(frozen=True)
@@ -96,6 +104,8 @@ class NodeFacts:
         rows = []
         if self.scst_live is not None:
             for driver, targets in self.scst_live.targets.items():
+                if driver == COPY_MANAGER_DRIVER:
+                    continue
                 for target in targets.values():
                     rows += [
                         (driver, target.name, None, n, lun.device or "")
@@ -109,6 +119,8 @@ class NodeFacts:
             return rows
         if self.scst_config is not None:
             for driver in self.scst_config.drivers.values():
+                if driver.name == COPY_MANAGER_DRIVER:
+                    continue
                 for target in driver.targets.values():
                     rows += [
                         (driver.name, target.name, None, n, lun.device)
@@ -122,26 +134,40 @@ class NodeFacts:
         return rows
 
     def target_rel_tgt_ids(self) -> dict[str, int | None]:
-        """rel_tgt_id of every target, by target name."""
+        """rel_tgt_id of every exporting target, by target name; None when unassigned.
+
+        0 means "not assigned" (scst_sysfs.c scst_rel_tgt_id_show prints it without
+        [key]; scst_process_tgt_enable_store generates an id when a target with 0 is
+        enabled; valid ids start at SCST_MIN_REL_TGT_ID 1), so it never clashes.
+        """
         ids: dict[str, int | None] = {}
         if self.scst_live is not None:
-            for targets in self.scst_live.targets.values():
+            for driver, targets in self.scst_live.targets.items():
+                if driver == COPY_MANAGER_DRIVER:
+                    continue
                 for target in targets.values():
-                    ids[target.name] = target.rel_tgt_id
+                    ids[target.name] = target.rel_tgt_id or None
         elif self.scst_config is not None:
             for driver in self.scst_config.drivers.values():
+                if driver.name == COPY_MANAGER_DRIVER:
+                    continue
                 for target in driver.targets.values():
                     value = target.attributes.get("rel_tgt_id")
-                    ids[target.name] = int(value) if value and value.isdigit() else None
+                    number = int(value) if value and value.isascii() and value.isdigit() else 0
+                    ids[target.name] = number or None
         return ids
 
     def sessions(self) -> list[tuple[str, scst.LiveSession]]:
-        """(target name, session) for every logged-in initiator."""
+        """(target name, session) for every logged-in initiator.
+
+        The copy manager's own session (copy_manager_sess) is SCST's, not an initiator's.
+        """
         if self.scst_live is None:
             return []
         return [
             (target.name, session)
-            for targets in self.scst_live.targets.values()
+            for driver, targets in self.scst_live.targets.items()
+            if driver != COPY_MANAGER_DRIVER
             for target in targets.values()
             for session in target.sessions.values()
         ]
@@ -222,6 +248,8 @@ def _parse_scst(facts: NodeFacts, raw: dict) -> None:
         )
     except (scst.SysfsFormatError, ValueError) as exc:
         facts.problems.append(f"SCST sysfs unreadable: {exc}")
+    if facts.scst_live is not None:
+        facts.problems += [f"SCST sysfs: {p}" for p in facts.scst_live.problems]
     if link_problem:
         facts.problems.append(f"SCST sysfs links unknown: {link_problem}")
 

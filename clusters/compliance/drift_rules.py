@@ -2,7 +2,7 @@
 
 from clusters import drbd, scst
 from clusters.compliance.catalogue import WARNING, Detail, rule
-from clusters.facts import ClusterFacts, DesiredNode, NodeFacts
+from clusters.facts import COPY_MANAGER_DRIVER, ClusterFacts, DesiredNode, NodeFacts
 
 WHY = (
     "The portal writes only what it has planned; a node that drifted from the inventory "
@@ -77,6 +77,8 @@ def scst_differences(node: NodeFacts, want: scst.ScstConfig):
 def _lun_sets(cfg: scst.ScstConfig) -> dict[tuple[str, str | None, int], str]:
     luns = {}
     for driver in cfg.drivers.values():
+        if driver.name == COPY_MANAGER_DRIVER:
+            continue  # SCST maps every device there by itself (see facts.COPY_MANAGER_DRIVER)
         for target in driver.targets.values():
             luns |= {(target.name, None, n): lun.device for n, lun in target.luns.items()}
             for group in target.groups.values():

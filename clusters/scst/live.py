@@ -118,6 +118,7 @@ class ScstLiveState:
     devices: dict[str, LiveDevice] = field(default_factory=dict)
     driver_attributes: dict[str, dict[str, SysfsAttribute]] = field(default_factory=dict)
     targets: dict[str, dict[str, LiveTarget]] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
 
 
 def _int(attr: SysfsAttribute | None, what: str) -> int | None:
@@ -170,7 +171,12 @@ def _add_file(state: ScstLiveState, parts: list[str], attr: SysfsAttribute) -> N
     elif parts[0] == "devices" and len(parts) == 3:
         device = _device(state, parts[1])
         if parts[2] == "pr_state":
-            device.pr_state = parse_pr_state(attr.value)
+            # One device's unreadable pr_state (another format version) leaves its
+            # reservation state unknown; it must not discard every other fact.
+            try:
+                device.pr_state = parse_pr_state(attr.value)
+            except SysfsFormatError as exc:
+                state.problems.append(f"devices/{parts[1]}/pr_state: {exc}")
         else:
             device.attributes[parts[2]] = attr
     elif parts[0] == "targets" and len(parts) == 3:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from django.db import transaction
 
-from clusters.facts import NodeFacts
+from clusters.facts import COPY_MANAGER_DRIVER, NodeFacts
 from clusters.models import (
     Cluster,
     DrbdResource,
@@ -144,6 +144,8 @@ def _is_set(node_facts: NodeFacts, device: str, attr: str) -> bool:
 def _import_targets(cluster, node, node_facts, devices, report) -> None:
     rel_ids = node_facts.target_rel_tgt_ids()
     for driver in node_facts.scst_config.drivers.values():
+        if driver.name == COPY_MANAGER_DRIVER:
+            continue  # SCST's own, on every node; its LUNs are automatic (facts.py)
         if driver.name != "iscsi":
             report.skipped.append(f"{node.name}: target driver {driver.name} is not managed")
             continue
