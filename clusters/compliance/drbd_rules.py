@@ -15,29 +15,41 @@ def _resources(node: NodeFacts, facts: ClusterFacts) -> list[str]:
     return sorted(names)
 
 
-def _net_option(node: NodeFacts, resource: str, option: str) -> tuple[str | None, str]:
-    """Effective net option of the running resource, with drbd_limits.h defaults."""
+def _net_options(node: NodeFacts, resource: str, option: str) -> list[tuple[str | None, str]]:
+    """Effective net option of the running resource on each of its connections, with
+    drbd_limits.h defaults; one (None, why) when it is not known.
+
+    DRBD 9 keeps net options per connection (drbdsetup show prints a `net` block in each
+    `connection`), and a resource with a third node (a diskless tiebreaker, a DR peer)
+    has several that may differ: every connection is judged, none is picked.
+    """
     show = (node.drbd_show or {}).get(resource)
     if show is None:
-        return None, f"{SHOW_EVIDENCE}: resource {resource} not running"
+        return [(None, f"{SHOW_EVIDENCE}: resource {resource} not running")]
     if not show.connections:
-        return None, f"{SHOW_EVIDENCE}: resource {resource} has no connection"
-    conn = show.connections[0]
-    value = drbd.effective_net_options(conn)[option]
-    if option in conn.net.values and option not in conn.net.defaults:
-        return value, f"{SHOW_EVIDENCE} {resource}: {option} {value};"
-    return value, f"{SHOW_EVIDENCE} {resource} omits {option}: DRBD default {value}"
+        return [(None, f"{SHOW_EVIDENCE}: resource {resource} has no connection")]
+    found = []
+    for conn in show.connections:
+        value = drbd.effective_net_options(conn)[option]
+        peer = conn.peer_name or f"node-id {conn.peer_node_id}"
+        where = f"{SHOW_EVIDENCE} {resource}, connection to {peer}"
+        if option in conn.net.values and option not in conn.net.defaults:
+            found.append((value, f"{where}: {option} {value};"))
+        else:
+            found.append((value, f"{where} omits {option}: DRBD default {value}"))
+    return found
 
 
 def _net_rule(facts: ClusterFacts, check, option: str, required: str):
     for node in facts.with_data():
         for resource in _resources(node, facts):
-            value, evidence = _net_option(node, resource, option)
-            if value is not None and value != required:
-                yield check.rule.finding(
-                    f"resource:{resource}",
-                    Detail(f"{option} is {value}, must be {required}", evidence, node.name),
-                )
+            details = [
+                Detail(f"{option} is {value}, must be {required}", evidence, node.name)
+                for value, evidence in _net_options(node, resource, option)
+                if value is not None and value != required
+            ]
+            if details:
+                yield check.rule.finding(f"resource:{resource}", *details)
 
 
 @rule(
@@ -77,15 +89,17 @@ def two_primaries_off(facts: ClusterFacts):
 def fencing(facts: ClusterFacts):
     for node in facts.with_data():
         for resource in _resources(node, facts):
-            value, evidence = _net_option(node, resource, "fencing")
+            values = _net_options(node, resource, "fencing")
             config = (node.drbd_config or {}).get(resource)
-            if value is None and config is not None:
-                value, evidence = config.fencing or "dont-care", f"drbdadm dump {resource}"
-            if value is not None and value != "resource-and-stonith":
-                yield fencing.rule.finding(
-                    f"resource:{resource}",
-                    Detail(f"fencing is {value}", evidence, node.name),
-                )
+            if values[0][0] is None and config is not None:
+                values = [(config.fencing or "dont-care", f"drbdadm dump {resource}")]
+            details = [
+                Detail(f"fencing is {value}", evidence, node.name)
+                for value, evidence in values
+                if value is not None and value != "resource-and-stonith"
+            ]
+            if details:
+                yield fencing.rule.finding(f"resource:{resource}", *details)
 
 
 def _status(node: NodeFacts, resource: str) -> drbd.ResourceState | None:
@@ -153,6 +167,7 @@ def not_connected(facts: ClusterFacts):
     "`drbdadm primary RES` on the node (after checking the resource is Connected and UpToDate).",
 )
 def not_primary(facts: ClusterFacts):
+    members = {n.name for n in facts.nodes}
     for node in facts.with_data():
         for resource, state in sorted((node.drbd_status or {}).items()):
             if state.role != "Primary":
@@ -161,6 +176,8 @@ def not_primary(facts: ClusterFacts):
                     Detail(f"role is {state.role}", "drbdsetup status --json", node.name),
                 )
             for peer in state.peers:
+                if peer.is_client or (peer.name and peer.name not in members):
+                    continue  # a diskless tiebreaker or a third node is not an exporter
                 if peer.connection == "Connected" and peer.role != "Primary":
                     yield not_primary.rule.finding(
                         f"resource:{resource}",
@@ -184,10 +201,12 @@ def not_primary(facts: ClusterFacts):
 def disk_not_uptodate(facts: ClusterFacts):
     for node in facts.with_data():
         for resource, state in sorted((node.drbd_status or {}).items()):
+            # An intentionally diskless client (`client`/`peer-client` true) is Diskless
+            # by design: it holds no data, so there is nothing to be out of date.
             details = [
                 Detail(f"volume {d.volume} disk is {d.disk}", "drbdsetup status --json", node.name)
                 for d in state.devices
-                if d.disk != "UpToDate"
+                if d.disk != "UpToDate" and not (d.client and d.disk == "Diskless")
             ]
             details += [
                 Detail(
@@ -199,6 +218,7 @@ def disk_not_uptodate(facts: ClusterFacts):
                 if peer.connection == "Connected"
                 for pd in peer.devices
                 if pd.peer_disk != "UpToDate"
+                and not (pd.peer_client and pd.peer_disk == "Diskless")
             ]
             if details:
                 yield disk_not_uptodate.rule.finding(f"resource:{resource}", *details)

@@ -44,6 +44,10 @@ class DeviceState:
     volume: int
     minor: int | None
     disk: str
+    # Intentionally diskless (a DRBD 9 "client": `client: true` in status --json,
+    # drbdsetup.c device_status_json from is_intentional_diskless): Diskless is its
+    # normal state, not a lost disk.
+    client: bool = False
 
 
 @dataclass
@@ -54,6 +58,7 @@ class PeerDeviceState:
     replication: str
     peer_disk: str
     out_of_sync_kib: int | None = None
+    peer_client: bool = False  # the peer is intentionally diskless (`peer-client`)
 
 
 @dataclass
@@ -65,6 +70,12 @@ class PeerState:
     connection: str
     role: str
     devices: list[PeerDeviceState] = field(default_factory=list)
+
+    @property
+    def is_client(self) -> bool:
+        """True when the peer is an intentionally diskless client on every volume (for
+        example a DRBD 9 tiebreaker node): it holds no data and is normally Secondary."""
+        return bool(self.devices) and all(d.peer_client for d in self.devices)
 
 
 @dataclass
@@ -86,7 +97,9 @@ class ResourceState:
         if self.suspended:
             problems.append("I/O is suspended")
         problems += [
-            f"volume {d.volume} disk is {d.disk}" for d in self.devices if d.disk != "UpToDate"
+            f"volume {d.volume} disk is {d.disk}"
+            for d in self.devices
+            if d.disk != "UpToDate" and not (d.client and d.disk == "Diskless")
         ]
         if not self.devices:
             problems.append("no volumes")
@@ -108,6 +121,8 @@ def _peer_problems(peer: PeerState) -> list[str]:
     problems = []
     if peer.connection != "Connected":
         problems.append(f"{who} connection is {peer.connection}")
+    if peer.is_client:
+        return problems  # a diskless client (tiebreaker) holds no data and stays Secondary
     if peer.role != "Primary":
         problems.append(f"{who} role is {peer.role}, not Primary")
     for dev in peer.devices:
@@ -166,6 +181,7 @@ def _json_device(dev: Any, what: str) -> DeviceState:
         volume=_json_get(dev, "volume", int, f"{what} device"),
         minor=_json_get(dev, "minor", int, f"{what} device"),
         disk=_json_get(dev, "disk-state", str, f"{what} device"),
+        client=dev.get("client") is True,
     )
 
 
@@ -190,6 +206,7 @@ def _json_peer_device(pd: Any, where: str) -> PeerDeviceState:
         replication=_json_get(pd, "replication-state", str, what),
         peer_disk=_json_get(pd, "peer-disk-state", str, what),
         out_of_sync_kib=oos if isinstance(oos, int) and not isinstance(oos, bool) else None,
+        peer_client=pd.get("peer-client") is True,
     )
 
 
@@ -284,6 +301,7 @@ def _text_assemble(name: str, objects: list[tuple[str, dict[str, str]]]) -> Reso
                     _opt_int(kv.get("volume")) or 0,
                     _opt_int(kv.get("minor")),
                     kv.get("disk", "DUnknown"),
+                    kv.get("client") == "yes",
                 )
             )
         elif kind == "peer":
@@ -305,6 +323,7 @@ def _text_assemble(name: str, objects: list[tuple[str, dict[str, str]]]) -> Reso
                     kv.get("replication", default_repl),
                     kv.get("peer-disk", "DUnknown"),
                     _opt_int(kv.get("out-of-sync")),
+                    kv.get("peer-client") == "yes",
                 )
             )
     return state
@@ -376,10 +395,16 @@ def _event_device(res: ResourceState, event: str, kv: dict[str, str]) -> None:
         res.devices = [d for d in res.devices if d.volume != volume]
     elif old is None:
         res.devices.append(
-            DeviceState(volume, _opt_int(kv.get("minor")), kv.get("disk", "DUnknown"))
+            DeviceState(
+                volume,
+                _opt_int(kv.get("minor")),
+                kv.get("disk", "DUnknown"),
+                kv.get("client") == "yes",
+            )
         )
     else:
         old.disk = kv.get("disk", old.disk)
+        old.client = kv.get("client", "yes" if old.client else "no") == "yes"
 
 
 def _event_connection(res: ResourceState, event: str, kv: dict[str, str]) -> None:
@@ -417,9 +442,11 @@ def _event_peer_device(res: ResourceState, event: str, kv: dict[str, str], line_
                 kv.get("replication", "Off"),
                 kv.get("peer-disk", "DUnknown"),
                 _opt_int(kv.get("out-of-sync")),
+                kv.get("peer-client") == "yes",
             )
         )
     else:
+        old.peer_client = kv.get("peer-client", "yes" if old.peer_client else "no") == "yes"
         old.replication = kv.get("replication", old.replication)
         old.peer_disk = kv.get("peer-disk", old.peer_disk)
         if "out-of-sync" in kv:
