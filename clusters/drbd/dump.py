@@ -2,8 +2,12 @@
 
 Accepted: comments, quoted strings, `address [family] IP:PORT`, `volume N { }`,
 resource-level device/disk/meta-disk defaults, `connection`/`connection-mesh`,
-old-style resource-level `protocol`. `global` and `common` are skipped (their
-options are not merged into resources; drbdadm dump prints them apart).
+old-style resource-level `protocol`. `global` is skipped. Options of `common` are
+merged into every resource the way drbdadm's expand_common() does (a resource's own
+value wins): plain `drbdadm dump` does not expand them (drbdadm_main.c runs
+expand_common() only `if (!is_dump || dry_run || verbose)`) and prints `common { … }`
+apart (drbdadm_dump.c dump_common_info), yet `drbdadm adjust` applies them, so a
+resource whose protocol or allow-two-primaries lives in global_common.conf has them.
 """
 
 from __future__ import annotations
@@ -30,25 +34,33 @@ _VOLUME_KEYS = ("device", "disk", "meta-disk", "flexible-meta-disk")
 
 def parse_dump(text: str) -> list[ResourceConfig]:
     """Resources in `drbdadm dump` output or a .res file; DrbdConfigError with line numbers."""
+    statements = parse_statements(text)
+    common: dict[str, dict[str, str]] = {}
+    for stmt in statements:
+        if stmt.keyword == "common" and stmt.block is not None:
+            for child in stmt.block:
+                if child.keyword in _SECTIONS:
+                    common.setdefault(child.keyword, {}).update(_section(child))
     resources: list[ResourceConfig] = []
-    for stmt in parse_statements(text):
+    for stmt in statements:
         if stmt.keyword in _SKIPPED_TOP or stmt.keyword == "include":
             continue
         if stmt.keyword != "resource":
             raise DrbdConfigError(
                 f"line {stmt.line}: expected 'resource', 'global' or 'common', got '{stmt.keyword}'"
             )
-        resources.append(_resource(stmt))
+        resources.append(_resource(stmt, common))
     return resources
 
 
-def _resource(stmt: Statement) -> ResourceConfig:
+def _resource(stmt: Statement, common: dict[str, dict[str, str]] | None = None) -> ResourceConfig:
     if len(stmt.args) != 1 or stmt.block is None:
         raise DrbdConfigError(f"line {stmt.line}: expected 'resource NAME {{ … }}'")
     res = ResourceConfig(name=stmt.args[0], hosts=[])
     defaults: dict[str, Statement] = {}
     default_volumes: list[Statement] = []
     host_stmts: list[Statement] = []
+    own_protocol = False
     for child in stmt.block:
         key = child.keyword
         if key == "on":
@@ -57,6 +69,7 @@ def _resource(stmt: Statement) -> ResourceConfig:
             getattr(res, key).update(_section(child))
         elif key == "protocol":
             res.protocol = _single(child)
+            own_protocol = True
         elif key in _VOLUME_KEYS and child.block is None:
             defaults[key] = child
         elif key == "volume":
@@ -67,8 +80,13 @@ def _resource(stmt: Statement) -> ResourceConfig:
             res.connection_mesh = _mesh_hosts(child)
         else:
             raise DrbdConfigError(f"line {child.line}: unsupported '{key}' in resource {res.name}")
+    own_protocol = own_protocol and "protocol" not in res.net
+    for section, options in (common or {}).items():
+        setattr(res, section, {**options, **getattr(res, section)})
     if "protocol" in res.net:
-        res.protocol = res.net.pop("protocol")
+        protocol = res.net.pop("protocol")
+        if not own_protocol:
+            res.protocol = protocol
     res.hosts = [_host(h, defaults, default_volumes) for h in host_stmts]
     return res
 
