@@ -6,7 +6,7 @@ from django import forms
 from django.utils import timezone
 
 from clusters import validators
-from clusters.models import Cluster, ScstDevice, Severity
+from clusters.models import Cluster, DrbdResource, DrbdVolume, Node, ScstDevice, Severity
 
 ANY = [("", "any")]
 
@@ -105,8 +105,13 @@ def no_blanks_or_shell_characters(value: str) -> None:
         )
 
 
+NEW_RESOURCE = "+new"  # never a resource name: those start with a letter or digit
+MIB = 1024**2
+
+
 class ResourceStepForm(forms.Form):
-    """Step (b): a DRBD resource of the cluster that no device exports yet."""
+    """Step (b): a DRBD resource of the cluster that no device exports yet, or a new one
+    (name, port, and per node its backing disk and minor)."""
 
     resource = forms.ChoiceField(
         widget=forms.RadioSelect,
@@ -116,10 +121,129 @@ class ResourceStepForm(forms.Form):
             "to export; choose one from the list.",
         },
     )
+    new_name = forms.CharField(
+        label="Name",
+        required=False,
+        max_length=63,
+        validators=[validators.validate_drbd_resource_name],
+    )
+    new_port = forms.IntegerField(
+        label="Replication port", required=False, min_value=1, max_value=65535
+    )
+    new_empty = forms.BooleanField(
+        label="The backing disks are new and empty: their contents will be discarded",
+        required=False,
+    )
 
-    def __init__(self, *args, free: list[str], **kwargs) -> None:
+    def __init__(self, *args, free: list[str], cluster: Cluster | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        self.cluster = cluster
         self.fields["resource"].choices = [(name, name) for name in free]
+        self.nodes: list[Node] = list(cluster.nodes.order_by("name")) if cluster else []
+        if self.nodes:
+            self.fields["resource"].choices.append((NEW_RESOURCE, "Define a new DRBD resource"))
+        for node in self.nodes:
+            self.fields[f"disk_{node.name}"] = forms.CharField(
+                label=f"Backing disk on {node.name}",
+                required=False,
+                max_length=200,
+                validators=[validators.validate_device_path],
+            )
+            self.fields[f"minor_{node.name}"] = forms.IntegerField(
+                label=f"Minor on {node.name}", required=False, min_value=0, max_value=1048575
+            )
+
+    def node_fields(self) -> list[tuple[Node, forms.BoundField, forms.BoundField]]:
+        return [(n, self[f"disk_{n.name}"], self[f"minor_{n.name}"]) for n in self.nodes]
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        if cleaned.get("resource") != NEW_RESOURCE:
+            return cleaned
+        if self.cluster.drbd_version == "8.4":
+            raise forms.ValidationError("New DRBD resources are created on DRBD 9 clusters only.")
+        resources = DrbdResource.objects.filter(cluster=self.cluster)
+        name, port = cleaned.get("new_name"), cleaned.get("new_port")
+        if not name and "new_name" not in self.errors:
+            self.add_error("new_name", "Name the new DRBD resource, e.g. r9.")
+        elif name and resources.filter(name=name).exists():
+            self.add_error("new_name", f"{self.cluster.name} already has a DRBD resource {name}.")
+        if port is None and "new_port" not in self.errors:
+            self.add_error("new_port", "Give the replication port (1–65535).")
+        elif port is not None and resources.filter(port=port).exists():
+            used = resources.get(port=port).name
+            self.add_error(
+                "new_port",
+                f"Port {port} is used by DRBD {used}; the next free one is "
+                f"{next_free_port(self.cluster)}.",
+            )
+        volumes = []
+        for node in self.nodes:
+            disk, minor = cleaned.get(f"disk_{node.name}"), cleaned.get(f"minor_{node.name}")
+            volumes.append([node.name, minor, disk])
+            on_node = DrbdVolume.objects.filter(node=node).select_related("resource")
+            if not disk and f"disk_{node.name}" not in self.errors:
+                self.add_error(
+                    f"disk_{node.name}", f"Give the backing disk on {node.name}, e.g. /dev/sdb."
+                )
+            elif disk and (used := on_node.filter(backing_disk=disk).first()):
+                self.add_error(
+                    f"disk_{node.name}",
+                    f"{disk} is the backing disk of DRBD {used.resource.name} on {node.name}.",
+                )
+            if minor is None and f"minor_{node.name}" not in self.errors:
+                self.add_error(f"minor_{node.name}", f"Give the DRBD minor on {node.name}.")
+            elif minor is not None and (used := on_node.filter(minor=minor).first()):
+                self.add_error(
+                    f"minor_{node.name}",
+                    f"Minor {minor} is used by DRBD {used.resource.name} on {node.name}; the "
+                    f"lowest free one is {lowest_free_minor(node)}.",
+                )
+        if not cleaned.get("new_empty"):
+            self.add_error(
+                "new_empty",
+                "Confirm that the backing disks are new and empty: creating the resource "
+                "writes DRBD meta data to them and discards their contents.",
+            )
+        if not self.errors:
+            cleaned["resource"] = name
+            cleaned["new_resource"] = {"name": name, "port": port, "volumes": volumes}
+        return cleaned
+
+
+def next_free_port(cluster: Cluster) -> int:
+    """The port after the highest one the cluster's resources use (7789, DRBD's usual)."""
+    ports = set(DrbdResource.objects.filter(cluster=cluster).values_list("port", flat=True))
+    port = max(ports, default=7788) + 1
+    while port in ports or port > 65535:
+        port = port + 1 if port <= 65535 else 1
+    return port
+
+
+def lowest_free_minor(node: Node) -> int:
+    used = set(DrbdVolume.objects.filter(node=node).values_list("minor", flat=True))
+    return next(m for m in range(len(used) + 1) if m not in used)
+
+
+def disk_size_problems(sizes: list) -> list[str]:
+    """Why the probed backing disks cannot make one resource (empty: they can): a disk
+    missing on a node, or sizes more than 1 MiB apart (DRBD would use the smallest)."""
+    problems = [
+        f"{d.node}: cannot read the size of {d.disk} ({d.error}). Check that the disk "
+        f"exists on {d.node} and give its path."
+        for d in sizes
+        if d.size is None
+    ]
+    known = [d for d in sizes if d.size is not None]
+    if not problems and known and max(d.size for d in known) - min(d.size for d in known) > MIB:
+        shown = ", ".join(
+            f"{d.node}: {d.disk} is {d.size} bytes ({d.size / 1024**3:.2f} GiB)" for d in known
+        )
+        problems.append(
+            f"The backing disks differ in size by more than 1 MiB ({shown}). DRBD would "
+            "use only the smaller size; give disks of the same size."
+        )
+    return problems
 
 
 class DeviceStepForm(forms.Form):

@@ -43,6 +43,10 @@ DRBD_CONF = (
     'include "drbd.d/global_common.conf";\ninclude "drbd.d/*.res";\n'
 )
 RESOURCES = ("r0", "r1")
+# Every node's block devices: the backing disks of r0/r1 (with DRBD meta data) and an
+# empty spare disk for defining a new resource; same sizes on both nodes.
+DISK_SIZE = 10 * 1024**3
+SPARE_DISKS = ("/dev/lab/spare0",)
 NET = [
     ("protocol", "C"),
     ("allow-two-primaries", "yes"),
@@ -106,6 +110,11 @@ def _node_state(cluster: str, name: str, index: int, address: str, drbd: str) ->
         st.scst.devices[res] = Device(name=res, handler="vdisk_blockio", attrs=attrs)
         tgt.luns[str(i)] = Lun(lun=i, device=res)
     st.scst.drivers["iscsi"][tgt.name] = tgt
+    for res in RESOURCES:
+        st.disks[f"/dev/lab/{res}"] = DISK_SIZE
+        st.drbd_md.append(f"/dev/lab/{res}")
+    for disk in SPARE_DISKS:
+        st.disks[disk] = DISK_SIZE
     return st
 
 
@@ -251,6 +260,18 @@ def set_device_attr(lab: str | Path, node_name: str, device: str, attr: str, val
     n = node(lab, node_name)
     with n.session():
         n.state.scst.devices[device].attrs[attr] = value
+        n.dirty_node = True
+
+
+def set_disk(lab: str | Path, node_name: str, path: str, size: int | None) -> None:
+    """Give NODE a block device PATH of SIZE bytes (None: remove it), empty."""
+    n = node(lab, node_name)
+    with n.session():
+        n.state.disks.pop(path, None)
+        if path in n.state.drbd_md:
+            n.state.drbd_md.remove(path)
+        if size is not None:
+            n.state.disks[path] = size
         n.dirty_node = True
 
 

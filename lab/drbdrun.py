@@ -408,3 +408,151 @@ def set_role(node: Node, cfg: drbdconf.Config, name: str, role: str) -> None:
                 )
         side.role = role
     node.dirty_cluster = True
+
+
+# --- creating a resource: create-md, up, new-current-uuid, down ----------------
+# Texts as drbd-utils 9.22's drbdadm/drbdmeta print them (tried on a loop device):
+# create-md prints three lines on stdout and the bitmap line on stderr; a failing
+# drbdmeta call is reported as "Command '...' terminated with exit code N".
+
+MD_CREATED = (
+    "initializing activity log\n"
+    "Writing meta data...\n"
+    "New drbd meta data block successfully created.\n"
+)
+MD_OVERWRITE = (
+    "You want me to create a v09 style flexible-size internal meta data block.\n"
+    "There appears to be a v09 flexible-size internal meta data block\n"
+    "already in place on {disk} at byte offset {offset}\n\n"
+    "Do you really want to overwrite the existing meta-data?\n"
+    "*** confirmation forced via --force option ***\n"
+)
+
+
+def _host(node: Node, r: drbdconf.Resource) -> drbdconf.Host:
+    return next(h for h in r.hosts if h.name == node.name)
+
+
+def _terminated(call: str, code: int) -> str:
+    return f"Command '{call}' terminated with exit code {code}\n"
+
+
+def _bitmap_kb(size: int, peers: int) -> int:
+    """drbdmeta's bitmap: one bit per 4 KiB per peer, in whole 4 KiB pages."""
+    bits = -(-size // 4096) * max(peers, 1)
+    return -(-bits // (8 * 4096)) * 4
+
+
+def create_md(node: Node, cfg: drbdconf.Config, name: str, force: bool) -> tuple[str, str]:
+    """`drbdadm create-md [--force] RES`: fresh meta data on each volume's backing disk."""
+    out = err = ""
+    for r in my_resources(node, cfg, name):
+        peers = len(r.hosts) - 1
+        run = node.cluster.resources.get(r.name)
+        side = run.sides.get(node.name) if run else None
+        for v in _host(node, r).volumes:
+            disk = v.disk or ""
+            call = f"drbdmeta {v.minor} v09 {disk} internal create-md {peers}"
+            call += " --force" if force else ""
+            if side is not None and side.up:
+                raise DrbdError(
+                    err + f"Device '{v.minor}' is configured!\n" + _terminated(call, 20), 20
+                )
+            size = node.state.disks.get(disk)
+            if size is None:
+                missing = f"open({disk}) failed: No such file or directory\n"
+                raise DrbdError(err + missing * 2 + _terminated(call, 20), 20)
+            if disk in node.state.drbd_md:
+                err += MD_OVERWRITE.format(disk=disk, offset=size - 4096)
+            else:
+                node.state.drbd_md.append(disk)
+            err += f"initializing bitmap ({_bitmap_kb(size, peers)} KB) to all zero\n"
+            out += MD_CREATED
+    node.dirty_node = True
+    return out, err
+
+
+def up(node: Node, cfg: drbdconf.Config, name: str) -> None:
+    """`drbdadm up RES`: attach the disks (Inconsistent after create-md) and connect."""
+    for r in my_resources(node, cfg, name):
+        host = _host(node, r)
+        for v in host.volumes:
+            if v.disk not in node.state.drbd_md:
+                call = f"drbdmeta {v.minor} v09 {v.disk} internal apply-al"
+                raise DrbdError("No valid meta data found\n" + _terminated(call, 1), 1)
+        run = node.cluster.resources.setdefault(r.name, DrbdResourceRun(name=r.name))
+        side = run.sides.get(node.name)
+        if side is None or not side.up:
+            run.sides[node.name] = DrbdSideRun(
+                role="Secondary",
+                cstate="Connecting",
+                volumes=[
+                    DrbdVolumeRun(
+                        volume=v.number or 0,
+                        minor=v.minor or 0,
+                        disk="Inconsistent",
+                        size_kib=node.state.disks[v.disk or ""] // 1024,
+                    )
+                    for v in host.volumes
+                ],
+            )
+    adjust(node, cfg, name)
+
+
+def down(node: Node, cfg: drbdconf.Config, name: str) -> None:
+    """`drbdadm down RES`: disconnect and detach; the peer goes back to Connecting."""
+    for r in my_resources(node, cfg, name):
+        run = node.cluster.resources.get(r.name)
+        side = run.sides.get(node.name) if run else None
+        if side is None or not side.up:
+            continue
+        if _in_use(node, side):
+            raise DrbdError(
+                f"{r.name}: State change failed: (-12) Device is held open by someone\n"
+                + _terminated(f"drbdsetup down {r.name}", 11),
+                11,
+            )
+        del run.sides[node.name]
+        peer = run.sides.get(peer_name(node))
+        if peer is not None and peer.up:
+            peer.cstate = "Connecting"
+        if not run.sides:
+            del node.cluster.resources[r.name]
+    node.dirty_cluster = True
+
+
+def _in_use(node: Node, side: DrbdSideRun) -> bool:
+    """An SCST device has one of the resource's /dev/drbdM open."""
+    paths = {f"/dev/drbd{v.minor}" for v in side.volumes}
+    return any(d.attrs.get("filename") in paths for d in node.state.scst.devices.values())
+
+
+def new_current_uuid(node: Node, cfg: drbdconf.Config, target: str, clear_bitmap: bool) -> None:
+    """`drbdadm new-current-uuid --clear-bitmap RES/VOL`: both sides of a connected,
+    freshly created volume become UpToDate without a sync (User's Guide,
+    "Skipping initial resynchronization")."""
+    name, _, number = target.partition("/")
+    for r in my_resources(node, cfg, name):
+        run = node.cluster.resources.get(r.name)
+        side = run.sides.get(node.name) if run else None
+        for v in _host(node, r).volumes:
+            if number and str(v.number or 0) != number:
+                continue
+            call = f"drbdsetup new-current-uuid {v.minor}"
+            call += " --clear-bitmap" if clear_bitmap else ""
+            if side is None or not side.up:
+                raise DrbdError(
+                    f"{v.minor}: Failure: (127) Device minor not allocated\n"
+                    + _terminated(call, 10),
+                    10,
+                )
+            if not clear_bitmap:
+                continue
+            index = next(i for i, x in enumerate(side.volumes) if x.minor == v.minor)
+            side.volumes[index].disk = "UpToDate"
+            side.volumes[index].out_of_sync_kib = 0
+            peer = run.sides.get(peer_name(node))
+            if _connected(side) and peer is not None and index < len(peer.volumes):
+                peer.volumes[index].disk = "UpToDate"
+                peer.volumes[index].out_of_sync_kib = 0
+    node.dirty_cluster = True

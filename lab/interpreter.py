@@ -55,6 +55,8 @@ DRBDADM_COMMANDS = {
     "disk-options",
     "resource-options",
     "outdate",
+    "create-md",
+    "new-current-uuid",
 }
 
 
@@ -438,6 +440,7 @@ def _drbdadm_usage(cmd: str | None, msg: str) -> Result:
 def cmd_drbdadm(node: Node, args: list[str]) -> Result:
     config = "/etc/drbd.conf"
     explicit_config = False
+    flags: set[str] = set()
     rest: list[str] = []
     i = 0
     while i < len(args):
@@ -451,7 +454,7 @@ def cmd_drbdadm(node: Node, args: list[str]) -> Result:
         elif a in ("--version", "-V"):
             return Result(drbdrun.version(node))
         elif a.startswith("-"):
-            pass  # options such as --force are accepted and have no effect here
+            flags.add(a)  # --force, --clear-bitmap; other options have no effect here
         else:
             rest.append(a)
         i += 1
@@ -499,10 +502,20 @@ def cmd_drbdadm(node: Node, args: list[str]) -> Result:
                 return Result(out, f"'{name}' not defined in your config (for this host).\n", 1)
             out += drbdrun.status_text(node, name)
         return Result(out)
+    out = err = ""
     try:
         for name in res:
             if cmd == "adjust":
                 drbdrun.adjust(node, cfg, name)
+            elif cmd == "create-md":
+                o, e = drbdrun.create_md(node, cfg, name, "--force" in flags)
+                out, err = out + o, err + e
+            elif cmd == "up":
+                drbdrun.up(node, cfg, name)
+            elif cmd == "down":
+                drbdrun.down(node, cfg, name)
+            elif cmd == "new-current-uuid":
+                drbdrun.new_current_uuid(node, cfg, name, "--clear-bitmap" in flags)
             elif cmd == "primary":
                 drbdrun.set_role(node, cfg, name, "Primary")
             elif cmd == "secondary":
@@ -510,8 +523,23 @@ def cmd_drbdadm(node: Node, args: list[str]) -> Result:
             else:
                 return Result("", f"drbdadm {cmd}: not available on this lab node\n", 20)
     except drbdrun.DrbdError as e:
-        return Result("", e.stderr, e.code)
-    return Result()
+        return Result(out, err + e.stderr, e.code)
+    return Result(out, err)
+
+
+def cmd_blockdev(node: Node, args: list[str]) -> Result:
+    """`blockdev --getsize64 DEV`: the size in bytes, as util-linux prints it."""
+    if len(args) != 2 or args[0] != "--getsize64":
+        return Result("", "blockdev: only --getsize64 DEVICE is available on this lab node\n", 1)
+    path = args[1]
+    size = node.state.disks.get(os.path.normpath(path))
+    if size is not None:
+        return Result(f"{size}\n")
+    if node.host_path(path).exists():
+        return Result(
+            "", "blockdev: ioctl error on BLKGETSIZE64: Inappropriate ioctl for device\n", 1
+        )
+    return Result("", f"blockdev: cannot open {path}: No such file or directory\n", 1)
 
 
 def cmd_drbdsetup(node: Node, args: list[str]) -> Result:
@@ -543,6 +571,7 @@ COMMANDS = {
     "scstadmin": cmd_scstadmin,
     "drbdadm": cmd_drbdadm,
     "drbdsetup": cmd_drbdsetup,
+    "blockdev": cmd_blockdev,
 }
 
 _ = errno  # errno names appear in messages via os.strerror

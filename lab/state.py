@@ -237,6 +237,8 @@ class NodeInfo:
 class NodeState:
     info: NodeInfo
     scst: Scst = field(default_factory=Scst)
+    disks: dict[str, int] = field(default_factory=dict)  # block device path -> size in bytes
+    drbd_md: list[str] = field(default_factory=list)  # disks holding DRBD meta data
 
 
 # --- DRBD running state, shared by the two nodes of a cluster -----------------
@@ -338,6 +340,8 @@ def node_from_dict(d: dict) -> NodeState:
         )
     return NodeState(
         info=NodeInfo(**d["info"]),
+        disks=d.get("disks", {}),
+        drbd_md=d.get("drbd_md", []),
         scst=Scst(
             setup_id=s["setup_id"],
             devices=devices,

@@ -294,12 +294,16 @@ def test_htmx_steps_swap_only_the_wizard(wizard, free_cluster):
     assert "Step 2 of 6: DRBD resource" in text
 
 
-def test_resource_step_shows_exported_resources_and_new_ones_as_unavailable(wizard, free_cluster):
+def test_resource_step_shows_exported_resources_as_unavailable_and_offers_a_new_one(
+    wizard, free_cluster
+):
     walk_to(wizard, free_cluster, "resource")
     assert "no — exported by lun0" in wizard.text
     assert re.search(r'value="r0"[^>]*disabled', wizard.text)
+    assert re.search(r'value="\+new"(?![^>]*disabled)[^>]*>', wizard.text)
     assert "Define a new DRBD resource" in wizard.text
-    assert "the apply engine does not create DRBD resources" in wizard.text
+    assert 'name="new_port" value="7801"' in wizard.text  # after r1's 7800
+    assert 'name="minor_store-w-n0" value="2"' in wizard.text  # lun0's 0 and r1's 1 taken
 
 
 def test_viewers_cannot_open_the_wizard(free_cluster):

@@ -55,7 +55,8 @@ class FileChange:
 class NodePlan:
     node: str
     files: list[FileChange] = field(default_factory=list)
-    drbd_resources: list[str] = field(default_factory=list)
+    drbd_resources: list[str] = field(default_factory=list)  # changed: drbdadm adjust
+    new_drbd_resources: list[str] = field(default_factory=list)  # created: create-md, up
     scst_changed: bool = False
     scst_force: bool = False
 
@@ -84,6 +85,9 @@ def change_apply(cluster: Cluster, change: dict) -> None:
     """Apply a change description to the inventory (the caller owns the transaction)."""
     kind = change["kind"]
     if kind == "add_lun":
+        if change.get("new_resource"):
+            spec = inventory.NewResourceSpec.from_json(change["new_resource"])
+            inventory.drbd_resource_create(cluster, spec)
         inventory.lun_create(cluster, inventory.LunSpec.from_json(change["spec"]))
     elif kind == "remove_mappings":
         inventory.lun_mapping_remove(cluster, change["mapping_ids"])
@@ -124,7 +128,15 @@ def _live_files(node: NodeFacts, desired: DesiredNode, version: str) -> dict[str
     return live
 
 
-def node_plan(node: NodeFacts, desired: DesiredNode, version: str, force: bool) -> NodePlan:
+def new_resources_of(change: dict) -> set[str]:
+    """The DRBD resources a change creates (only ever on disks confirmed new and empty)."""
+    new = change.get("new_resource") if change.get("kind") == "add_lun" else None
+    return {new["name"]} if new else set()
+
+
+def node_plan(
+    node: NodeFacts, desired: DesiredNode, version: str, force: bool, new: set[str] = frozenset()
+) -> NodePlan:
     plan = NodePlan(node.name)
     live = _live_files(node, desired, version)
     wanted = {SCST_CONF: desired.scst_file, **desired.drbd_files}
@@ -134,15 +146,41 @@ def node_plan(node: NodeFacts, desired: DesiredNode, version: str, force: bool) 
             if path == SCST_CONF:
                 plan.scst_changed, plan.scst_force = True, force
             else:
-                plan.drbd_resources.append(path.removeprefix(f"{DRBD_DIR}/").removesuffix(".res"))
+                name = path.removeprefix(f"{DRBD_DIR}/").removesuffix(".res")
+                (plan.new_drbd_resources if name in new else plan.drbd_resources).append(name)
     return plan
 
 
-def _fresh_facts(cluster: Cluster) -> ClusterFacts:
+def _fresh_facts(cluster: Cluster, now: bool = False) -> ClusterFacts:
+    """Facts at most FRESH_FOR old; `now`: collected for this plan."""
     newest = NodeSnapshot.objects.filter(node__cluster=cluster).order_by("-collected_at").first()
-    if newest is None or timezone.now() - newest.collected_at > FRESH_FOR:
+    if now or newest is None or timezone.now() - newest.collected_at > FRESH_FOR:
         collection.collection_run(collection.collection_create(cluster))
     return cluster_facts(cluster)
+
+
+def new_resource_interlocks(cluster: Cluster, facts: ClusterFacts, change: dict) -> list[str]:
+    """A new resource must not exist on any node yet: not running, not configured, no
+    file of its name, its minors free; create-md would otherwise destroy live meta data."""
+    new = change.get("new_resource") if change.get("kind") == "add_lun" else None
+    if not new:
+        return []
+    name, reasons = new["name"], []
+    if cluster.drbd_version == "8.4":
+        # The creation sequence reads `drbdsetup status --json`, which DRBD 8.4 lacks.
+        reasons.append("New DRBD resources are created on DRBD 9 clusters only.")
+    minors = {node: minor for node, minor, _ in new["volumes"]}
+    for node in facts.with_data():
+        if name in (node.drbd_status or {}) or name in (node.drbd_config or {}):
+            reasons.append(f"{node.name}: a DRBD resource {name} already exists on the node.")
+        if f"{DRBD_DIR}/{name}.res" in (node.drbd_files or {}):
+            reasons.append(f"{node.name}: {DRBD_DIR}/{name}.res already exists on the node.")
+        for other in (node.drbd_status or {}).values():
+            if any(d.minor == minors.get(node.name) for d in other.devices):
+                reasons.append(
+                    f"{node.name}: minor {minors[node.name]} is in use by DRBD {other.name}."
+                )
+    return reasons
 
 
 def interlocks(cluster: Cluster, facts: ClusterFacts, resources: set[str]) -> list[str]:
@@ -197,20 +235,24 @@ def _resources_of(desired: dict[str, DesiredNode]) -> set[str]:
 
 def plan_compute(cluster: Cluster, change: dict, description: str) -> Plan:
     """The per-node diffs, the desired state's compliance, and the interlocks' verdict."""
-    facts = _fresh_facts(cluster)
+    new = new_resources_of(change)
+    # create-md destroys whatever meta data a disk holds: judge a new resource on facts
+    # read for this plan, not on a collection up to a minute old.
+    facts = _fresh_facts(cluster, now=bool(new))
     desired = desired_after(cluster, change)
     force = change["kind"] in ("remove_mappings", "revert")
     plan = Plan(description, change, fingerprint=fingerprint(desired))
     for node in facts.nodes:
         if node.name in desired and node.has_data:
-            plan.nodes.append(node_plan(node, desired[node.name], cluster.drbd_version, force))
+            plan.nodes.append(node_plan(node, desired[node.name], cluster.drbd_version, force, new))
     judged = ClusterFacts(cluster.name, [_as_running(n, desired) for n in facts.with_data()])
     plan.findings = [
         {"code": f.code, "severity": f.severity, "object": f.object_ref, "title": f.title}
         for f in compliance.evaluate(judged)
         if f.code.startswith("SCST_")
     ]
-    plan.refusals = interlocks(cluster, facts, _resources_of(desired))
+    plan.refusals = interlocks(cluster, facts, _resources_of(desired) - new)
+    plan.refusals += new_resource_interlocks(cluster, facts, change)
     if plan.findings:
         plan.refusals.append("The planned configuration itself breaks safety rules (see findings).")
     if not any(n.files for n in plan.nodes) and not plan.refusals:
@@ -290,16 +332,30 @@ def _verifier(old: dict[str, DesiredNode], new: dict[str, DesiredNode], plans: d
         problems = [
             d.text for _, details in scst_differences(facts, want.scst_config) for d in details
         ]
-        for resource in plans[name].drbd_resources:
+        for resource in plans[name].drbd_resources + plans[name].new_drbd_resources:
             have = (facts.drbd_config or {}).get(resource)
             wanted = want.drbd_resources.get(resource)
             if wanted is not None and have is None:
                 problems.append(f"DRBD {resource} is not in drbdadm dump")
             elif wanted is not None:
                 problems += resource_differences(wanted, have)
+            if resource in plans[name].new_drbd_resources:
+                problems += _new_resource_problems(facts, resource, applied)
         return problems
 
     return verify
+
+
+def _new_resource_problems(facts: NodeFacts, resource: str, applied: bool) -> list[str]:
+    """Created: healthy dual-primary. Rolled back: neither running nor configured."""
+    state = (facts.drbd_status or {}).get(resource)
+    if applied:
+        problems = state.dual_primary_problems() if state else ["not running"]
+        return [f"DRBD {resource}: {p}" for p in problems]
+    problems = [f"DRBD {resource} is still up"] if state is not None else []
+    if resource in (facts.drbd_config or {}):
+        problems.append(f"DRBD {resource} is still configured (drbdadm dump)")
+    return problems
 
 
 def apply_run(job: Job) -> Job:
@@ -333,6 +389,7 @@ def _apply_locked(job: Job, cluster: Cluster, plan: Plan) -> Job:
             endpoint=collection.endpoint_for(nodes[p.node]),
             files={f.path: f.after for f in p.files},
             drbd_resources=p.drbd_resources,
+            new_drbd_resources=p.new_drbd_resources,
             scst_changed=p.scst_changed,
             scst_force=p.scst_force,
         )

@@ -13,6 +13,7 @@ from clusters.models import (
     Initiator,
     InitiatorGroup,
     LunMapping,
+    Node,
     ScstDevice,
     Target,
 )
@@ -52,6 +53,52 @@ class LunSpec:
     @classmethod
     def from_json(cls, data: dict) -> "LunSpec":
         return cls(**{**data, "lun_sets": [tuple(pair) for pair in data["lun_sets"]]})
+
+
+@dataclass
+class NewResourceSpec:
+    """A DRBD resource the add-LUN wizard defines: name, port, and per node (node name,
+    minor, backing disk). Its disks were confirmed new and empty by the operator."""
+
+    name: str
+    port: int
+    volumes: list[tuple[str, int, str]] = field(default_factory=list)
+
+    def as_json(self) -> dict:
+        return {**self.__dict__, "volumes": [list(v) for v in self.volumes]}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "NewResourceSpec":
+        return cls(**{**data, "volumes": [tuple(v) for v in data["volumes"]]})
+
+
+def drbd_resource_create(cluster: Cluster, spec: NewResourceSpec) -> DrbdResource:
+    """Create the resource (protocol C, two primaries) and one volume 0 per node."""
+    if DrbdResource.objects.filter(cluster=cluster, name=spec.name).exists():
+        raise ValidationError({"name": f"{cluster.name} already has a DRBD resource {spec.name}."})
+    if DrbdResource.objects.filter(cluster=cluster, port=spec.port).exists():
+        raise ValidationError({"port": f"Port {spec.port} is already used in {cluster.name}."})
+    nodes = {n.name: n for n in Node.objects.filter(cluster=cluster)}
+    missing = sorted(set(nodes) - {node for node, _, _ in spec.volumes})
+    if missing:
+        raise ValidationError(f"The new resource {spec.name} has no disk on {', '.join(missing)}.")
+    resource = DrbdResource(cluster=cluster, name=spec.name, port=spec.port)
+    resource.full_clean()
+    resource.save()
+    for node_name, minor, disk in spec.volumes:
+        if node_name not in nodes:
+            raise ValidationError(f"{cluster.name} has no node {node_name}.")
+        used = DrbdVolume.objects.filter(node=nodes[node_name], backing_disk=disk).first()
+        if used is not None:
+            raise ValidationError(
+                f"{node_name}: {disk} is already the backing disk of DRBD {used.resource.name}."
+            )
+        volume = DrbdVolume(
+            resource=resource, node=nodes[node_name], minor=minor, backing_disk=disk
+        )
+        volume.full_clean()
+        volume.save()
+    return resource
 
 
 def lun_create(cluster: Cluster, spec: LunSpec) -> ScstDevice:

@@ -7,20 +7,27 @@ the device step is passed, and carried unchanged to the plan (DESIGN: identity n
 changes); only renaming the device, or a clash found at review, makes a new one.
 """
 
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from django import forms
 from django.core import signing
 
+from clusters import probe
 from clusters.forms import (
+    NEW_RESOURCE,
     DeviceStepForm,
     LunStepForm,
     MultipathStepForm,
     ResourceStepForm,
+    disk_size_problems,
     lowest_free_lun,
+    lowest_free_minor,
+    next_free_port,
 )
-from clusters.models import Cluster, DrbdResource, LunMapping, ScstDevice, Target
-from clusters.services import inventory
+from clusters.models import Cluster, DrbdResource, LunMapping, Node, ScstDevice, Target
+from clusters.services import collection, inventory
 from clusters.services.facts import latest_snapshots, node_facts_for
 
 STEPS = ("cluster", "resource", "device", "luns", "multipath", "review")
@@ -38,11 +45,6 @@ FORMS = {
     "luns": LunStepForm,
     "multipath": MultipathStepForm,
 }
-NEW_RESOURCE_REASON = (
-    "Not available yet: the apply engine does not create DRBD resources (metadata, the "
-    "first sync and promotion on both nodes are not automated). Define the resource on "
-    "the nodes first; it then appears here."
-)
 
 
 @dataclass
@@ -191,7 +193,8 @@ class LunWizard:
         if data is None:
             kwargs = {"initial": self.draft.get(step) or self.initial(step)}
         if step == "resource":
-            return ResourceStepForm(free=[r.name for r in self.resources if r.free], **kwargs)
+            free = [r.name for r in self.resources if r.free]
+            return ResourceStepForm(free=free, cluster=self.cluster, **kwargs)
         if step == "device":
             return DeviceStepForm(cluster=self.cluster, **kwargs)
         if step == "luns":
@@ -201,6 +204,11 @@ class LunWizard:
         return None
 
     def initial(self, step: str) -> dict:
+        if step == "resource":
+            nodes = self.cluster.nodes.all()
+            return {"new_port": next_free_port(self.cluster)} | {
+                f"minor_{n.name}": lowest_free_minor(n) for n in nodes
+            }
         if step != "luns":
             return {}
         codes = default_lun_sets(self.lun_sets)
@@ -209,16 +217,33 @@ class LunWizard:
 
     def keep(self, step: str, post) -> None:
         """Remember a step's entries as typed (valid or not) so that they are shown again."""
-        form_class = FORMS.get(step)
-        if form_class is None:
+        if step not in FORMS:
             return
         entries = {}
-        for name, formfield in form_class.base_fields.items():
+        for name, formfield in self.form(step).fields.items():
             if isinstance(formfield, forms.MultipleChoiceField):
                 entries[name] = post.getlist(name)
             elif name in post:
                 entries[name] = post.get(name)
         self.draft[step] = entries
+
+    def check(self, step: str, form: forms.Form) -> bool:
+        """Checks of a valid step that need the nodes: a new resource's backing disks
+        exist on every node and have the same size (`blockdev --getsize64`)."""
+        new = form.cleaned_data.get("new_resource") if step == "resource" else None
+        if not new:
+            return True
+        problems = self.disk_problems(new)
+        for problem in problems:
+            form.add_error(None, problem)
+        return not problems
+
+    def disk_problems(self, new: dict) -> list[str]:
+        nodes = {n.name: n for n in Node.objects.filter(cluster=self.cluster)}
+        pairs = [(nodes[node], disk) for node, _, disk in new["volumes"]]
+        sizes = disk_sizes_read(pairs)
+        self.draft["disk_sizes"] = {d.node: d.size for d in sizes}
+        return disk_size_problems(sizes)
 
     def accept(self, step: str, form: forms.Form) -> None:
         self.keep(step, form.data)
@@ -259,6 +284,14 @@ class LunWizard:
             "review it and plan again."
         )
 
+    def change(self, values: dict) -> dict:
+        """The add_lun change: the LUN's spec, and the new resource's if one is defined."""
+        change = {"kind": "add_lun", "spec": self.spec(values).as_json()}
+        if values.get("new_resource"):
+            new = inventory.NewResourceSpec.from_json(values["new_resource"])
+            change["new_resource"] = new.as_json()
+        return change
+
     def spec(self, values: dict) -> inventory.LunSpec:
         sets = {s.code: s for s in self.lun_sets}
         return inventory.LunSpec(
@@ -276,8 +309,12 @@ class LunWizard:
         """The entries so far, for the side panel."""
         d = self.draft
         rows = [("Cluster", self.cluster.name)]
-        if d.get("resource", {}).get("resource"):
-            rows.append(("DRBD resource", d["resource"]["resource"]))
+        resource = d.get("resource", {})
+        if resource.get("resource") == NEW_RESOURCE:
+            where = f"new, port {resource.get('new_port', '?')}"
+            rows.append(("DRBD resource", f"{resource.get('new_name') or '?'} ({where})"))
+        elif resource.get("resource"):
+            rows.append(("DRBD resource", resource["resource"]))
         device = d.get("device", {})
         if device.get("device_name"):
             rows.append(("Device", f"{device['device_name']} ({device.get('handler', '')})"))
@@ -290,6 +327,13 @@ class LunWizard:
         if d.get("multipath", {}).get("multipath_ack"):
             rows.append(("Multipath", "MRU or Fixed, acknowledged"))
         return rows
+
+
+def disk_sizes_read(pairs: list[tuple[Node, str]]) -> list[probe.DiskSize]:
+    """Each (node, disk)'s size over SSH, read in a worker thread (views are sync)."""
+    endpoints = [(collection.endpoint_for(node), disk) for node, disk in pairs]
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, probe.disk_sizes(endpoints)).result()
 
 
 def previous_step(step: str) -> str:

@@ -11,7 +11,6 @@ from clusters import access
 from clusters.models import Cluster, Role
 from clusters.services import changes
 from clusters.services.lun_wizard import (
-    NEW_RESOURCE_REASON,
     STEPS,
     TITLES,
     LunWizard,
@@ -32,7 +31,7 @@ def _show(request: HttpRequest, wizard: LunWizard, step: str, form=None) -> Http
         "title": TITLES[step],
         "form": form if form is not None else wizard.form(step),
         "identity": wizard.draft.get("identity"),
-        "new_resource_reason": NEW_RESOURCE_REASON,
+        "disk_sizes": wizard.draft.get("disk_sizes") or {},
     }
     if step == "review":
         context["invalid_step"], context["values"] = wizard.cleaned()
@@ -53,10 +52,16 @@ def _plan(request: HttpRequest, wizard: LunWizard) -> HttpResponse:
         wizard.identity_new(values["device_name"])
         wizard.errors.append(clash)
         return _show(request, wizard, "review")
+    new = values.get("new_resource")
+    problems = wizard.disk_problems(new) if new else []
+    if problems:  # a disk went away or changed since the resource step
+        wizard.errors += problems
+        return _show(request, wizard, "resource", wizard.form("resource", wizard.draft["resource"]))
     spec = wizard.spec(values)
     sets = ", ".join(s.label for s in wizard.lun_sets if s.code in values["lun_sets"])
-    description = f"Add LUN {spec.lun} {spec.device_name} (DRBD {spec.resource}) on {sets}"
-    change = {"kind": "add_lun", "spec": spec.as_json()}
+    drbd = f"new DRBD {spec.resource}, port {new['port']}" if new else f"DRBD {spec.resource}"
+    description = f"Add LUN {spec.lun} {spec.device_name} ({drbd}) on {sets}"
+    change = wizard.change(values)
     try:
         job = changes.plan_create(wizard.cluster, request.user, change, description)
     except ValidationError as exc:
@@ -84,7 +89,7 @@ def lun_add(request: HttpRequest, cluster: Cluster) -> HttpResponse:
     if step == "review":
         return _plan(request, wizard)
     form = wizard.form(step, request.POST)
-    if form is not None and not form.is_valid():
+    if form is not None and not (form.is_valid() and wizard.check(step, form)):
         return _show(request, wizard, step, form)
     if form is not None:
         wizard.accept(step, form)

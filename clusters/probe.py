@@ -1,0 +1,57 @@
+"""Small reads the wizard makes of nodes before anything is planned (async, no ORM).
+
+`blockdev --getsize64 DISK` (util-linux) prints the size of a block device in bytes
+(BLKGETSIZE64); on a missing path it prints `blockdev: cannot open DISK: No such file or
+directory` and exits 1. The command contract is docs/node-commands.md.
+"""
+
+import asyncio
+from dataclasses import dataclass
+
+from clusters import ssh
+
+
+@dataclass(frozen=True)
+class DiskSize:
+    """One node's answer for one disk: its size in bytes, or why there is none."""
+
+    node: str
+    disk: str
+    size: int | None = None
+    error: str = ""
+
+
+def getsize_argv(disk: str) -> list[str]:
+    return ["blockdev", "--getsize64", disk]
+
+
+async def disk_size(session: ssh.NodeSession, disk: str) -> DiskSize:
+    """The size of DISK on the session's node; a failure is recorded, never raised."""
+    name = session.endpoint.name
+    result = await session.run(getsize_argv(disk))
+    text = result.stdout.strip()
+    if not result.ok:
+        detail = (result.stderr or result.stdout).strip().splitlines()
+        why = detail[-1] if detail else f"exit status {result.exit_status}"
+        return DiskSize(name, disk, error=why)
+    if not text.isdigit():
+        return DiskSize(name, disk, error=f"`{result.command}` printed {text[:80]!r}, not a size")
+    return DiskSize(name, disk, size=int(text))
+
+
+async def _one(endpoint: ssh.NodeEndpoint, disk: str, timeout: float) -> DiskSize:
+    try:
+        async with asyncio.timeout(timeout):
+            async with ssh.connect(endpoint, connect_timeout=timeout) as session:
+                return await disk_size(session, disk)
+    except TimeoutError:
+        return DiskSize(endpoint.name, disk, error=f"no answer within {timeout:.0f} s")
+    except ssh.NodeError as exc:
+        return DiskSize(endpoint.name, disk, error=str(exc))
+
+
+async def disk_sizes(
+    disks: list[tuple[ssh.NodeEndpoint, str]], timeout: float = 20.0
+) -> list[DiskSize]:
+    """Each (node, disk) pair's size, read on all nodes at once."""
+    return list(await asyncio.gather(*(_one(e, d, timeout) for e, d in disks)))
