@@ -38,6 +38,9 @@ urlpatterns = [
         name="revision-revert",
     ),
     path("clusters/<str:cluster_name>/lock/", change_views.cluster_lock, name="cluster-lock"),
+    path(
+        "clusters/<str:cluster_name>/enforce/", change_views.cluster_enforce, name="cluster-enforce"
+    ),
     path("plans/<int:job_id>/", change_views.plan_detail, name="plan-detail"),
     path("plans/<int:job_id>/apply/", change_views.plan_apply, name="plan-apply"),
 ]

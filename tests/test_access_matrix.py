@@ -74,6 +74,7 @@ RULES = {
     "lun-add": cluster_role("operator"),
     "lun-remove": cluster_role("operator"),  # the sample mapping is on the test cluster
     "revision-revert": cluster_role("operator", ok="method"),  # POST only
+    "cluster-enforce": cluster_role("operator", ok="method"),  # POST only
     "cluster-lock": cluster_role("viewer"),
     "plan-detail": cluster_role("viewer"),  # the sample job is a plan of the test cluster
     "plan-apply": cluster_role("operator", ok="method"),  # POST only

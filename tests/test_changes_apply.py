@@ -233,3 +233,27 @@ def test_two_operators_applying_at_once_one_waits_nothing_mixes(spare_cluster, l
     for suffix in "ab":
         live = set(node_scst(lab, f"{spare_cluster.name}-{suffix}").devices) & {"vmfs1", "vmfs2"}
         assert live == added  # every node runs exactly the change that won
+
+
+def test_drift_is_overwritten_only_by_an_explicit_enforce_plan(lab_cluster, lab):
+    from clusters.models import Finding
+    from clusters.services import collection
+
+    operator = make_user("op", Role.OPERATOR, lab_cluster)
+    node = f"{lab_cluster.name}-b"
+    api.set_device_attr(lab.dir, node, "r1", "write_through", "0")  # changed by hand
+    collection.collection_run(collection.collection_create(lab_cluster))
+    blocked = changes.plan_create(lab_cluster, operator, add_lun_change(lab_cluster, "x", 5), "add")
+    assert "drifted" in blocked.summary
+    plan_job = changes.plan_create(lab_cluster, operator, {"kind": "enforce"}, "enforce")
+    assert plan_job.state == Job.State.SUCCEEDED, plan_job.summary
+    plans = {p.node: p for p in changes.Plan.from_json(plan_job.params).nodes}
+    assert plans[f"{lab_cluster.name}-a"].files == []  # already runs the inventory
+    assert "+\t\twrite_through 1" in plans[node].files[0].diff
+    job = apply(plan_job, operator)
+    assert job.state == Job.State.SUCCEEDED, job.summary
+    assert node_scst(lab, node).devices["r1"].attrs["write_through"] == "1"
+    open_codes = set(
+        Finding.objects.filter(cluster=lab_cluster, resolved_at=None).values_list("code", flat=True)
+    )
+    assert open_codes == set()

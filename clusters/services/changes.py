@@ -94,6 +94,8 @@ def change_apply(cluster: Cluster, change: dict) -> None:
     elif kind == "revert":
         revision = Revision.objects.get(pk=change["revision"], cluster=cluster)
         inventory.inventory_restore(cluster, revision.inventory)
+    elif kind == "enforce":
+        pass  # the inventory stays; the nodes are brought back to it
     else:
         raise PlanRefused(f"Unknown change kind {kind!r}.")
 
@@ -183,8 +185,11 @@ def new_resource_interlocks(cluster: Cluster, facts: ClusterFacts, change: dict)
     return reasons
 
 
-def interlocks(cluster: Cluster, facts: ClusterFacts, resources: set[str]) -> list[str]:
-    """Reasons the cluster cannot be changed now (empty: it can)."""
+def interlocks(
+    cluster: Cluster, facts: ClusterFacts, resources: set[str], enforce: bool = False
+) -> list[str]:
+    """Reasons the cluster cannot be changed now (empty: it can). Drift blocks every change
+    except the one that overwrites it on purpose (`enforce`), whose diff shows the drift."""
     reasons = []
     if cluster.mode != Cluster.Mode.MANAGED:
         reasons.append(
@@ -221,7 +226,7 @@ def interlocks(cluster: Cluster, facts: ClusterFacts, resources: set[str]) -> li
         f"{f.object_ref} is owned by another tool or not modelled: {f.title}." for f in foreign
     ]
     drift = Finding.objects.filter(cluster=cluster, resolved_at=None, code__in=BLOCKING_DRIFT)
-    if drift.exists():
+    if drift.exists() and not enforce:
         reasons.append(
             f"The live config drifted from what the portal last wrote ({drift.count()} "
             "difference(s)); review the drift on the compliance page first."
@@ -240,7 +245,7 @@ def plan_compute(cluster: Cluster, change: dict, description: str) -> Plan:
     # read for this plan, not on a collection up to a minute old.
     facts = _fresh_facts(cluster, now=bool(new))
     desired = desired_after(cluster, change)
-    force = change["kind"] in ("remove_mappings", "revert")
+    force = change["kind"] in ("remove_mappings", "revert", "enforce")
     plan = Plan(description, change, fingerprint=fingerprint(desired))
     for node in facts.nodes:
         if node.name in desired and node.has_data:
@@ -251,7 +256,8 @@ def plan_compute(cluster: Cluster, change: dict, description: str) -> Plan:
         for f in compliance.evaluate(judged)
         if f.code.startswith("SCST_")
     ]
-    plan.refusals = interlocks(cluster, facts, _resources_of(desired) - new)
+    enforce = change["kind"] == "enforce"
+    plan.refusals = interlocks(cluster, facts, _resources_of(desired) - new, enforce)
     plan.refusals += new_resource_interlocks(cluster, facts, change)
     if plan.findings:
         plan.refusals.append("The planned configuration itself breaks safety rules (see findings).")

@@ -188,6 +188,17 @@ def revision_revert(request: HttpRequest, cluster: Cluster, revision_id: int) ->
     return _go(request, "plan-detail", job.pk)
 
 
+@access.cluster_view(Role.OPERATOR)
+@require_POST
+def cluster_enforce(request: HttpRequest, cluster: Cluster) -> HttpResponse:
+    """Plan bringing every node back to the inventory (overwriting drift, shown as a diff)."""
+    change = {"kind": "enforce"}
+    job = changes.plan_create(
+        cluster, request.user, change, "Bring the nodes back to the inventory"
+    )
+    return _go(request, "plan-detail", job.pk)
+
+
 @access.cluster_view(Role.VIEWER)
 def cluster_lock(request: HttpRequest, cluster: Cluster) -> HttpResponse:
     """Who holds the cluster's one-writer lock now (polled by the cluster page)."""
