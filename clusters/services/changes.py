@@ -6,6 +6,7 @@ is rolled back while planning; the apply pushes first and commits the inventory 
 once every node runs the new configuration.
 """
 
+import dataclasses
 import difflib
 import hashlib
 import json
@@ -19,7 +20,7 @@ from django.utils import timezone
 from clusters import access, audit, collect, compliance, drbd, locks, push, scst
 from clusters.compliance.drift_rules import resource_differences, scst_differences
 from clusters.desired import DRBD_DIR, SCST_CONF, desired_cluster
-from clusters.facts import ClusterFacts, DesiredNode, NodeFacts, node_facts
+from clusters.facts import COPY_MANAGER_DRIVER, ClusterFacts, DesiredNode, NodeFacts, node_facts
 from clusters.models import Cluster, Finding, Job, Node, NodeSnapshot, Revision, Role
 from clusters.services import collection, inventory, jobs
 from clusters.services.facts import cluster_facts
@@ -117,6 +118,19 @@ def fingerprint(desired: dict[str, DesiredNode]) -> str:
 # --- planning ----------------------------------------------------------------------------
 
 
+def _with_copy_manager(config: scst.ScstConfig, running: scst.ScstConfig | None) -> scst.ScstConfig:
+    """The config to push, carrying over the node's copy_manager section as it runs.
+
+    SCST maps every device on its built-in copy_manager target by itself; `scstadmin
+    -force -config` with a file lacking that section would remove those LUNs
+    (scstadmin applyConfigAssignments), so the file keeps them.
+    """
+    if running is None or COPY_MANAGER_DRIVER not in running.drivers:
+        return config
+    drivers = {COPY_MANAGER_DRIVER: running.drivers[COPY_MANAGER_DRIVER], **config.drivers}
+    return dataclasses.replace(config, drivers=drivers)
+
+
 def _live_files(node: NodeFacts, desired: DesiredNode, version: str) -> dict[str, str]:
     """The node's running config rendered like the desired files, for a readable diff."""
     live = {SCST_CONF: scst.render_config(node.scst_config) if node.scst_config else ""}
@@ -136,17 +150,33 @@ def new_resources_of(change: dict) -> set[str]:
     return {new["name"]} if new else set()
 
 
+def needs_force(node: NodeFacts, desired: DesiredNode) -> bool:
+    """True unless the change only adds devices and LUNs. scstadmin -config refuses to
+    remove or re-create (to change a creation attribute such as write_through) a device
+    or LUN in use without -force; additions never need it."""
+    for ref, details in scst_differences(node, desired.scst_config):
+        only_added = ref.startswith("device:") and all(
+            d.text.endswith("is missing") for d in details
+        )
+        lun_added = ref.startswith("lun:") and all(" is absent, " in d.text for d in details)
+        if not (only_added or lun_added):
+            return True
+    return False
+
+
 def node_plan(
-    node: NodeFacts, desired: DesiredNode, version: str, force: bool, new: set[str] = frozenset()
+    node: NodeFacts, desired: DesiredNode, version: str, new: set[str] = frozenset()
 ) -> NodePlan:
     plan = NodePlan(node.name)
     live = _live_files(node, desired, version)
-    wanted = {SCST_CONF: desired.scst_file, **desired.drbd_files}
+    scst_file = scst.render_config(_with_copy_manager(desired.scst_config, node.scst_config))
+    wanted = {SCST_CONF: scst_file, **desired.drbd_files}
     for path, after in sorted(wanted.items()):
         if live.get(path, "") != after:
             plan.files.append(FileChange(path, live.get(path, ""), after))
             if path == SCST_CONF:
-                plan.scst_changed, plan.scst_force = True, force
+                plan.scst_changed = True
+                plan.scst_force = needs_force(node, desired)
             else:
                 name = path.removeprefix(f"{DRBD_DIR}/").removesuffix(".res")
                 (plan.new_drbd_resources if name in new else plan.drbd_resources).append(name)
@@ -245,11 +275,10 @@ def plan_compute(cluster: Cluster, change: dict, description: str) -> Plan:
     # read for this plan, not on a collection up to a minute old.
     facts = _fresh_facts(cluster, now=bool(new))
     desired = desired_after(cluster, change)
-    force = change["kind"] in ("remove_mappings", "revert", "enforce")
     plan = Plan(description, change, fingerprint=fingerprint(desired))
     for node in facts.nodes:
         if node.name in desired and node.has_data:
-            plan.nodes.append(node_plan(node, desired[node.name], cluster.drbd_version, force, new))
+            plan.nodes.append(node_plan(node, desired[node.name], cluster.drbd_version, new))
     judged = ClusterFacts(cluster.name, [_as_running(n, desired) for n in facts.with_data()])
     plan.findings = [
         {"code": f.code, "severity": f.severity, "object": f.object_ref, "title": f.title}
