@@ -107,7 +107,7 @@ def _node_state(cluster: str, name: str, index: int, address: str, drbd: str) ->
             "write_through": "1",
             **_identity(cluster, res),
         }
-        st.scst.devices[res] = Device(name=res, handler="vdisk_blockio", attrs=attrs)
+        st.scst.register_device(Device(name=res, handler="vdisk_blockio", attrs=attrs))
         tgt.luns[str(i)] = Lun(lun=i, device=res)
     st.scst.drivers["iscsi"][tgt.name] = tgt
     for res in RESOURCES:

@@ -89,6 +89,7 @@ class Node:
 
     def save(self) -> None:
         if self.dirty_node:
+            self.state.scst.drop_dangling_cm_luns()
             write_atomic(self.state_path, to_json(self.state))
         if self.dirty_cluster:
             write_atomic(self.cluster_path, to_json(self.cluster))

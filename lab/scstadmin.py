@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from lab import scstconf
 from lab.state import (
+    CM_DRIVER,
     HANDLERS,
     SCSTADMIN_VERSION,
     VDISK_CREATE_PARAMS,
@@ -96,7 +97,7 @@ def device_attributes(node: NodeState, dev: Device) -> dict[str, Attr]:
     return out
 
 
-def target_attributes(tgt: Target) -> dict[str, Attr]:
+def target_attributes(tgt: Target, driver: str = "iscsi") -> dict[str, Attr]:
     out = {
         "enabled": Attr(str(tgt.enabled), False, False),
         "rel_tgt_id": Attr(str(tgt.rel_tgt_id), tgt.rel_tgt_id != 0, False),
@@ -104,7 +105,17 @@ def target_attributes(tgt: Target) -> dict[str, Attr]:
         "io_grouping_type": Attr("auto", False, False),
         "tid": Attr(str(tgt.tid), False, True),
     }
+    if driver == CM_DRIVER:  # copy_manager_tgt: no enabled (enabled_attr_not_needed), no tid
+        del out["enabled"], out["tid"]
     return out
+
+
+def driver_attributes(node: NodeState, driver: str) -> dict[str, Attr]:
+    scst = node.scst
+    if driver == CM_DRIVER:
+        v = scst.cm_allow_not_connected_copy
+        return {"allow_not_connected_copy": Attr(str(v), v != 0, False)}
+    return {"enabled": Attr(str(scst.driver_enabled.get(driver, 0)), False, False)}
 
 
 def serialize_key(prefix: str, attrs: dict, attr_filter: set | None = None) -> str:
@@ -174,7 +185,7 @@ def write_config(node: NodeState, nonkey: bool) -> str:
         if device_buff:
             out += f"HANDLER {handler} {{\n{device_buff}}}\n\n"
     for driver in sorted(scst.drivers):
-        dattrs = {"enabled": Attr(str(scst.driver_enabled.get(driver, 0)), False, False)}
+        dattrs = driver_attributes(node, driver)
         drv_buff = serialize_key("\t", dattrs)
         drv_nk = serialize_nonkey("\t", dattrs) if nonkey else ""
         if drv_buff:
@@ -185,7 +196,7 @@ def write_config(node: NodeState, nonkey: bool) -> str:
         for tname in sorted(scst.drivers[driver]):
             tgt = scst.drivers[driver][tname]
             target_buff += f"\tTARGET {tname}"
-            attrs: dict = {**target_attributes(tgt), **_dyn(tgt)}
+            attrs: dict = {**target_attributes(tgt, driver), **_dyn(tgt)}
             ab = serialize_key("\t\t", attrs, ISCSI_TGT_CREATE)
             abn = serialize_nonkey("\t\t", attrs, ISCSI_TGT_CREATE) if nonkey else ""
             if ab:
@@ -296,6 +307,15 @@ class Run:
         self.cont_on_err = cont_on_err
         self.config: dict | None = None
         self.changed = False
+        self.current: dict[tuple[str, str], dict[str, str]] = {}
+
+    def read_working_config(self) -> None:
+        """readWorkingConfig's snapshot of the target LUNs (%CURRENT{'assign'})."""
+        self.current = {
+            (driver, name): {k: lun.device for k, lun in tgt.luns.items()}
+            for driver, targets in self.scst.drivers.items()
+            for name, tgt in targets.items()
+        }
 
     def p(self, text: str) -> None:
         self.out.append(text)
@@ -410,7 +430,7 @@ class Run:
                                 )
                                 tconf["LUN"].pop(lun, None)
                                 warnings += 1
-                    if "0" not in tconf["LUN"]:
+                    if driver != CM_DRIVER and "0" not in tconf["LUN"]:
                         self.p(
                             f"\t-> WARNING: No LUN 0 defined for driver/target "
                             f"'{driver}/{target}'. Many initiators require a LUN 0 to be "
@@ -464,18 +484,13 @@ class Run:
     def open_device(self, handler: str, name: str, create: dict) -> None:
         self.p(f"\t-> Opening device '{name}' using handler '{handler}': ")
         attrs = {k: v for k, v in create.items() if isinstance(v, str)}
-        self.scst.devices[name] = Device(name=name, handler=handler, attrs=attrs)
+        self.scst.register_device(Device(name=name, handler=handler, attrs=attrs))
         self.p("done.\n")
         self.changed = True
 
     def close_device(self, handler: str, name: str) -> None:
         self.p(f"\t-> Closing device '{name}' using handler '{handler}': ")
-        self.scst.devices.pop(name, None)
-        for targets in self.scst.drivers.values():
-            for tgt in targets.values():
-                for luns in [tgt.luns, *(g.luns for g in tgt.groups.values())]:
-                    for k in [k for k, v in luns.items() if v.device == name]:
-                        del luns[k]
+        self.scst.unregister_device(name)
         self.p("done.\n")
         self.changed = True
 
@@ -573,8 +588,10 @@ class Run:
         config = self.config or {}
         changes = 0
         self.p("-> Applying configuration.\n")
+        self.read_working_config()
         if force:
             changes += self.apply_assignments(config, True, only_del=True)
+            self.read_working_config()
         changes += self.apply_devices(config, force)
         changes += self.apply_assignments(config, force)
         changes += self.apply_device_groups(config, force)
@@ -636,6 +653,7 @@ class Run:
                             self.close_device(handler, name)
                             self.open_device(handler, name, create)
                             changes += 2
+                            self.read_working_config()
                         else:
                             self.p(
                                 "\t  -> Use -force to re-open device with new attributes. "
@@ -657,14 +675,17 @@ class Run:
             for target in sorted(self.scst.drivers[driver]):
                 tgt = self.scst.drivers[driver][target]
                 def_group = ((drivers_conf.get(driver) or {}).get("TARGET") or {}).get(target) or {}
-                for lun in sorted(tgt.luns, key=int):
+                # %CURRENT as readWorkingConfig last saw it: a LUN the copy manager gave
+                # a device opened since then is not there, so it is not removed.
+                seen = self.current.get((driver, target), {})
+                for lun in sorted((k for k in tgt.luns if k in seen), key=int):
                     device = tgt.luns[lun].device
                     lconf = (def_group.get("LUN") or {}).get(lun) or {}
                     if device not in lconf:
                         if deletions:
                             self.remove_lun(driver, target, lun, None)
                             changes += 1
-                        else:
+                        elif driver != CM_DRIVER:
                             self.p(
                                 f"\t-> Device '{device}' at LUN '{lun}' is not in "
                                 f"configuration for driver/target '{driver}/{target}'. "
@@ -798,7 +819,7 @@ class Run:
     def set_target_attributes(self, driver: str, tgt: Target, attrs: dict, deletions: bool) -> int:
         changes = 0
         existing: dict[str, dict[str, bool]] = {
-            k: {a.value: False} for k, a in target_attributes(tgt).items() if not a.static
+            k: {a.value: False} for k, a in target_attributes(tgt, driver).items() if not a.static
         }
         for k, vs in tgt.attrs.items():
             existing[k] = dict.fromkeys(vs, False)
@@ -1074,7 +1095,7 @@ class Run:
         for driver in sorted(config.get("TARGET_DRIVER") or {}):
             targets = (config["TARGET_DRIVER"][driver] or {}).get("TARGET") or {}
             for target in sorted(targets):
-                if target not in self.scst.drivers.get(driver, {}):
+                if driver == CM_DRIVER or target not in self.scst.drivers.get(driver, {}):
                     continue
                 attrs = self._attrs({k: v for k, v in targets[target].items() if k == "enabled"})
                 want = _perl_num(attrs.get("enabled", 0))
@@ -1086,8 +1107,8 @@ class Run:
     def apply_enable_drivers(self, config: dict) -> int:
         changes = 0
         for driver in sorted(config.get("TARGET_DRIVER") or {}):
-            if driver not in self.scst.drivers:
-                continue
+            if driver == CM_DRIVER or driver not in self.scst.drivers:
+                continue  # copy_manager has no `enabled` to compare
             dconf = config["TARGET_DRIVER"][driver] or {}
             attrs = self._attrs({k: v for k, v in dconf.items() if k == "enabled"})
             want = int(_perl_num(attrs.get("enabled", 0)))
@@ -1134,8 +1155,13 @@ class Run:
                         f"'{driver}/{target}': done.\n"
                     )
                 self.p(f"\t-> Removing all LUNs from driver/target '{driver}/{target}': done.\n")
+                if driver == CM_DRIVER:  # a hardware target: its LUNs go, it stays
+                    tgt.luns.clear()
+                    continue
                 self.p(f"\t-> Removing virtual target '{target}' from driver '{driver}': done.\n")
-            self.scst.drivers[driver] = {}
+            self.scst.drivers[driver] = {
+                k: t for k, t in self.scst.drivers[driver].items() if driver == CM_DRIVER
+            }
         for dev in sorted(self.scst.devices.values(), key=lambda d: (d.handler, d.name)):
             self.p(f"\t-> Closing device '{dev.name}' using handler '{dev.handler}': done.\n")
         self.scst.devices.clear()

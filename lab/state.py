@@ -71,6 +71,14 @@ VDISK_CREATE_PARAMS = {
     },
 }
 HANDLERS = ("vdisk_blockio", "vdisk_fileio")
+# SCST's built-in copy manager (scst/src/scst_copy_mgr.c): scst_cm_init() registers the
+# target driver SCST_CM_NAME with one target and one session; every device of a handler
+# with auto_cm_assignment_possible (the vdisk handlers) gets a LUN on that target when it
+# is registered and loses it when it is unregistered.
+CM_DRIVER = "copy_manager"
+CM_TARGET = "copy_manager_tgt"
+CM_SESSION = "copy_manager_sess"
+SCST_MAX_LUN = 16383  # scst.h: LUNs run 0..SCST_MAX_LUN-1
 VENDOR = {"vdisk_blockio": "SCST_BIO", "vdisk_fileio": "SCST_FIO"}
 # Device attribute defaults: value shown when not set ([key] appears only when set).
 DEVICE_DEFAULTS = {
@@ -215,13 +223,59 @@ class DeviceGroup:
     target_groups: dict[str, TargetGroup] = field(default_factory=dict)
 
 
+def cm_target() -> Target:
+    """copy_manager_tgt as scst_cm_init() leaves it: no LUNs, its own session."""
+    return Target(name=CM_TARGET, tid=0, sessions={CM_SESSION: Session(initiator_name=CM_SESSION)})
+
+
 @dataclass
 class Scst:
     setup_id: int = 0
     devices: dict[str, Device] = field(default_factory=dict)
-    drivers: dict[str, dict[str, Target]] = field(default_factory=lambda: {"iscsi": {}})
+    drivers: dict[str, dict[str, Target]] = field(
+        default_factory=lambda: {CM_DRIVER: {CM_TARGET: cm_target()}, "iscsi": {}}
+    )
     driver_enabled: dict[str, int] = field(default_factory=lambda: {"iscsi": 1})
     device_groups: dict[str, DeviceGroup] = field(default_factory=dict)
+    cm_next_lun: int = 0  # scst_copy_mgr.c scst_cm_next_lun: never reused until reload
+    cm_allow_not_connected_copy: int = 0
+
+    def cm_luns(self) -> dict[str, Lun] | None:
+        tgt = self.drivers.get(CM_DRIVER, {}).get(CM_TARGET)
+        return None if tgt is None else tgt.luns
+
+    def register_device(self, dev: Device) -> None:
+        """A device opened (scst_register_virtual_device): scst_cm_on_dev_register gives
+        it a LUN on copy_manager_tgt at scst_cm_next_lun++, skipping LUNs in use."""
+        self.devices[dev.name] = dev
+        luns = self.cm_luns()
+        if luns is None or any(lun.device == dev.name for lun in luns.values()):
+            return
+        while True:
+            lun = self.cm_next_lun
+            self.cm_next_lun += 1
+            if lun == SCST_MAX_LUN:
+                continue
+            if str(lun) not in luns:
+                break
+        luns[str(lun)] = Lun(lun=lun, device=dev.name)
+
+    def unregister_device(self, name: str) -> None:
+        """A device closed: every LUN of it goes, copy_manager_tgt's included
+        (scst_cm_on_dev_unregister, then the acg_dev removals)."""
+        self.devices.pop(name, None)
+        for targets in self.drivers.values():
+            for tgt in targets.values():
+                for luns in [tgt.luns, *(g.luns for g in tgt.groups.values())]:
+                    for k in [k for k, v in luns.items() if v.device == name]:
+                        del luns[k]
+
+    def drop_dangling_cm_luns(self) -> None:
+        """copy_manager LUNs of devices that were removed from the state directly."""
+        luns = self.cm_luns()
+        if luns is not None:
+            for k in [k for k, v in luns.items() if v.device not in self.devices]:
+                del luns[k]
 
 
 @dataclass
@@ -331,6 +385,13 @@ def node_from_dict(d: dict) -> NodeState:
                 },
                 sessions={k: Session(**v) for k, v in t["sessions"].items()},
             )
+    if CM_DRIVER not in drivers:
+        # A state written before the copy manager was emulated: register the devices now.
+        cm = cm_target()
+        for i, name in enumerate(sorted(devices)):
+            cm.luns[str(i)] = Lun(lun=i, device=name)
+        drivers = {CM_DRIVER: {CM_TARGET: cm}, **drivers}
+        s = {**s, "cm_next_lun": len(devices)}
     dgs = {}
     for name, dg in s["device_groups"].items():
         dgs[name] = DeviceGroup(
@@ -348,6 +409,8 @@ def node_from_dict(d: dict) -> NodeState:
             drivers=drivers,
             driver_enabled=s["driver_enabled"],
             device_groups=dgs,
+            cm_next_lun=s.get("cm_next_lun", 0),
+            cm_allow_not_connected_copy=s.get("cm_allow_not_connected_copy", 0),
         ),
     )
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from lab.state import SCST_VERSION, Device, NodeState, Session, Target
+from lab.state import CM_DRIVER, SCST_VERSION, Device, NodeState, Session, Target
 
 ROOT = "/sys/kernel/scst_tgt"
 KEY = "[key]\n"
@@ -221,15 +221,25 @@ def build(node: NodeState, now: float | None = None) -> Tree:
     # targets
     for driver, targets in scst.drivers.items():
         dd = f"{ROOT}/targets/{driver}"
-        tree.file(f"{dd}/mgmt", "")
-        tree.file(f"{dd}/enabled", f"{scst.driver_enabled.get(driver, 0)}\n")
+        cm = driver == CM_DRIVER
+        if cm:
+            # scst_copy_mgr.c: the template's only attribute (tgtt_attrs), "%d\n" plus
+            # [key] when not SCST_ALLOW_NOT_CONN_COPY_DEF; enabled_attr_not_needed, and no
+            # add_target, so neither `enabled` nor `mgmt`.
+            v = scst.cm_allow_not_connected_copy
+            tree.file(f"{dd}/allow_not_connected_copy", _attr(str(v), v != 0))
+        else:
+            tree.file(f"{dd}/mgmt", "")
+            tree.file(f"{dd}/enabled", f"{scst.driver_enabled.get(driver, 0)}\n")
         for tgt in targets.values():
             t = f"{dd}/{tgt.name}"
-            tree.file(f"{t}/enabled", f"{tgt.enabled}\n")
+            if not cm:
+                tree.file(f"{t}/enabled", f"{tgt.enabled}\n")
             tree.file(f"{t}/rel_tgt_id", _attr(str(tgt.rel_tgt_id), tgt.rel_tgt_id != 0))
             tree.file(f"{t}/addr_method", "PERIPHERAL\n")
             tree.file(f"{t}/io_grouping_type", "auto\n")
-            tree.file(f"{t}/tid", f"{tgt.tid}\n")
+            if not cm:  # tid is iscsi-scst's target attribute
+                tree.file(f"{t}/tid", f"{tgt.tid}\n")
             for attr, values in sorted(tgt.attrs.items()):
                 for i, v in enumerate(values):
                     name = attr if i == 0 else f"{attr}{i}"

@@ -158,7 +158,9 @@ def test_list_device_and_list_target_tables(lab):
     )
     assert "\tvdisk_blockio    r0\n\t                 r1\n" in r.stdout
     t = sh(lab, "scstadmin -list_target")
-    assert "\tiscsi iqn.2024-01.lab.scst:c001.c001-a\n" in t.stdout
+    # the copy manager's driver and target are listed like any other (listTargets)
+    assert "\tcopy_manager copy_manager_tgt                \n" in t.stdout
+    assert "\tiscsi        iqn.2024-01.lab.scst:c001.c001-a\n" in t.stdout
 
 
 def test_derived_identity_follows_scst_vdisk_rule(lab):
