@@ -166,7 +166,8 @@ def run_portal(
         server, lambda: asyncio.run(collect_nodes(eps, timeout=timeout, concurrency=concurrency))
     )
     wanted = {name: expected[shlex.join(argv)] for name, argv in PARALLEL_READS.items()}
-    wanted["scst_running_config"] = expected[shlex.join(RUNNING_CONFIG_STEPS[-1])]
+    wanted["file_dump"] = expected[shlex.join(RUNNING_CONFIG_STEPS[-1])]
+    wanted["scst_running_config"] = expected[shlex.join(RUNNING_CONFIG_STEPS[0])]
 
     def as_expected(o) -> bool:
         got = {name: (out.exit_status, bool(out.stdout)) for name, out in o.outputs.items()}

@@ -7,6 +7,7 @@ the others beyond its timeout. The command contract is docs/node-commands.md.
 """
 
 import asyncio
+import shlex
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
@@ -18,10 +19,9 @@ DRBD_DIR = "/etc/drbd.d"
 RUNNING_CONFIG = "/var/lib/scst-portal/running.conf"
 
 # Independent reads, run in parallel on one connection. Keys name the raw outputs.
-# One grep reads every SCST attribute file and the DRBD resource files as written (to
-# recognise files another tool owns); each extra channel costs as much as a command.
+# Each extra channel costs about as much as the command's own work, so reads are merged
+# where one command can do it.
 PARALLEL_READS: dict[str, list[str]] = {
-    "file_dump": ["grep", "-r", "-s", "-Z", "--exclude=mgmt", "", SCST_ROOT, DRBD_DIR],
     "scst_links": ["find", SCST_ROOT, "-type", "l", "-printf", r"%p\0%l\n"],
     "drbd_status_json": ["drbdsetup", "status", "--json"],
     "drbd_show": ["drbdsetup", "show"],
@@ -30,11 +30,12 @@ PARALLEL_READS: dict[str, list[str]] = {
 }
 # DRBD 8.4 has no `drbdsetup status --json`; its live state is in /proc/drbd.
 DRBD_84_READS = {"proc_drbd": ["cat", "/proc/drbd"]}
-# scstadmin writes the running config to a file; these run in order (the directory is
-# made only when the first write finds it missing).
+# scstadmin writes the running config to a file (the directory is made only when the
+# write finds it missing); then one grep reads every SCST attribute file, the DRBD
+# resource files as written (to recognise files another tool owns) and that fresh file.
 RUNNING_CONFIG_STEPS: list[list[str]] = [
     ["scstadmin", "-write_config", RUNNING_CONFIG],
-    ["cat", RUNNING_CONFIG],
+    ["grep", "-r", "-s", "-Z", "--exclude=mgmt", "", SCST_ROOT, DRBD_DIR, RUNNING_CONFIG],
 ]
 MAKE_STATE_DIR = ["mkdir", "-p", "/var/lib/scst-portal"]
 
@@ -77,18 +78,32 @@ class NodeCollection:
 async def read_node(session: ssh.NodeSession) -> dict[str, CommandOutput]:
     """Every read the portal makes of a node, over one authenticated session."""
 
-    async def running_config() -> ssh.CommandResult:
+    async def files_and_running_config() -> tuple[ssh.CommandResult, ssh.CommandResult]:
         written = await session.run(RUNNING_CONFIG_STEPS[0])
         if not written.ok:
             await session.run(MAKE_STATE_DIR)
             written = await session.run(RUNNING_CONFIG_STEPS[0])
-        return await session.run(RUNNING_CONFIG_STEPS[1]) if written.ok else written
+        # Never read a running.conf left by an earlier run when this write failed.
+        dump = RUNNING_CONFIG_STEPS[1] if written.ok else RUNNING_CONFIG_STEPS[1][:-1]
+        return written, await session.run(dump)
 
     parallel = session.run_all(reads_for(session.endpoint.drbd_version))
-    results, config = await asyncio.gather(parallel, running_config())
+    results, (written, dump) = await asyncio.gather(parallel, files_and_running_config())
     outputs = {name: CommandOutput.of(result) for name, result in results.items()}
-    outputs["scst_running_config"] = CommandOutput.of(config)
+    outputs["file_dump"] = CommandOutput.of(dump)
+    outputs["scst_running_config"] = running_config_output(written, dump)
     return outputs
+
+
+def running_config_output(written: ssh.CommandResult, dump: ssh.CommandResult) -> CommandOutput:
+    """The running config as if `cat` had printed it: the file's lines from the dump, or
+    scstadmin's failure."""
+    if not written.ok:
+        return CommandOutput.of(written)
+    prefix = RUNNING_CONFIG + "\0"
+    lines = [r[len(prefix) :] for r in dump.stdout.splitlines() if r.startswith(prefix)]
+    text = "\n".join(lines) + "\n" if lines else ""
+    return CommandOutput(shlex.join(RUNNING_CONFIG_STEPS[0]), text, written.stderr, 0)
 
 
 async def collect_node(

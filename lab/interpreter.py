@@ -231,6 +231,8 @@ def cmd_grep(node: Node, args: list[str]) -> Result:
 
 def _grep_real(node: Node, path: str, _z: bool) -> str:
     base = node.host_path(path)
+    if base.is_file():  # grep -r reads a file argument like any other file
+        return "".join(f"{path}\0{line.rstrip(chr(10))}\n" for line in _lines(base))
     out = ""
     for dirpath, dirnames, filenames in os.walk(base):
         dirnames.sort()
@@ -244,6 +246,14 @@ def _grep_real(node: Node, path: str, _z: bool) -> str:
             except OSError:
                 continue
     return out
+
+
+def _lines(real) -> list[str]:
+    try:
+        with open(real, errors="surrogateescape") as fh:
+            return fh.readlines()
+    except OSError:
+        return []
 
 
 def cmd_find(node: Node, args: list[str]) -> Result:
