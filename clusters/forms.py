@@ -143,14 +143,21 @@ class ResourceStepForm(forms.Form):
         if self.nodes:
             self.fields["resource"].choices.append((NEW_RESOURCE, "Define a new DRBD resource"))
         for node in self.nodes:
+            # The table's column headers label these visually; aria-label names each input.
+            disk_label, minor_label = f"Backing disk on {node.name}", f"Minor on {node.name}"
             self.fields[f"disk_{node.name}"] = forms.CharField(
-                label=f"Backing disk on {node.name}",
+                label=disk_label,
                 required=False,
                 max_length=200,
                 validators=[validators.validate_device_path],
+                widget=forms.TextInput(attrs={"aria-label": disk_label}),
             )
             self.fields[f"minor_{node.name}"] = forms.IntegerField(
-                label=f"Minor on {node.name}", required=False, min_value=0, max_value=1048575
+                label=minor_label,
+                required=False,
+                min_value=0,
+                max_value=1048575,
+                widget=forms.NumberInput(attrs={"aria-label": minor_label}),
             )
 
     def node_fields(self) -> list[tuple[Node, forms.BoundField, forms.BoundField]]:
