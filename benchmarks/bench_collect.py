@@ -44,6 +44,7 @@ from pathlib import Path
 
 import asyncssh
 
+from benchmarks.lab_process import serve_lab
 from clusters.collect import PARALLEL_READS, RUNNING_CONFIG_STEPS, collect_nodes
 from clusters.ssh import NodeEndpoint
 from lab import api
@@ -103,18 +104,7 @@ def timed(
 def start_lab(lab_dir: Path, clusters: int) -> tuple[subprocess.Popen, dict]:
     """Create the lab, serve it from a child process, wait until every port accepts."""
     api.create_lab(lab_dir, clusters=clusters)
-    server = subprocess.Popen(
-        [sys.executable, "-m", "lab", "serve", str(lab_dir)],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    line = server.stdout.readline()  # printed once every listener is bound
-    if not line.startswith("lab serving"):
-        server.kill()
-        raise SystemExit(f"lab server did not start: {line!r}")
-    manifest = api.load_manifest(lab_dir)
+    server, manifest = serve_lab(lab_dir)
     ports = [n["port"] for c in manifest["clusters"] for n in c["nodes"]]
     deadline = time.monotonic() + 60
     for port in ports:

@@ -55,6 +55,7 @@ def django_setup(tmp: Path) -> None:
 
 def start_lab(lab_dir: Path) -> tuple[subprocess.Popen, dict]:
     """A 2-node lab whose r1 exports no LUN, served from a child process."""
+    from benchmarks.lab_process import serve_lab
     from lab import api
 
     api.create_lab(lab_dir, clusters=1)
@@ -66,18 +67,7 @@ def start_lab(lab_dir: Path) -> tuple[subprocess.Popen, dict]:
             for target in node.state.scst.drivers["iscsi"].values():
                 target.luns = {k: v for k, v in target.luns.items() if v.device != "r1"}
             node.dirty_node = True
-    server = subprocess.Popen(
-        [sys.executable, "-m", "lab", "serve", str(lab_dir)],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    line = server.stdout.readline()  # printed once every listener is bound
-    if not line.startswith("lab serving"):
-        server.kill()
-        raise SystemExit(f"lab server did not start: {line!r}")
-    return server, api.load_manifest(lab_dir)
+    return serve_lab(lab_dir)
 
 
 def push_span(job) -> float:
