@@ -11,7 +11,7 @@ from django.db.models import Prefetch
 
 from clusters import drbd, scst
 from clusters.drbd.render import FENCING, HANDLERS_9, HANDLERS_84, SPLIT_BRAIN_POLICY
-from clusters.facts import DesiredNode
+from clusters.facts import MODELLED_DEVICE_ATTRIBUTES, DesiredNode
 from clusters.models import (
     Cluster,
     DrbdResource,
@@ -84,18 +84,8 @@ def _address(ip: str, port: int) -> drbd.Address:
 def _device_attributes(device: ScstDevice, filename: str) -> scst.Attributes:
     """Only values SCST would mark [key] (non-default), in scstadmin's way."""
     wanted = {
-        "filename": filename,
-        "nv_cache": str(device.nv_cache),
-        "write_through": str(device.write_through),
-        "cluster_mode": str(device.cluster_mode),
-        "blocksize": str(device.blocksize),
-        "rotational": str(device.rotational),
-        "t10_dev_id": device.t10_dev_id,
-        "usn": device.usn,
-        "prod_id": device.prod_id,
-        "t10_vend_id": device.t10_vend_id,
-        "eui64_id": device.eui64_id,
-        "naa_id": device.naa_id,
+        name: filename if name == "filename" else str(getattr(device, name))
+        for name in MODELLED_DEVICE_ATTRIBUTES
     }
     attrs = scst.Attributes()
     for name, value in wanted.items():

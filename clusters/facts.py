@@ -14,6 +14,22 @@ from clusters import drbd, scst
 
 DRBD_DEVICE_PREFIXES = ("/dev/drbd",)
 SCST_ROOT = "/sys/kernel/scst_tgt/"
+# SCST device attributes the inventory models (ScstDevice has a field of each name but
+# filename, which is the node's DRBD device); anything else on a device is unmodelled.
+MODELLED_DEVICE_ATTRIBUTES = (
+    "filename",
+    "nv_cache",
+    "write_through",
+    "cluster_mode",
+    "blocksize",
+    "rotational",
+    "t10_dev_id",
+    "usn",
+    "prod_id",
+    "t10_vend_id",
+    "eui64_id",
+    "naa_id",
+)
 IDENTITY_ATTRIBUTES = ("t10_dev_id", "usn", "prod_id", "eui64_id", "naa_id")
 SESSION_IO_COUNTERS = ("read_cmd_count", "write_cmd_count")
 # SCST's built-in copy manager (scst/src/scst_copy_mgr.c: SCST_CM_NAME "copy_manager",
