@@ -2,7 +2,7 @@
 that change it (adjust, primary, secondary).
 
 Formats follow drbd-utils' drbdsetup_main.c (status --json, show) and the
-samples in shared/fixtures/drbd.
+samples in tests/fixtures/drbd.
 """
 
 from __future__ import annotations

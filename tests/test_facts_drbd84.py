@@ -1,10 +1,9 @@
 """A DRBD 8.4 node has no `drbdsetup status --json`: its live state comes from /proc/drbd."""
 
-from pathlib import Path
-
 from clusters.facts import node_facts
+from tests.samples import FIXTURES as SAMPLES
 
-FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "drbd"
+FIXTURES = SAMPLES / "drbd"
 DUMP = """resource r1 {
     on n1 {
         device           /dev/drbd1 minor 1;

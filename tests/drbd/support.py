@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "drbd"
+from tests.samples import FIXTURES as SAMPLES
+
+FIXTURES = SAMPLES / "drbd"
 DRBDADM = Path("/usr/sbin/drbdadm")
 # drbdadm 9.22 hands 8.4 configs to this parser when the loaded module is DRBD 8.4;
 # it is the only way to check 8.4 syntax (fencing in disk) without the module.

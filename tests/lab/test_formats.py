@@ -14,10 +14,8 @@ import pytest
 from lab import api
 from lab.interpreter import run_command
 from lab.state import dev_id_num
+from tests.samples import FIXTURES
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures"
-if not FIXTURES.is_dir():
-    FIXTURES = Path("/work/shared/fixtures")
 DRBDADM = "/usr/sbin/drbdadm"
 NODE = "c001-a"
 SYS = "/sys/kernel/scst_tgt"

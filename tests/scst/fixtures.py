@@ -1,6 +1,5 @@
-"""The shared scst.conf samples (real scstadmin files), found relative to the repository."""
+"""The real scst.conf samples (scstadmin files) kept in tests/fixtures/scst."""
 
-from pathlib import Path
+from tests.samples import FIXTURES
 
-FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures"
 SCST_CONF_FILES = sorted((FIXTURES / "scst").glob("*.conf"))

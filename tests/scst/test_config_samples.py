@@ -1,4 +1,4 @@
-"""What the parser reads out of the shared samples, and scstadmin's exact output layout."""
+"""What the parser reads out of the real samples, and scstadmin's exact output layout."""
 
 from clusters.scst import parse_config, render_config
 from tests.scst.fixtures import FIXTURES
