@@ -585,3 +585,33 @@ COMMANDS = {
 }
 
 _ = errno  # errno names appear in messages via os.strerror
+
+
+# Interim: coreutils `timeout` passthrough and `sha256sum` (a fuller emulation replaces these).
+def _cmd_timeout(node: Node, args: list[str]) -> Result:
+    rest = list(args)
+    while rest and rest[0].startswith("-"):
+        flag = rest.pop(0)
+        if flag in ("-k", "-s") and rest:
+            rest.pop(0)
+    if len(rest) < 2:
+        return Result("", "timeout: missing operand\n", 125)
+    return _run_one(node, rest[1:])
+
+
+def _cmd_sha256sum(node: Node, args: list[str]) -> Result:
+    import hashlib
+
+    r = Result()
+    for path in [a for a in args if a != "--"]:
+        host = node.host_path(os.path.normpath(path))
+        if host.is_file():
+            r.stdout += f"{hashlib.sha256(host.read_bytes()).hexdigest()}  {path}\n"
+        else:
+            r.stderr += f"sha256sum: {path}: No such file or directory\n"
+            r.exit_status = 1
+    return r
+
+
+COMMANDS.setdefault("timeout", _cmd_timeout)
+COMMANDS.setdefault("sha256sum", _cmd_sha256sum)

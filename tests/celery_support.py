@@ -24,6 +24,7 @@ def start_worker(db_url: str, redis_url: str, log_path: Path) -> subprocess.Pope
         "REDIS_URL": redis_url,
         "DJANGO_SETTINGS_MODULE": "portal.settings_test",
         "DB_CONN_MAX_AGE": "0",
+        "CELERY_EAGER": "0",
     }
     log = log_path.open("w")
     process = subprocess.Popen(
