@@ -13,10 +13,8 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
 from clusters import ssh
-
-SCST_ROOT = "/sys/kernel/scst_tgt"
-DRBD_DIR = "/etc/drbd.d"
-RUNNING_CONFIG = "/var/lib/scst-portal/running.conf"
+from clusters.paths import DRBD_DIR, RUNNING_CONFIG, SCST_CONF, STATE_DIR
+from clusters.paths import SCST_SYSFS_ROOT as SCST_ROOT
 
 # Independent reads, run in parallel on one connection. Keys name the raw outputs.
 # Each extra channel costs about as much as the command's own work, so reads are merged
@@ -32,12 +30,24 @@ PARALLEL_READS: dict[str, list[str]] = {
 DRBD_84_READS = {"proc_drbd": ["cat", "/proc/drbd"]}
 # scstadmin writes the running config to a file (the directory is made only when the
 # write finds it missing); then one grep reads every SCST attribute file, the DRBD
-# resource files as written (to recognise files another tool owns) and that fresh file.
+# resource files as written (to recognise files another tool owns), /etc/scst.conf (what
+# the next SCST start would load) and that fresh file.
 RUNNING_CONFIG_STEPS: list[list[str]] = [
     ["scstadmin", "-write_config", RUNNING_CONFIG],
-    ["grep", "-r", "-s", "-Z", "--exclude=mgmt", "", SCST_ROOT, DRBD_DIR, RUNNING_CONFIG],
+    [
+        "grep",
+        "-r",
+        "-s",
+        "-Z",
+        "--exclude=mgmt",
+        "",
+        SCST_ROOT,
+        DRBD_DIR,
+        SCST_CONF,
+        RUNNING_CONFIG,
+    ],
 ]
-MAKE_STATE_DIR = ["mkdir", "-p", "/var/lib/scst-portal"]
+MAKE_STATE_DIR = ["mkdir", "-p", STATE_DIR]
 
 
 def reads_for(drbd_version: str) -> dict[str, list[str]]:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from clusters import drbd, scst
+from clusters.paths import DRBD_DIR, SCST_CONF
 
 DRBD_DEVICE_PREFIXES = ("/dev/drbd",)
 SCST_ROOT = "/sys/kernel/scst_tgt/"
@@ -65,6 +66,10 @@ class NodeFacts:
     drbd_show: dict[str, drbd.ShowResource] | None = None
     drbd_config: dict[str, drbd.ResourceConfig] | None = None
     drbd_files: dict[str, str] | None = None
+    # /etc/scst.conf as it is on disk (what the next SCST start loads): None when not
+    # read, "" when the node has none.
+    scst_file: str | None = None
+    scst_file_config: scst.ScstConfig | None = None
     versions: dict[str, str] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
 
@@ -188,6 +193,26 @@ class NodeFacts:
             for session in target.sessions.values()
         ]
 
+    def sessions_seeing(self, device: str) -> list[tuple[str, scst.LiveSession, list[int]]]:
+        """(target, session, LUN numbers) for every initiator whose LUN set holds DEVICE."""
+        if self.scst_live is None:
+            return []
+        targets = {
+            t.name: t
+            for driver, ts in self.scst_live.targets.items()
+            if driver != COPY_MANAGER_DRIVER
+            for t in ts.values()
+        }
+        rows = []
+        for target_name, session in self.sessions():
+            target = targets[target_name]
+            group = target.ini_groups.get(session.group) if session.group else None
+            luns = group.luns if group is not None else target.luns
+            numbers = sorted(n for n, lun in luns.items() if lun.device == device)
+            if numbers:
+                rows.append((target_name, session, numbers))
+        return rows
+
     def drbd_minor_resource(self) -> dict[int, str]:
         """DRBD minor → resource name on this node."""
         minors: dict[int, str] = {}
@@ -230,7 +255,8 @@ def node_facts(
         return facts
     _parse_scst(facts, raw)
     _parse_drbd(facts, raw)
-    facts.drbd_files = _parse_files(raw.get("file_dump"), prefix="/etc/drbd.d/")
+    facts.drbd_files = _parse_files(raw.get("file_dump"), prefix=f"{DRBD_DIR}/")
+    _parse_scst_file(facts, raw)
     version_text, _ = _output(raw, "drbd_version")
     for line in (version_text or "").splitlines():
         key, _, value = line.partition("=")
@@ -268,6 +294,18 @@ def _parse_scst(facts: NodeFacts, raw: dict) -> None:
         facts.problems += [f"SCST sysfs: {p}" for p in facts.scst_live.problems]
     if link_problem:
         facts.problems.append(f"SCST sysfs links unknown: {link_problem}")
+
+
+def _parse_scst_file(facts: NodeFacts, raw: dict) -> None:
+    entry = raw.get("file_dump")
+    files = _parse_files(entry, prefix=SCST_CONF)
+    if files is None or SCST_CONF not in (entry or {}).get("command", ""):
+        return  # not read (collections before the file was read had no such path)
+    facts.scst_file = files.get(SCST_CONF, "")
+    try:
+        facts.scst_file_config = scst.parse_config(facts.scst_file)
+    except scst.ScstConfigError as exc:
+        facts.problems.append(f"{SCST_CONF} unreadable: {exc}")
 
 
 def _parse_drbd(facts: NodeFacts, raw: dict) -> None:
@@ -333,6 +371,8 @@ class ClusterFacts:
     previous: dict[str, NodeFacts] = field(default_factory=dict)
     desired: dict[str, DesiredNode] | None = None
     reservations_expected: set[str] = field(default_factory=set)
+    # Apply jobs interrupted mid-change and not reconciled yet: (job id, summary, nodes).
+    interrupted_applies: list[tuple[int, str, list[str]]] = field(default_factory=list)
     now: datetime | None = None
     stale_after: timedelta = timedelta(minutes=3)
 
