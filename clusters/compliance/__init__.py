@@ -12,6 +12,7 @@ from clusters.compliance import (
     node_rules,
     ownership_rules,
     scst_rules,
+    stack_rules,
 )
 from clusters.compliance.catalogue import (
     CATALOGUE,
@@ -24,7 +25,15 @@ from clusters.compliance.catalogue import (
 )
 from clusters.facts import ClusterFacts
 
-RULE_MODULES = (node_rules, scst_rules, drbd_rules, initiator_rules, drift_rules, ownership_rules)
+RULE_MODULES = (
+    node_rules,
+    scst_rules,
+    drbd_rules,
+    initiator_rules,
+    drift_rules,
+    ownership_rules,
+    stack_rules,
+)
 
 
 def evaluate(facts: ClusterFacts) -> list[FindingData]:
