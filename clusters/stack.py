@@ -107,8 +107,8 @@ def parse_quorumtool(text: str) -> Quorum:
         local = rest.endswith(" (local)")
         name = rest.removesuffix(" (local)").split(" [")[0].strip()
         node_id = int(match["id"], 0)
-        if node_id == 0 and name.startswith("Qdevice"):
-            continue  # VOTEQUORUM_QDEVICE_NODEID row: the quorum device, not a member
+        if node_id == 0:
+            continue  # VOTEQUORUM_QDEVICE_NODEID (0): the quorum device's row, not a member
         votes = int(match["votes"]) if match["votes"] else None
         members.append(QuorumMember(node_id, votes, name, local))
     node_id = fields.get("Node ID", "")
