@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from clusters import drbd, scst
+from clusters import stack as cluster_stack
 from clusters.paths import DRBD_DIR, SCST_CONF
 
 DRBD_DEVICE_PREFIXES = ("/dev/drbd",)
@@ -72,10 +73,38 @@ class NodeFacts:
     scst_file_config: scst.ScstConfig | None = None
     versions: dict[str, str] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+    stack: cluster_stack.ClusterStack | None = None
 
     @property
     def has_data(self) -> bool:
         return self.reachable and not self.error
+
+    @property
+    def pacemaker_managed_resources(self) -> set[str] | None:
+        """DRBD resources Pacemaker manages on this node (ocf:linbit:drbd primitives in the
+        CIB); an empty set when no Pacemaker is installed, None when that is unknown.
+
+        A managed resource's role belongs to Pacemaker: a `drbdadm primary/secondary` or
+        `down` from the portal would fight it.
+        """
+        if self.stack is None:
+            return None
+        if self.stack.cib.state == cluster_stack.RUNNING:
+            return set(self.stack.drbd_primitives())
+        if self.stack.cib.state == cluster_stack.ABSENT:
+            return set()
+        return None
+
+    @property
+    def pacemaker_managed_targets(self) -> set[str] | None:
+        """IQNs of SCST targets Pacemaker manages (SCSTTarget/SCSTLun agents); as above."""
+        if self.stack is None:
+            return None
+        if self.stack.cib.state == cluster_stack.RUNNING:
+            return self.stack.scst_targets()
+        if self.stack.cib.state == cluster_stack.ABSENT:
+            return set()
+        return None
 
     def device_names(self) -> list[str]:
         names: set[str] = set()
@@ -255,6 +284,8 @@ def node_facts(
         return facts
     _parse_scst(facts, raw)
     _parse_drbd(facts, raw)
+    facts.stack = cluster_stack.parse_stack(raw)
+    facts.problems += [f"cluster stack: {p}" for p in facts.stack.problems]
     facts.drbd_files = _parse_files(raw.get("file_dump"), prefix=f"{DRBD_DIR}/")
     _parse_scst_file(facts, raw)
     version_text, _ = _output(raw, "drbd_version")

@@ -85,6 +85,12 @@ def _parser() -> argparse.ArgumentParser:
     f.add_argument("--original-host-key", action="store_false", dest="changed")
 
     sub.add_parser("nodes", help="list node names").add_argument("dir")
+    st = sub.add_parser("stack", help="change a node's cluster stack (lab/stack.py StackState)")
+    st.add_argument("dir")
+    st.add_argument("node")
+    st.add_argument(
+        "changes", nargs="*", help="FIELD=JSON, e.g. quorate=false drbd_clones='{\"r0\": 1}'"
+    )
     return p
 
 
@@ -138,6 +144,11 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(api.set_fault(args.dir, args.node, **changes).__dict__))
     elif args.cmd == "nodes":
         print("\n".join(api.node_names(args.dir)))
+    elif args.cmd == "stack":
+        from lab import stack
+
+        changes = {k: json.loads(v) for k, v in (c.split("=", 1) for c in args.changes)}
+        print(json.dumps(stack.set_stack(args.dir, args.node, **changes).__dict__))
     return 0
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import asyncssh
 
+from lab import stack
 from lab.node import Node
 from lab.scstadmin import write_config
 from lab.state import (
@@ -194,6 +195,7 @@ def create_lab(
             key = asyncssh.generate_private_key("ssh-ed25519", comment=name)
             key.write_private_key(ndir / "host_key")
             (ndir / "faults.json").write_text(json.dumps(asdict(Fault())))
+            stack.seed(ndir)  # drbd-utils' fence handlers; the cluster stack's defaults
             centry["nodes"].append(
                 {
                     "name": name,

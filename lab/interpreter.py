@@ -13,7 +13,7 @@ import shlex
 import shutil
 from dataclasses import dataclass
 
-from lab import drbdconf, drbdrun, scstadmin, sysfs
+from lab import drbdconf, drbdrun, scstadmin, stack, sysfs
 from lab.node import Node
 
 DRBDADM_USAGE_OPTS = """
@@ -583,6 +583,9 @@ COMMANDS = {
     "drbdsetup": cmd_drbdsetup,
     "blockdev": cmd_blockdev,
 }
+
+COMMANDS.update(stack.COMMANDS)  # corosync-quorumtool, crm_mon, cibadmin, dlm_tool
+COMMANDS["test"] = stack.make_test(COMMANDS["test"])  # adds `test -x FILE`
 
 _ = errno  # errno names appear in messages via os.strerror
 

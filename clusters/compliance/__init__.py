@@ -14,6 +14,7 @@ from clusters.compliance import (
     node_rules,
     ownership_rules,
     scst_rules,
+    stack_rules,
 )
 from clusters.compliance.catalogue import (
     CATALOGUE,
@@ -34,6 +35,7 @@ RULE_MODULES = (
     drift_rules,
     file_rules,
     ownership_rules,
+    stack_rules,
     change_rules,
 )
 
