@@ -565,18 +565,41 @@ def cmd_cp(node: Node, args: list[str]) -> Result:
 
 
 def cmd_mkdir(node: Node, args: list[str]) -> Result:
+    """coreutils mkdir [-p]; with -p a non-directory on the way is named as mkdir names it
+    (`cannot create directory 'FILE': Not a directory`)."""
     flags, ops = _operands(args)
     r = Result()
     for d in ops:
-        try:
-            node.host_path(d).mkdir(parents="p" in flags, exist_ok="p" in flags)
-        except FileExistsError:
-            r.stderr += f"mkdir: cannot create directory '{d}': File exists\n"
-            r.exit_status = 1
-        except FileNotFoundError:
-            r.stderr += f"mkdir: cannot create directory '{d}': No such file or directory\n"
+        err = _mkdir(node, d, "p" in flags)
+        if err:
+            r.stderr += f"mkdir: cannot create directory '{err[0]}': {err[1]}\n"
             r.exit_status = 1
     return r
+
+
+def _mkdir(node: Node, d: str, parents: bool) -> tuple[str, str] | None:
+    if not d:
+        return d, "No such file or directory"
+    if parents:
+        parts = d.split("/")
+        for i in range(1, len(parts)):
+            prefix = "/".join(parts[:i])
+            if not prefix or prefix.endswith("/"):
+                continue
+            h = node.host_path(prefix)
+            if h.exists() and not h.is_dir():
+                return prefix, "Not a directory"
+            h.mkdir(exist_ok=True)
+    h = node.host_path(d)
+    if h.is_dir() and parents:
+        return None
+    if h.exists() or h.is_symlink():
+        return d, "File exists"
+    if not h.parent.is_dir():
+        reason = "Not a directory" if h.parent.exists() else "No such file or directory"
+        return d, reason
+    h.mkdir()
+    return None
 
 
 def cmd_rm(node: Node, args: list[str]) -> Result:
@@ -652,7 +675,7 @@ def cmd_ls(node: Node, args: list[str]) -> Result:
     files: list[str] = []
     dirs: list[tuple[str, list[str]]] = []
     tree = None
-    for path in ops or ["."]:
+    for path in ops or ["/root"]:  # root's home: an SSH command's working directory
         if _is_sys(path):
             tree = tree or _tree(node)
             p = os.path.normpath(path)
@@ -666,7 +689,7 @@ def cmd_ls(node: Node, args: list[str]) -> Result:
                 r.stderr += f"ls: cannot access '{path}': No such file or directory\n"
                 r.exit_status = 2
             continue
-        h = node.host_path(path if path.startswith("/") else "/root/" + path)
+        h = node.host_path(path)
         if h.is_dir() and "d" not in flags:
             names = os.listdir(h)
             if "a" in flags:
