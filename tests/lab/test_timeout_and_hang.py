@@ -145,3 +145,19 @@ def test_hang_is_set_and_cleared_by_the_cli(lab):
     assert main(["fault", str(lab), NODE, "--hang-on", "(", "--hang-seconds", "3"]) == 2
     with pytest.raises(ValueError, match="not a regular expression"):
         api.set_fault(lab, NODE, hang_on="(")
+
+
+def test_forcecommand_applies_the_hang_too(lab, monkeypatch, capsys):
+    from lab import forcecommand
+
+    api.set_fault(lab, NODE, hang_on="scstadmin", hang_seconds=0.5)
+    node_dir = str(lab / "nodes" / NODE)
+    monkeypatch.setenv("SSH_ORIGINAL_COMMAND", f"timeout 0.2 {SET_PROD_ID}late")
+    start = time.monotonic()
+    assert forcecommand.main(["--state-dir", node_dir]) == 124
+    assert 0.2 <= time.monotonic() - start < 0.5
+    monkeypatch.setenv("SSH_ORIGINAL_COMMAND", f"timeout 5 {SET_PROD_ID}slow")
+    assert forcecommand.main(["--state-dir", node_dir]) == 0
+    assert time.monotonic() - start >= 0.7
+    capsys.readouterr()
+    assert run_command(api.node(lab, NODE), f"cat {PROD_ID}").stdout == "slow\n[key]\n"
