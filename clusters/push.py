@@ -265,6 +265,17 @@ def set_dev_attr_argv(device: str, values: dict[str, str]) -> list[str]:
     return ["scstadmin", "-noprompt", "-set_dev_attr", device, "-attributes", pairs]
 
 
+def runtime_batches(values: dict[str, str], restoring: bool) -> list[dict[str, str]]:
+    """The -set_dev_attr calls for one device, in a safe order. SCST refuses a t10_dev_id
+    change while cluster_mode is 1 (scst_vdisk.c), and scstadmin applies one call's
+    attributes in no fixed order: cluster_mode goes alone, after the identity when it
+    is turned on, before it when a rollback turns it back."""
+    mode = {k: v for k, v in values.items() if k == "cluster_mode"}
+    rest = {k: v for k, v in values.items() if k != "cluster_mode"}
+    batches = [mode, rest] if restoring else [rest, mode]
+    return [b for b in batches if b]
+
+
 async def reload(
     push: Push,
     session: ssh.NodeSession,
@@ -275,7 +286,8 @@ async def reload(
 ) -> None:
     """Make the installed files run: runtime attribute sets, drbdadm adjust, scstadmin."""
     for device, values in sorted(sets.items()):
-        await push.run(session, set_dev_attr_argv(device, values), step, writes=True)
+        for batch in runtime_batches(values, restoring=step == "restore"):
+            await push.run(session, set_dev_attr_argv(device, batch), step, writes=True)
     for resource in change.drbd_adjust:
         await push.run(session, ["drbdadm", "adjust", resource], step, writes=True)
     if change.scst_reload or force:

@@ -930,4 +930,3 @@ COMMANDS.update(stack.COMMANDS)  # corosync-quorumtool, crm_mon, cibadmin, dlm_t
 COMMANDS["test"] = stack.make_test(COMMANDS["test"])  # adds `test -x FILE`
 
 _ = errno  # errno names appear in messages via os.strerror
-
