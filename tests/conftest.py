@@ -69,7 +69,7 @@ def _queue_mode(request):
     """Tasks run inline (eager) unless the test uses the real worker."""
     from portal.celery import app
 
-    eager = "celery_worker" not in request.fixturenames
+    eager = not {"celery_worker", "workers"} & set(request.fixturenames)
     app.conf.task_always_eager = eager
     yield
     app.conf.task_always_eager = True

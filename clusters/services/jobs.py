@@ -182,6 +182,8 @@ def interrupt(job_id: int, reason: str) -> Job | None:
         )
         if job.cluster_id:
             locks.release(job.cluster_id, job.pk)
+            # In the same transaction: whoever sees the job interrupted sees its finding.
+            _refresh_findings([job.cluster])
     _notify(job)
     return job
 
@@ -206,7 +208,6 @@ def sweep() -> list[Job]:
         minutes = settings.JOB_QUEUED_TIMEOUT_SECONDS // 60
         ended.append(interrupt(job.pk, f"no worker started it within {minutes} minutes"))
     ended = [job for job in ended if job is not None]
-    _refresh_findings({job.cluster for job in ended if job.cluster_id})
     for job in ended:
         log.warning("job %s ended: %s", job.pk, job.summary)
     return ended
