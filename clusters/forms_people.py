@@ -6,7 +6,7 @@ from django.contrib.auth.validators import UnicodeUsernameValidator
 
 from clusters.models import Cluster, Role
 
-ALL_CLUSTERS = ""
+ALL_CLUSTERS = "*"  # no cluster name has it (validators.validate_scst_name)
 
 
 class UserCreateForm(forms.Form):
