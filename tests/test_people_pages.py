@@ -153,7 +153,7 @@ def test_nobody_deactivates_themselves(boss):
 def test_token_is_shown_once_stored_hashed_and_revocable(personas, cluster):
     viewer = personas["viewer"]
     client = client_of(viewer)
-    response = client.post(reverse("tokens"), {"name": "prometheus"})
+    response = client.post(reverse("tokens"), {"name": "prometheus"}, follow=True)
     key = re.search(r'id="token-key">([^<]+)<', response.content.decode()).group(1)
     assert key.startswith("sdp_")
     token = ApiToken.objects.get(user=viewer)

@@ -19,6 +19,8 @@ from clusters.forms_people import (
 from clusters.models import ApiToken, Cluster, Membership, Role
 from clusters.services import people
 
+FRESH_KEY_SESSION_FIELD = "people_fresh_api_key"
+
 
 def _users():
     memberships = Membership.objects.select_related("cluster").order_by("cluster__name")
@@ -146,17 +148,22 @@ def cluster_access(request: HttpRequest, cluster: Cluster) -> HttpResponse:
 
 
 def tokens(request: HttpRequest) -> HttpResponse:
-    """The user's own API tokens; a new token's key is shown once, on this response."""
+    """The user's own API tokens. A new token's key is shown once: it waits in the
+    session only until the redirected page shows it (a reload then creates nothing)."""
     form = TokenCreateForm(request.POST or None)
-    key = ""
     if request.method == "POST" and form.is_valid():
         try:
             _token, key = people.token_create(request.user, request.user, form.cleaned_data["name"])
         except people.PeopleError as exc:
             form.add_error(None, str(exc))
         else:
-            form = TokenCreateForm()
-    context = {"form": form, "key": key, "tokens": request.user.api_tokens.all()}
+            request.session[FRESH_KEY_SESSION_FIELD] = key
+            return redirect("tokens")
+    context = {
+        "form": form,
+        "key": request.session.pop(FRESH_KEY_SESSION_FIELD, ""),
+        "tokens": request.user.api_tokens.all(),
+    }
     return render(request, "people/tokens.html", context)
 
 
