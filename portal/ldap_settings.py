@@ -65,28 +65,29 @@ def ldap_settings(env: Mapping[str, str]) -> dict:
     import django_auth_ldap.config as config
     import ldap
 
-    group_type = env.get("LDAP_GROUP_TYPE", "groupOfNames")
+    group_type = env.get("LDAP_GROUP_TYPE") or "groupOfNames"
     if group_type not in GROUP_TYPES:
         raise ImproperlyConfigured(
             f"LDAP_GROUP_TYPE {group_type!r} must be one of {', '.join(GROUP_TYPES)}."
         )
     type_class, group_filter = GROUP_TYPES[group_type]
-    options = {ldap.OPT_NETWORK_TIMEOUT: float(env.get("LDAP_TIMEOUT_SECONDS", "5"))}
+    options = {ldap.OPT_NETWORK_TIMEOUT: float(env.get("LDAP_TIMEOUT_SECONDS") or "5")}
     options[ldap.OPT_TIMEOUT] = options[ldap.OPT_NETWORK_TIMEOUT]
     if env.get("LDAP_CA_CERT_FILE"):
         options[ldap.OPT_X_TLS_CACERTFILE] = env["LDAP_CA_CERT_FILE"]
         options[ldap.OPT_X_TLS_NEWCTX] = 0  # applies the CA file; must be the last TLS option
     values = {
         "AUTH_LDAP_SERVER_URI": uri,
-        "AUTH_LDAP_BIND_DN": env.get("LDAP_BIND_DN", ""),
+        "AUTH_LDAP_BIND_DN": env.get("LDAP_BIND_DN") or "",
         "AUTH_LDAP_BIND_PASSWORD": _secret(env, "LDAP_BIND_PASSWORD"),
-        "AUTH_LDAP_START_TLS": env.get("LDAP_START_TLS", "").lower() in {"1", "true", "yes", "on"},
+        "AUTH_LDAP_START_TLS": (env.get("LDAP_START_TLS") or "").lower()
+        in {"1", "true", "yes", "on"},
         "AUTH_LDAP_CONNECTION_OPTIONS": options,
         "AUTH_LDAP_USER_ATTR_MAP": {"first_name": "givenName", "last_name": "sn", "email": "mail"},
         "AUTH_LDAP_ALWAYS_UPDATE_USER": True,
         "AUTH_LDAP_GROUP_TYPE": getattr(config, type_class)(),
         "AUTH_LDAP_REQUIRE_GROUP": env.get("LDAP_REQUIRE_GROUP") or None,
-        "PORTAL_LDAP_ROLE_MAP": parse_role_map(env.get("LDAP_ROLE_MAP", "")),
+        "PORTAL_LDAP_ROLE_MAP": parse_role_map(env.get("LDAP_ROLE_MAP") or ""),
     }
     if env.get("LDAP_USER_DN_TEMPLATE"):
         values["AUTH_LDAP_USER_DN_TEMPLATE"] = env["LDAP_USER_DN_TEMPLATE"]
@@ -94,7 +95,7 @@ def ldap_settings(env: Mapping[str, str]) -> dict:
         values["AUTH_LDAP_USER_SEARCH"] = config.LDAPSearch(
             env["LDAP_USER_SEARCH_BASE"],
             ldap.SCOPE_SUBTREE,
-            env.get("LDAP_USER_FILTER", "(uid=%(user)s)"),
+            env.get("LDAP_USER_FILTER") or "(uid=%(user)s)",
         )
     else:
         raise ImproperlyConfigured(

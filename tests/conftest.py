@@ -1,3 +1,5 @@
+import os
+
 import pytest
 
 from clusters.models import Role
@@ -131,8 +133,10 @@ def ldap_directory(tmp_path, settings):
     import json
 
     from portal.ldap_settings import ldap_settings
-    from tests.ldap_support import directory_ldif, start_slapd
+    from tests.ldap_support import SLAPD, directory_ldif, start_slapd
 
+    if not os.path.exists(SLAPD):
+        pytest.skip("slapd is not installed (scripts/system-packages.sh installs it)")
     slapd = start_slapd(tmp_path / "slapd", directory_ldif(LDAP_PEOPLE, LDAP_GROUPS))
     for name, value in ldap_settings(slapd.env(json.dumps(LDAP_ROLE_MAP))).items():
         setattr(settings, name, value)
