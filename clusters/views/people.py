@@ -1,5 +1,6 @@
 """People and access: users, their roles, and API tokens (clusters.services.people)."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.db.models import Prefetch, Q
@@ -54,7 +55,9 @@ def person_add(request: HttpRequest) -> HttpResponse:
                 return redirect("person-detail", user.pk)
             # Rendered, not redirected: the link is shown this once and kept nowhere.
             link = request.build_absolute_uri(invite)
-            return render(request, "people/person_invited.html", {"person": user, "link": link})
+            days = settings.PASSWORD_RESET_TIMEOUT // 86400
+            context = {"person": user, "link": link, "timeout_days": days}
+            return render(request, "people/person_invited.html", context)
     return render(request, "people/person_add.html", {"form": form})
 
 
