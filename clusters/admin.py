@@ -108,8 +108,9 @@ class ClusterAdmin(AuditedAdmin):
 
 @admin.register(models.Membership)
 class MembershipAdmin(AuditedAdmin):
-    list_display = ["user", "cluster", "role"]
-    list_filter = ["role", "cluster"]
+    list_display = ["user", "cluster", "role", "source"]
+    list_filter = ["role", "source", "cluster"]
+    readonly_fields = ["source"]  # set by the portal: local here, ldap at an LDAP login
     search_fields = ["user__username", "cluster__name"]
 
 

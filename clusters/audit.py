@@ -19,7 +19,7 @@ from django.forms.models import model_to_dict
 from django.utils import timezone
 
 # Fields whose values never reach the trail, whatever the model: secrets at rest.
-SECRET_FIELDS = frozenset({"private_key", "private_key_encrypted", "password"})
+SECRET_FIELDS = frozenset({"private_key", "private_key_encrypted", "password", "digest"})
 
 _request_id: contextvars.ContextVar[uuid.UUID | None] = contextvars.ContextVar(
     "audit_request_id", default=None

@@ -86,6 +86,12 @@ class Membership(models.Model):
         help_text="Leave empty to grant the role on all clusters.",
     )
     role = models.CharField(max_length=10, choices=Role.choices)
+    # LDAP memberships follow the directory's groups at every login; local ones stay put.
+    source = models.CharField(
+        max_length=10,
+        choices=[("local", "Granted in the portal"), ("ldap", "From an LDAP group")],
+        default="local",
+    )
 
     class Meta:
         constraints = [
@@ -695,3 +701,40 @@ class Revision(models.Model):
 
 
 from clusters.audit import AuditEntry  # noqa: E402,F401
+
+
+class ApiToken(models.Model):
+    """A named API token. Only its SHA-256 digest is stored: the key is shown once."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    name = models.CharField(max_length=100, help_text="What the token is for, e.g. prometheus.")
+    prefix = models.CharField(max_length=12, help_text="The key's first characters.")
+    digest = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"token {self.name} ({self.prefix}…) of {self.user}"
+
+
+class LdapAccount(models.Model):
+    """Marks a user as coming from LDAP: their DN and groups at the last login."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="ldap_account"
+    )
+    dn = models.CharField(max_length=500)
+    groups = models.JSONField(default=list)
+    synced_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.user} from LDAP ({self.dn})"

@@ -2,7 +2,7 @@ from django.urls import path
 
 from clusters import views
 from clusters.views import changes as change_views
-from clusters.views import onboarding, reconcile, wizard
+from clusters.views import onboarding, people, reconcile, wizard
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -44,4 +44,19 @@ urlpatterns = [
     ),
     path("plans/<int:job_id>/", change_views.plan_detail, name="plan-detail"),
     path("plans/<int:job_id>/apply/", change_views.plan_apply, name="plan-apply"),
+    # People and access: users and global roles (global admins), a cluster's roles (its
+    # admins), everyone's own API tokens.
+    path("people/", people.people_list, name="people-list"),
+    path("people/add/", people.person_add, name="person-add"),
+    path("people/<int:user_id>/", people.person_detail, name="person-detail"),
+    path("people/<int:user_id>/roles/", people.person_role_grant, name="person-role-grant"),
+    path("people/<int:user_id>/active/", people.person_active, name="person-active"),
+    path(
+        "memberships/<int:membership_id>/revoke/",
+        people.membership_revoke,
+        name="membership-revoke",
+    ),
+    path("clusters/<str:cluster_name>/access/", people.cluster_access, name="cluster-access"),
+    path("tokens/", people.tokens, name="tokens"),
+    path("tokens/<int:token_id>/revoke/", people.token_revoke, name="token-revoke"),
 ]

@@ -11,6 +11,8 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from portal.ldap_settings import ldap_settings
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("PORTAL_VAR_DIR", BASE_DIR / "var"))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
@@ -61,6 +63,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "clusters",
 ]
 
@@ -88,6 +91,12 @@ AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
+# LDAP login when LDAP_SERVER_URI is set (portal/ldap_settings.py; README lists the
+# variables). After ModelBackend: local accounts keep working and are tried first.
+_ldap = ldap_settings(os.environ)
+globals().update(_ldap)
+if _ldap:
+    AUTHENTICATION_BACKENDS.append("clusters.directory.PortalLDAPBackend")
 AXES_FAILURE_LIMIT = int(os.environ.get("AXES_FAILURE_LIMIT", "5"))
 AXES_COOLOFF_TIME = float(os.environ.get("AXES_COOLOFF_HOURS", "0.25"))  # hours
 # Lock the user name from that address, not the user everywhere: a stranger guessing
@@ -97,10 +106,11 @@ AXES_RESET_ON_SUCCESS = True
 AXES_USERNAME_CALLABLE = "clusters.middleware.axes_username"
 AXES_IPWARE_PROXY_COUNT = int(os.environ.get("AXES_PROXY_COUNT", "0"))
 
-# The JSON API: a token (Admin → Tokens, or `manage.py drf_create_token USER`) or the
+# The JSON API: a token (the API tokens page, or legacy `manage.py drf_create_token`) or the
 # browser session; the roles are those of the pages (clusters.access).
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "clusters.api.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
@@ -123,6 +133,10 @@ SPECTACULAR_SETTINGS = {
         "JobKindEnum": "clusters.models.Job.Kind",
     },
     "COMPONENT_SPLIT_REQUEST": True,
+    # Swagger UI and Redoc from drf-spectacular-sidecar's vendored files: no CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 ROOT_URLCONF = "portal.urls"

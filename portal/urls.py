@@ -12,6 +12,19 @@ urlpatterns = [
         name="login",
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    # An invited user's one-time link to set their password (Django's reset token).
+    path(
+        "accounts/invite/<uidb64>/<token>/",
+        auth_views.PasswordResetConfirmView.as_view(
+            template_name="registration/invite_accept.html", post_reset_login=False
+        ),
+        name="password_reset_confirm",
+    ),
+    path(
+        "accounts/invite/done/",
+        auth_views.PasswordResetCompleteView.as_view(template_name="registration/invite_done.html"),
+        name="password_reset_complete",
+    ),
     path("admin/", admin.site.urls),
     path("audit/", audit_log, name="audit"),
     path("api/", include("clusters.api.urls")),

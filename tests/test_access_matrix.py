@@ -90,6 +90,31 @@ RULES = {
         for model in ("nodesnapshot", "finding", "mute", "job", "revision")
         for view in ("add", "delete")
     },
+    # People and access: users and global roles for global admins (here the superuser),
+    # a cluster's roles for its admins, API tokens for everyone; changes are POST only
+    # (their roles: tests/test_people_pages.py).
+    "people-list": lambda p: (
+        "login" if p == "anonymous" else ("ok" if p == "superuser" else "denied")
+    ),
+    "person-add": lambda p: (
+        "login" if p == "anonymous" else ("ok" if p == "superuser" else "denied")
+    ),
+    "person-detail": lambda p: (
+        "login" if p == "anonymous" else ("ok" if p == "superuser" else "denied")
+    ),
+    "person-role-grant": anyone_logged_in("method"),
+    "person-active": anyone_logged_in("method"),
+    "membership-revoke": anyone_logged_in("method"),
+    "cluster-access": cluster_role("admin"),
+    "tokens": anyone_logged_in(),
+    "token-revoke": anyone_logged_in("method"),
+    # An invite link is public: whoever holds it sets the password (a bad one says so).
+    "password_reset_confirm": lambda p: "ok",
+    "password_reset_complete": lambda p: "ok",
+    # API docs are pages: a login redirect, not the API's 401.
+    "api:root": anyone_logged_in("redirect"),
+    "api:docs": anyone_logged_in(),
+    "api:redoc": anyone_logged_in(),
     # The JSON API: the same roles as the pages; GET on a POST-only endpoint is 405.
     "api:cluster-list": api(anyone_logged_in()),
     "api:cluster-detail": api(cluster_role("viewer")),
@@ -161,6 +186,17 @@ def _sample_revision(cluster) -> int:
     ).pk
 
 
+def _sample_membership(cluster) -> int:
+    return cluster.memberships.order_by("pk").first().pk
+
+
+def _sample_token(cluster) -> int:
+    from clusters.services import people
+
+    member = cluster.memberships.order_by("pk").first().user
+    return people.token_create(member, member, "sample")[0].pk
+
+
 # URL parameters naming objects of the test cluster, and how to get one.
 SAMPLE_OBJECTS = {
     "node_name": lambda cluster: cluster.nodes.order_by("name").first().name,
@@ -168,6 +204,9 @@ SAMPLE_OBJECTS = {
     "revision_id": _sample_revision,
     "finding_id": _sample_finding,
     "job_id": _sample_job,
+    "user_id": lambda cluster: cluster.memberships.order_by("pk").first().user_id,
+    "membership_id": _sample_membership,
+    "token_id": _sample_token,
 }
 
 
