@@ -160,3 +160,18 @@ def ldap_directory(tmp_path, settings):
     ]
     yield slapd
     slapd.stop()
+
+
+@pytest.fixture
+def workers(tmp_path):
+    """Worker processes of the test's own (on queue `faults`), to kill and restart."""
+    from django.conf import settings
+    from django.db import connection
+
+    from tests.change_support import Workers
+
+    if connection.vendor != "postgresql" or not settings.REDIS_URL:
+        pytest.skip("needs PostgreSQL and REDIS_URL (make test sets both)")
+    pool = Workers(tmp_path, settings.REDIS_URL)
+    yield pool
+    pool.stop()

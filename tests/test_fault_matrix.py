@@ -17,105 +17,35 @@ import subprocess
 import time
 
 import pytest
-from django.conf import settings
 from django.db import connection
 from django.urls import reverse
 
 from clusters import locks
-from clusters.models import Cluster, Finding, Job, NodeStep, Role
+from clusters.models import Cluster, Finding, Job, Role
 from clusters.services import changes, collection, jobs, reconcile
-from lab import api
-from tests.celery_support import database_url, start_worker
-from tests.change_support import apply, apply_job, node_fingerprint, plan, wait_for
+from tests.change_support import (
+    CONFIG,
+    QUEUE,
+    apply,
+    apply_job,
+    hang,
+    node_names,
+    plan,
+    runs,
+    sigkill,
+    states,
+    unhang,
+    wait_for,
+    wait_step,
+)
 from tests.factories import add_lun_change, make_user
 
 pytestmark = pytest.mark.django_db(transaction=True)
-QUEUE = "faults"  # this module's workers only; the session's worker never takes these
-CONFIG = r"scstadmin -noprompt -config"  # the apply's reload, not a rollback's -force one
-
-
-class Workers:
-    """Worker processes started by one test, all stopped at its end."""
-
-    def __init__(self, tmp_path, redis_url: str) -> None:
-        self.tmp_path, self.redis_url, self.started = tmp_path, redis_url, []
-
-    def start(self, pool: str = "solo", redis_url: str | None = None, **env: str):
-        log = self.tmp_path / f"worker-{len(self.started)}.log"
-        extra = {"NODE_COMMAND_TIMEOUT_SECONDS": "20", "JOB_HEARTBEAT_SECONDS": "1", **env}
-        process = start_worker(
-            database_url(connection.settings_dict),
-            redis_url or self.redis_url,
-            log,
-            queues=QUEUE,
-            pool=pool,
-            extra_env=extra,
-        )
-        self.started.append(process)
-        return process
-
-    def stop(self) -> None:
-        for process in self.started:
-            if process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(20)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-
-
-@pytest.fixture
-def workers(tmp_path):
-    if connection.vendor != "postgresql" or not settings.REDIS_URL:
-        pytest.skip("needs PostgreSQL and REDIS_URL (make test sets both)")
-    pool = Workers(tmp_path, settings.REDIS_URL)
-    yield pool
-    pool.stop()
 
 
 @pytest.fixture
 def operator(spare_cluster):
     return make_user("op", Role.OPERATOR, spare_cluster)
-
-
-def node_names(cluster: Cluster) -> tuple[str, str]:
-    return f"{cluster.name}-a", f"{cluster.name}-b"
-
-
-def states(lab, cluster: Cluster) -> dict:
-    return {name: node_fingerprint(lab, name) for name in node_names(cluster)}
-
-
-def runs(lab, node: str, device: str) -> bool:
-    return device in str(node_fingerprint(lab, node)[0])
-
-
-def wait_step(job: Job, node: str, text: str, seconds: float = 60) -> NodeStep:
-    """The first step of JOB on NODE whose command contains TEXT, once it has started."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        step = job.steps.filter(node_name=node, command__contains=text).first()
-        if step is not None:
-            return step
-        job.refresh_from_db()
-        assert not job.is_finished, f"job ended before `{text}` on {node}: {job.summary}"
-        time.sleep(0.05)
-    raise AssertionError(f"no `{text}` step on {node} within {seconds} s")
-
-
-def hang(lab, node: str, pattern: str, seconds: float) -> None:
-    api.set_fault(lab.dir, node, hang_on=pattern, hang_seconds=seconds)
-    lab.wait_for_faults()
-
-
-def unhang(lab, node: str) -> None:
-    api.set_fault(lab.dir, node, hang_on=None, hang_seconds=0.0)
-    lab.wait_for_faults()
-
-
-def sigkill(process) -> None:
-    os.kill(process.pid, signal.SIGKILL)
-    process.wait(10)
 
 
 def open_codes(cluster: Cluster) -> set[str]:

@@ -184,8 +184,22 @@ def interrupt(job_id: int, reason: str) -> Job | None:
             locks.release(job.cluster_id, job.pk)
             # In the same transaction: whoever sees the job interrupted sees its finding.
             _refresh_findings([job.cluster])
+    if job.needs_reconcile:
+        _collect_soon(job)
     _notify(job)
     return job
+
+
+def _collect_soon(job: Job) -> None:
+    """Read the cluster again now, for the reconcile page (best effort: the page says
+    when its data predates the interruption and offers a collection)."""
+    from clusters import tasks
+    from clusters.services import collection
+
+    try:
+        enqueue(collection.collection_create(job.cluster), tasks.collect_job)
+    except QueueUnavailable:
+        log.warning("job %s: no collection queued after the interruption", job.pk)
 
 
 def sweep() -> list[Job]:
