@@ -694,4 +694,6 @@ class Revision(models.Model):
         return f"{self.cluster.name} revision {self.pk}: {self.description}"
 
 
+from clusters.alert_models import Channel, Delivery, Subscription  # noqa: E402,F401
 from clusters.audit import AuditEntry  # noqa: E402,F401
+from clusters.history_models import Sample  # noqa: E402,F401

@@ -1,8 +1,8 @@
 from django.urls import path
 
 from clusters import views
+from clusters.views import alerts, history, onboarding, reconcile, wizard
 from clusters.views import changes as change_views
-from clusters.views import onboarding, reconcile, wizard
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -44,4 +44,27 @@ urlpatterns = [
     ),
     path("plans/<int:job_id>/", change_views.plan_detail, name="plan-detail"),
     path("plans/<int:job_id>/apply/", change_views.plan_apply, name="plan-apply"),
+    # History (charts) and alerts.
+    path("clusters/<str:cluster_name>/history/", history.cluster_history, name="cluster-history"),
+    path(
+        "clusters/<str:cluster_name>/luns/<str:device_name>/history/",
+        history.lun_history,
+        name="lun-history",
+    ),
+    path("alerts/", alerts.alerts_home, name="alerts"),
+    path("alerts/deliveries/", alerts.deliveries, name="alert-deliveries"),
+    path("alerts/channels/add/", alerts.channel_edit, name="alert-channel-add"),
+    path("alerts/channels/<int:channel_id>/", alerts.channel_edit, name="alert-channel-edit"),
+    path(
+        "alerts/channels/<int:channel_id>/delete/",
+        alerts.channel_delete,
+        name="alert-channel-delete",
+    ),
+    path("alerts/channels/<int:channel_id>/test/", alerts.channel_test, name="alert-channel-test"),
+    path("alerts/subscriptions/add/", alerts.subscription_add, name="alert-subscription-add"),
+    path(
+        "alerts/subscriptions/<int:subscription_id>/delete/",
+        alerts.subscription_delete,
+        name="alert-subscription-delete",
+    ),
 ]

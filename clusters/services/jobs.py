@@ -117,6 +117,12 @@ def job_finish(job: Job, state: str, summary: str, **fields) -> None:
 
 def _notify(job: Job) -> None:
     """Hook for what must follow a job's end (alerts); never fails the job."""
+    from clusters.services import alerts
+
+    try:
+        alerts.job_ended(job)
+    except Exception:  # an alert that cannot be recorded must not fail or hide the job
+        log.exception("alert for job %s not recorded", job.pk)
 
 
 def job_crashed(job_id: int, exc: BaseException) -> None:
