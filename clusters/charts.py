@@ -19,6 +19,7 @@ PALETTE_SIZE = 6  # .series-0 … .series-5 in portal.css
 class Series:
     name: str
     points: list[tuple[datetime, float]]
+    css: str = ""  # a fixed colour class (e.g. a severity's), else the palette's next
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,7 @@ class Line:
 class Tick:
     at: float
     label: str
+    anchor: str = "middle"
 
 
 @dataclass
@@ -74,11 +76,11 @@ def _number(value: float) -> str:
 
 
 def nice_ceiling(value: float) -> float:
-    """The smallest of 1, 2, 2.5, 5 × 10ⁿ at or above value (a round top for the axis)."""
+    """The smallest of 1, 2, 4, 8 × 10ⁿ at or above value: a top whose quarters are round."""
     if value <= 0:
         return 1.0
     magnitude = 10 ** math.floor(math.log10(value))
-    for step in (1, 2, 2.5, 5, 10):
+    for step in (1, 2, 4, 8, 10):
         if step * magnitude >= value:
             return step * magnitude
     return 10 * magnitude
@@ -110,23 +112,25 @@ def line_chart(
     def y_of(value: float) -> float:
         return round(box["bottom"] - max(value, 0) / top * plot_h, 1)
 
-    fmt = "%Y-%m-%d" if days else "%m-%d %H:%M"
+    fmt = "%Y-%m-%d" if days else "%m-%d %H:%M" if span >= 3600 else "%H:%M:%S"
     for index, s in enumerate(series):
         ordered = sorted(s.points)
         dots = [Dot(x_of(at), y_of(v), f"{at:{fmt}} UTC: {_number(v)} {unit}") for at, v in ordered]
         chart.lines.append(
             Line(
                 name=s.name,
-                css=f"series-{index % PALETTE_SIZE}",
+                css=s.css or f"series-{index % PALETTE_SIZE}",
                 points=" ".join(f"{d.x},{d.y}" for d in dots),
                 dots=dots,
                 last=f"{_number(ordered[-1][1])} {unit}" if ordered else "—",
             )
         )
     chart.y_ticks = [Tick(y_of(top * i / 4), _number(top * i / 4)) for i in range(5)]
-    ticks = 1 if end == start else 4
-    chart.x_ticks = [
-        Tick(x_of(start + (end - start) * i / ticks), f"{start + (end - start) * i / ticks:{fmt}}")
-        for i in range(ticks + 1)
-    ]
+    if end == start:
+        chart.x_ticks = [Tick(x_of(start), f"{start:{fmt}}")]
+    else:
+        chart.x_ticks = [
+            Tick(x_of(at), f"{at:{fmt}}", "start" if i == 0 else "end" if i == 4 else "middle")
+            for i, at in enumerate(start + (end - start) * i / 4 for i in range(5))
+        ]
     return chart

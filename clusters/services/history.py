@@ -188,7 +188,7 @@ def findings_chart(cluster: Cluster, since: datetime) -> charts.Chart:
         day = at.replace(hour=0, minute=0, second=0, microsecond=0)
         days[severity][day] = max(days[severity].get(day, 0), value)
     lines = [
-        charts.Series(severity, sorted(days[severity].items()))
+        charts.Series(severity, sorted(days[severity].items()), f"sev-{severity.lower()}")
         for severity in Severity.values
         if severity in days
     ]
