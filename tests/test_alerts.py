@@ -292,3 +292,35 @@ def test_sent_by_the_real_worker(celery_worker, webhook):
         time.sleep(0.2)
     assert len(webhook.bodies) == 1
     assert Delivery.objects.get().state == "sent"
+
+
+def test_alerts_made_while_the_broker_was_down_are_queued_again(cluster, monkeypatch):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from clusters import alert_tasks
+    from clusters.services import alerts
+
+    channel = Channel.objects.create(name="m", kind="email", recipients="ops@example.com")
+    old = Delivery.objects.create(
+        channel=channel,
+        key="finding:1:opened",
+        event="opened",
+        severity="CRITICAL",
+        subject="s",
+        text="t",
+    )
+    Delivery.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(minutes=10))
+    Delivery.objects.create(
+        channel=channel,
+        key="finding:2:opened",
+        event="opened",
+        severity="CRITICAL",
+        subject="s",
+        text="t",
+    )  # just made: queued
+    queued = []
+    monkeypatch.setattr(alert_tasks.deliver, "delay", queued.append)
+    assert alerts.requeue_pending() == 1
+    assert queued == [old.pk]

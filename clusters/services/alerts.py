@@ -13,6 +13,7 @@ import logging
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.conf import settings
 from django.core import mail
@@ -190,7 +191,7 @@ def queue(delivery_ids: list[int]) -> None:
 
 def requeue_pending(older_than_seconds: int = 300) -> int:
     """Queue again deliveries never attempted (the broker was down when they were made)."""
-    since = timezone.now() - timezone.timedelta(seconds=older_than_seconds)
+    since = timezone.now() - timedelta(seconds=older_than_seconds)
     ids = list(
         Delivery.objects.filter(
             state=Delivery.State.PENDING, attempts=0, created_at__lt=since
