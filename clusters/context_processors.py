@@ -12,8 +12,13 @@ def navigation(request: HttpRequest) -> dict:
     if user is None or not user.is_authenticated:
         return {}
     if user.is_superuser:
-        return {"can_read_audit": True, "can_manage_people": True}
+        return {"can_read_audit": True, "can_manage_people": True, "can_manage_alerts": True}
     admin_on = list(
         Membership.objects.filter(user=user, role=Role.ADMIN).values_list("cluster_id", flat=True)
     )
-    return {"can_read_audit": bool(admin_on), "can_manage_people": None in admin_on}
+    global_admin = None in admin_on
+    return {
+        "can_read_audit": bool(admin_on),
+        "can_manage_people": global_admin,
+        "can_manage_alerts": global_admin,
+    }

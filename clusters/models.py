@@ -700,6 +700,7 @@ class Revision(models.Model):
         return f"{self.cluster.name} revision {self.pk}: {self.description}"
 
 
+from clusters.alert_models import Channel, Delivery, Subscription  # noqa: E402,F401
 from clusters.audit import AuditEntry  # noqa: E402,F401
 
 
@@ -738,3 +739,6 @@ class LdapAccount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} from LDAP ({self.dn})"
+
+
+from clusters.history_models import Sample  # noqa: E402,F401

@@ -1,8 +1,8 @@
 from django.urls import path
 
 from clusters import views
+from clusters.views import alerts, history, onboarding, people, reconcile, wizard
 from clusters.views import changes as change_views
-from clusters.views import onboarding, people, reconcile, wizard
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -59,4 +59,27 @@ urlpatterns = [
     path("clusters/<str:cluster_name>/access/", people.cluster_access, name="cluster-access"),
     path("tokens/", people.tokens, name="tokens"),
     path("tokens/<int:token_id>/revoke/", people.token_revoke, name="token-revoke"),
+    # History (charts) and alerts.
+    path("clusters/<str:cluster_name>/history/", history.cluster_history, name="cluster-history"),
+    path(
+        "clusters/<str:cluster_name>/luns/<str:device_name>/history/",
+        history.lun_history,
+        name="lun-history",
+    ),
+    path("alerts/", alerts.alerts_home, name="alerts"),
+    path("alerts/deliveries/", alerts.deliveries, name="alert-deliveries"),
+    path("alerts/channels/add/", alerts.channel_edit, name="alert-channel-add"),
+    path("alerts/channels/<int:channel_id>/", alerts.channel_edit, name="alert-channel-edit"),
+    path(
+        "alerts/channels/<int:channel_id>/delete/",
+        alerts.channel_delete,
+        name="alert-channel-delete",
+    ),
+    path("alerts/channels/<int:channel_id>/test/", alerts.channel_test, name="alert-channel-test"),
+    path("alerts/subscriptions/add/", alerts.subscription_add, name="alert-subscription-add"),
+    path(
+        "alerts/subscriptions/<int:subscription_id>/delete/",
+        alerts.subscription_delete,
+        name="alert-subscription-delete",
+    ),
 ]

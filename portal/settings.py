@@ -271,4 +271,36 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": COLLECT_INTERVAL_SECONDS},
     },
     "sweep-jobs": {"task": "clusters.sweep_jobs", "schedule": 30.0, "options": {"expires": 30}},
+    "alerts-requeue": {
+        "task": "clusters.alerts_requeue",
+        "schedule": 300.0,
+        "options": {"expires": 300},
+    },
+    "history-prune": {
+        "task": "clusters.history_prune",
+        "schedule": 3600.0,
+        "options": {"expires": 3600},
+    },
 }
+
+# Alerts (docs: README "Alerts"): sent by the worker, retried with exponential backoff.
+# E-mail goes through Django's SMTP backend (EMAIL_HOST, EMAIL_PORT, EMAIL_HOST_USER,
+# EMAIL_HOST_PASSWORD, EMAIL_USE_TLS / EMAIL_USE_SSL, DEFAULT_FROM_EMAIL).
+PORTAL_URL = os.environ.get("PORTAL_URL", "")  # e.g. https://portal.example, for links
+ALERT_EMAIL_BACKEND = os.environ.get(
+    "ALERT_EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend"
+)
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS")
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL")
+EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT", "10"))
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "scst-portal@localhost")
+ALERT_MAX_RETRIES = int(os.environ.get("ALERT_MAX_RETRIES", "5"))
+ALERT_RETRY_BASE_SECONDS = int(os.environ.get("ALERT_RETRY_BASE_SECONDS", "30"))
+ALERT_RETRY_MAX_SECONDS = int(os.environ.get("ALERT_RETRY_MAX_SECONDS", "1800"))
+
+# History (charts): samples recorded at each collection, kept this many days.
+HISTORY_RETENTION_DAYS = int(os.environ.get("HISTORY_RETENTION_DAYS", "30"))

@@ -51,6 +51,15 @@ def api(rule):
     return lambda persona: "unauthenticated" if persona == "anonymous" else rule(persona)
 
 
+def global_admin(persona: str) -> str:
+    """Admins of every cluster (in the personas: the superuser)."""
+    return {"anonymous": "login", "superuser": "ok"}.get(persona, "denied")
+
+
+def post_only(persona: str) -> str:
+    return "login" if persona == "anonymous" else "method"
+
+
 def django_admin(persona: str, ok: str = "ok") -> str:
     return ok if persona == "superuser" else "login"
 
@@ -79,6 +88,18 @@ RULES = {
     "cluster-lock": cluster_role("viewer"),
     "plan-detail": cluster_role("viewer"),  # the sample job is a plan of the test cluster
     "plan-apply": cluster_role("operator", ok="method"),  # POST only
+    # History and charts: a cluster's viewers.
+    "cluster-history": cluster_role("viewer"),
+    "lun-history": cluster_role("viewer"),  # the sample LUN is on the test cluster
+    # Alerts: channels hold webhook URLs and addresses for every cluster: global admins.
+    "alerts": global_admin,
+    "alert-deliveries": global_admin,
+    "alert-channel-add": global_admin,
+    "alert-channel-edit": global_admin,
+    "alert-subscription-add": global_admin,
+    "alert-channel-delete": post_only,
+    "alert-channel-test": post_only,
+    "alert-subscription-delete": post_only,
     # The audit trail: admins of any cluster (each sees their own clusters) and superusers.
     "audit": lambda p: "login" if p == "anonymous" else ("ok" if p in ADMINS else "denied"),
     # The trail is never editable, not even by superusers; they may read it in the admin.
@@ -197,6 +218,23 @@ def _sample_token(cluster) -> int:
     return people.token_create(member, member, "sample")[0].pk
 
 
+def _sample_channel(cluster) -> int:
+    from clusters.models import Channel
+
+    channel, _ = Channel.objects.get_or_create(
+        name="sample", defaults={"kind": "email", "recipients": "ops@example.com"}
+    )
+    return channel.pk
+
+
+def _sample_subscription(cluster) -> int:
+    from clusters.models import Subscription
+
+    return Subscription.objects.get_or_create(channel_id=_sample_channel(cluster), cluster=cluster)[
+        0
+    ].pk
+
+
 # URL parameters naming objects of the test cluster, and how to get one.
 SAMPLE_OBJECTS = {
     "node_name": lambda cluster: cluster.nodes.order_by("name").first().name,
@@ -207,6 +245,9 @@ SAMPLE_OBJECTS = {
     "user_id": lambda cluster: cluster.memberships.order_by("pk").first().user_id,
     "membership_id": _sample_membership,
     "token_id": _sample_token,
+    "device_name": lambda cluster: cluster.devices.order_by("name").first().name,
+    "channel_id": _sample_channel,
+    "subscription_id": _sample_subscription,
 }
 
 

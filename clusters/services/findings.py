@@ -29,6 +29,7 @@ def findings_store(cluster: Cluster, found: list) -> list[Finding]:
         (f.code, f.object_ref): f
         for f in Finding.objects.select_for_update().filter(cluster=cluster, resolved_at=None)
     }
+    before = {key: f.severity for key, f in open_findings.items()}
     kept = []
     for item in found:
         finding = open_findings.pop((item.code, item.object_ref), None)
@@ -44,7 +45,16 @@ def findings_store(cluster: Cluster, found: list) -> list[Finding]:
     for gone in open_findings.values():
         gone.resolved_at = now
         gone.save(update_fields=["resolved_at"])
+    _report(cluster, kept, before, list(open_findings.values()))
     return kept
+
+
+def _report(cluster: Cluster, kept: list[Finding], before: dict, gone: list[Finding]) -> None:
+    """Alerts for what opened, got worse or closed; the day's counts for the history."""
+    from clusters.services import alerts, history
+
+    alerts.findings_stored(cluster, kept, before, gone)
+    history.record_findings(cluster)
 
 
 def _end_mutes_if_worse(cluster: Cluster, finding: Finding, now: datetime) -> None:

@@ -117,6 +117,12 @@ def job_finish(job: Job, state: str, summary: str, **fields) -> None:
 
 def _notify(job: Job) -> None:
     """Hook for what must follow a job's end (alerts); never fails the job."""
+    from clusters.services import alerts
+
+    try:
+        alerts.job_ended(job)
+    except Exception:  # an alert that cannot be recorded must not fail or hide the job
+        log.exception("alert for job %s not recorded", job.pk)
 
 
 def job_crashed(job_id: int, exc: BaseException) -> None:
@@ -182,6 +188,7 @@ def interrupt(job_id: int, reason: str) -> Job | None:
         )
         if job.cluster_id:
             locks.release(job.cluster_id, job.pk)
+        if job.needs_reconcile:
             # In the same transaction: whoever sees the job interrupted sees its finding.
             _refresh_findings([job.cluster])
     if job.needs_reconcile:
