@@ -94,6 +94,10 @@ class ClusterStatus:
     nodes_up: int
     nodes_total: int
     unknown_because: str = ""
+    last_known: str = ""  # worst severity of findings kept while their node is unread
+    luns: int | None = None  # LUNs exported (devices), None when no node was read
+    exported_bytes: int | None = None
+    sessions: int | None = None
 
     @property
     def badge(self) -> str:
@@ -129,7 +133,9 @@ def cluster_overview(clusters: QuerySet[Cluster], now: datetime | None = None) -
     """
     now = now or timezone.now()
     fresh_after = now - timedelta(seconds=3 * settings.COLLECT_INTERVAL_SECONDS)
-    open_here = unmuted_open_findings(now).filter(cluster=OuterRef("pk"))
+    open_all = unmuted_open_findings(now).filter(cluster=OuterRef("pk"))
+    open_here = open_all.filter(last_known_at=None)
+    last_known = open_all.exclude(last_known_at=None)
     latest = NodeSnapshot.objects.filter(node=OuterRef("pk")).order_by("-collected_at")
     nodes = Node.objects.filter(cluster=OuterRef("pk")).annotate(
         latest_reachable=Subquery(latest.values("reachable")[:1]),
@@ -139,6 +145,9 @@ def cluster_overview(clusters: QuerySet[Cluster], now: datetime | None = None) -
         n_critical=_count(open_here.filter(severity=Severity.CRITICAL)),
         n_warning=_count(open_here.filter(severity=Severity.WARNING)),
         n_info=_count(open_here.filter(severity=Severity.INFO)),
+        lk_critical=_count(last_known.filter(severity=Severity.CRITICAL)),
+        lk_warning=_count(last_known.filter(severity=Severity.WARNING)),
+        lk_info=_count(last_known.filter(severity=Severity.INFO)),
         nodes_total=_count(nodes),
         nodes_up=_count(nodes.filter(latest_reachable=True)),
         nodes_fresh=_count(nodes.filter(latest_reachable=True, latest_at__gte=fresh_after)),
@@ -148,11 +157,38 @@ def cluster_overview(clusters: QuerySet[Cluster], now: datetime | None = None) -
             .values("collected_at")[:1]
         ),
     ).order_by("name")
-    return [_status_row(row) for row in rows]
+    rows = [_status_row(row) for row in rows]
+    _add_exports(rows)
+    return rows
+
+
+def _add_exports(rows: list[ClusterStatus]) -> None:
+    """LUNs, exported size and sessions per cluster from the nodes' latest summaries
+    (findings_refresh stores them with each snapshot): one query for all clusters."""
+    by_cluster = {row.cluster.pk: row for row in rows}
+    latest = NodeSnapshot.objects.filter(node=OuterRef("pk"), reachable=True, error="")
+    summaries = (
+        Node.objects.filter(cluster_id__in=by_cluster)
+        .annotate(summary=Subquery(latest.order_by("-collected_at").values("facts")[:1]))
+        .values_list("cluster_id", "summary")
+    )
+    devices: dict[int, dict[str, int]] = {}
+    for cluster_id, facts in summaries:
+        exports = facts.get("exports") if isinstance(facts, dict) else None
+        if not isinstance(exports, dict):
+            continue
+        row = by_cluster[cluster_id]
+        row.sessions = (row.sessions or 0) + int(exports.get("sessions") or 0)
+        devices.setdefault(cluster_id, {}).update(exports.get("devices") or {})
+    for cluster_id, sizes in devices.items():
+        by_cluster[cluster_id].luns = len(sizes)
+        by_cluster[cluster_id].exported_bytes = sum(int(size or 0) for size in sizes.values())
 
 
 def _status_row(row: Cluster) -> ClusterStatus:
     counts = {"CRITICAL": row.n_critical, "WARNING": row.n_warning, "INFO": row.n_info}
+    known = {"CRITICAL": row.lk_critical, "WARNING": row.lk_warning, "INFO": row.lk_info}
+    last_known = next((severity for severity, n in known.items() if n), "")
     if row.last_collected is None:
         unknown = "never collected"
     elif row.nodes_up < row.nodes_total:
@@ -161,6 +197,8 @@ def _status_row(row: Cluster) -> ClusterStatus:
         unknown = "data is stale"
     else:
         unknown = ""
+    if last_known and not unknown:
+        unknown = "findings kept from the last successful read"
     found = [severity for severity, n in counts.items() if n]
     candidates = found + (["UNKNOWN"] if unknown else []) + ["OK"]
     status = min(candidates, key=STATUS_ORDER.index)
@@ -172,6 +210,7 @@ def _status_row(row: Cluster) -> ClusterStatus:
         nodes_up=row.nodes_up,
         nodes_total=row.nodes_total,
         unknown_because=unknown,
+        last_known=last_known,
     )
 
 

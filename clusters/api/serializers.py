@@ -94,6 +94,7 @@ class FindingSerializer(serializers.ModelSerializer):
             "details",
             "first_seen",
             "last_seen",
+            "last_known_at",
             "muted_until",
         ]
 

@@ -8,7 +8,7 @@ from django.db import transaction
 
 from clusters import access, audit
 from clusters.facts import NodeFacts
-from clusters.models import Cluster, Finding, Node, Role, SshCredential
+from clusters.models import Cluster, Finding, Node, NodeSnapshot, Role, SshCredential
 from clusters.services import adopt, collection, inventory
 from clusters.services.facts import latest_snapshots, node_facts_for
 
@@ -198,12 +198,34 @@ def mode_switch_blockers(cluster: Cluster) -> tuple[list[Finding], list[Finding]
     )
 
 
+def fresh_read_problems(cluster: Cluster, user) -> list[str]:
+    """Read every node now; what kept a node from being read (empty: all read)."""
+    job = collection.collection_run(collection.collection_create(cluster, user))
+    read = {
+        s.node_id: s
+        for s in NodeSnapshot.objects.filter(job=job).only("node_id", "reachable", "error")
+    }
+    problems = []
+    for node in Node.objects.filter(cluster=cluster).order_by("name"):
+        snapshot = read.get(node.pk)
+        if snapshot is None:
+            problems.append(f"{node.name}: not collected")
+        elif not snapshot.reachable or snapshot.error:
+            problems.append(f"{node.name}: {snapshot.error or 'unreachable'}")
+    return problems
+
+
 def cluster_manage(cluster: Cluster, user, accepted: set[int]) -> None:
-    """Switch to managed: no foreign config, and every drift either gone or accepted by
-    the admin (who thereby agrees the next apply overwrites that difference)."""
+    """Switch to managed: every node read just now, no foreign config, and every drift
+    either gone or accepted by the admin (who thereby agrees the next apply overwrites
+    that difference). Stale or missing data never counts as "no difference"."""
     access.require_role(user, cluster, Role.ADMIN)
-    if not any(s for s in latest_snapshots(cluster).values()):
-        raise OnboardingError("Collect the cluster first: its state is unknown.")
+    problems = fresh_read_problems(cluster, user)
+    if problems:
+        raise OnboardingError(
+            "Switching to managed needs a fresh read of every node, and the portal could "
+            "not read: " + "; ".join(problems) + ". Fix the node and try again."
+        )
     foreign, drift = mode_switch_blockers(cluster)
     if foreign:
         raise OnboardingError(
