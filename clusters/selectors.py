@@ -604,6 +604,23 @@ def job_with_events(job_id: int) -> Job:
     )
 
 
+def job_warnings(job: Job) -> list[str]:
+    """What the plan behind a plan or apply job warned about (initiators logged in, paths
+    dropped while a device is re-created): shown until the job's page is closed."""
+    from clusters.services.changes import Plan
+
+    if job.kind == Job.Kind.APPLY and job.params.get("plan_job"):
+        plan_job = Job.objects.filter(pk=job.params["plan_job"]).only("params").first()
+        params = plan_job.params if plan_job else {}
+    elif job.kind == Job.Kind.PLAN:
+        params = job.params
+    else:
+        return []
+    if not isinstance(params, dict) or not {"description", "change", "nodes"} <= set(params):
+        return []
+    return Plan.from_json(params).warnings
+
+
 def cluster_lock_state(cluster: Cluster) -> dict:
     """Who holds the cluster's one-writer lock (a PostgreSQL row), for the lock line."""
     from clusters import locks
