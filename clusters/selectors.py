@@ -328,6 +328,7 @@ class NodeCell:
 
     health: str
     chips: list[tuple[str, str]]  # (text, health)
+    node: str = ""
     unknown: bool = False
     last_good: datetime | None = None
 
@@ -401,7 +402,9 @@ def _cells(obj: ComparedObject, statuses: list[NodeStatus], chips: tuple[str, ..
     cells = []
     for index, status in enumerate(statuses):
         if not status.has_data:
-            cells.append(NodeCell("unknown", [], unknown=True, last_good=status.last_good))
+            cells.append(
+                NodeCell("unknown", [], status.node.name, unknown=True, last_good=status.last_good)
+            )
             continue
         healths = [row.healths[index] for row in obj.rows if row.healths]
         shown = []
@@ -411,7 +414,7 @@ def _cells(obj: ComparedObject, statuses: list[NodeStatus], chips: tuple[str, ..
                 continue
             text = value.value if row.label in ("role", "handler") else f"{row.label} {value.value}"
             shown.append((text, health))
-        cells.append(NodeCell(worst(healths), shown))
+        cells.append(NodeCell(worst(healths), shown, status.node.name))
     return cells
 
 
