@@ -48,11 +48,11 @@ def handler_unsafe(facts: ClusterFacts):
         for device in sorted(drbd_backed | _exported_by_both(facts, node)):
             handler = node.device_handler(device)
             if handler and handler not in SAFE_HANDLERS:
-                why = "its DRBD device" if device in drbd_backed else "a LUN both nodes export"
+                why = "" if device in drbd_backed else ", a LUN both nodes export,"
                 yield handler_unsafe.rule.finding(
                     f"device:{device}",
                     Detail(
-                        f"{device} ({why}) uses {handler}",
+                        f"{device}{why} uses {handler}",
                         f"handler of {device} is {handler}",
                         node.name,
                     ),
