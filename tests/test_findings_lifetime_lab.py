@@ -119,3 +119,17 @@ def test_mode_page_says_why_managed_was_refused(client, lab, lab_cluster, admin)
     assert "fresh read of every node" in page
     lab_cluster.refresh_from_db()
     assert lab_cluster.mode == Cluster.Mode.MONITORED
+
+
+def test_overview_counts_luns_exported_size_and_sessions(lab, lab_cluster):
+    api.add_session(lab.dir, f"{lab_cluster.name}-a", "iqn.1991-05.com.microsoft:hv1", io_rate_kb=0)
+    collect(lab_cluster)
+    row = cluster_overview(Cluster.objects.filter(pk=lab_cluster.pk))[0]
+    assert row.luns == 2 and row.sessions == 1
+    assert row.exported_bytes == 2 * 10 * 1024**3  # sysfs `size` of r0 and r1, once each
+
+    nodes_down(lab, lab_cluster)
+    collect(lab_cluster)
+    row = cluster_overview(Cluster.objects.filter(pk=lab_cluster.pk))[0]
+    assert row.luns == 2  # from each node's last good read, beside the UNKNOWN status
+    assert row.status == "UNKNOWN"
