@@ -133,6 +133,8 @@ class DrbdResourceAdmin(AuditedAdmin):
     list_filter = ["cluster", "protocol", "allow_two_primaries"]
     search_fields = ["name", "cluster__name"]
     inlines = [DrbdVolumeInline]
+    # Imported from the nodes by adoption and checked by rendering; not hand-edited JSON.
+    readonly_fields = ["options"]
 
 
 @admin.register(models.DrbdVolume)

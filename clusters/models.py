@@ -208,6 +208,10 @@ class DrbdResource(models.Model):
     port = models.PositiveIntegerField(validators=PORT_VALIDATORS, help_text="Replication port.")
     protocol = models.CharField(max_length=1, choices=Protocol.choices, default=Protocol.C)
     allow_two_primaries = models.BooleanField(default=True)
+    # The other option sections as the nodes run them ({"net": {…}, "disk": {…},
+    # "handlers": {…}, "startup": {…}, "options": {…}}), set by adoption; empty means the
+    # portal's dual-primary-safe defaults (desired.drbd_resource_config).
+    options = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["cluster__name", "name"]
@@ -521,6 +525,9 @@ class Finding(models.Model):
     first_seen = models.DateTimeField()
     last_seen = models.DateTimeField()
     resolved_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    # Set while the finding's evidence cannot be read again (its node unreachable): the
+    # finding stays open, *last known*, and this is when its nodes were last read.
+    last_known_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["cluster__name", "code", "object_ref"]

@@ -12,7 +12,8 @@ def job_detail(request: HttpRequest, job_id: int) -> HttpResponse:
     job = selectors.job_with_events(job_id)
     if access.role_on(request.user, job.cluster) is None:
         raise Http404("No such job.")
-    response = page_or_partial(request, "clusters/job_detail.html", "job-status", {"job": job})
+    context = {"job": job, "warnings": selectors.job_warnings(job)}
+    response = page_or_partial(request, "clusters/job_detail.html", "job-status", context)
     if request.htmx and job.is_finished:
         # The poll that sees the job finish reloads the page it sits on, so that
         # the page shows what the job changed (the finished partial stops polling).
