@@ -144,6 +144,8 @@ def shown(value: object) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, list | tuple):
+        if any(isinstance(v, list | tuple) for v in value):  # rows: (1, —); (2, —)
+            return "; ".join(f"({shown(v)})" for v in value)
         return ", ".join(shown(v) for v in value) if value else "none"
     if isinstance(value, dict):
         return ", ".join(f"{k} {shown(v)}" for k, v in value.items()) if value else "none"

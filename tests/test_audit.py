@@ -214,7 +214,7 @@ def shown(client, query: str = "") -> list[str]:
     assert response.status_code == 200
     page = response.content.decode()
     rows = page.split('<tr class="audit-entry">')[1:]
-    return sorted(row.split('<td class="cluster">')[1].split("</td>")[0] for row in rows)
+    return sorted(row.split('class="cluster">')[1].split("</td>")[0] for row in rows)
 
 
 def test_superusers_see_every_entry(client, trail):
@@ -282,7 +282,7 @@ def test_inventory_changes_read_as_named_fields(client, cluster):
     client.force_login(root)
     page = client.get(reverse("audit")).content.decode()
     assert "<strong>device lun0</strong>: <code>write_through</code> 0 → 1" in page
-    changes = page.split('<td class="changes">')[1].split("</td>")[0]
+    changes = page.split('class="changes">')[1].split("</td>")[0]
     assert "{&#x27;" not in changes and "[" not in changes  # no Python reprs of inventories
 
 
