@@ -184,7 +184,7 @@ def page_urls(applied) -> list[str]:
         "finding_id": Finding.objects.filter(cluster=cluster).first().pk,
     }
     skip = {"logout", "login", "metrics", "home", "audit-export"}  # no page: a CSV
-    urls = []
+    urls, unknown = [], []
 
     def walk(patterns, namespace=""):
         for entry in patterns:
@@ -193,10 +193,15 @@ def page_urls(applied) -> list[str]:
                     walk(entry.url_patterns, namespace)
             elif isinstance(entry, URLPattern) and entry.name and entry.name not in skip:
                 params = entry.pattern.regex.groupindex
+                if set(params) - set(values):  # a page of objects this history lacks
+                    unknown.append(entry.name)
+                    continue
                 urls.append(reverse(entry.name, kwargs={p: values[p] for p in params}))
 
     walk(get_resolver().url_patterns)
     urls.append(reverse("plan-detail", args=[applied.plan.pk]))
+    # Pages named by objects not in `values` are listed here, so that they are added there.
+    assert unknown == [], f"add a sample value for the parameters of {unknown}"
     return urls
 
 
