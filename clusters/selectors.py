@@ -1,7 +1,7 @@
 """Read-only queries the pages use (fetching, never changing)."""
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from django.conf import settings
 from django.db.models import (
@@ -11,6 +11,7 @@ from django.db.models import (
     IntegerField,
     OuterRef,
     Prefetch,
+    Q,
     QuerySet,
     Subquery,
     When,
@@ -635,3 +636,47 @@ def cluster_lock_state(cluster: Cluster) -> dict:
         "since": holder.since if holder else None,
         "expires": holder.expires if holder else None,
     }
+
+
+@dataclass(frozen=True)
+class JobFilters:
+    """What the jobs centre narrows to; empty values narrow nothing."""
+
+    cluster: str = ""
+    kind: str = ""
+    state: str = ""
+    user: str = ""
+    since: date | None = None
+    until: date | None = None
+
+
+def jobs_visible_to(user) -> QuerySet[Job]:
+    """Every job the job page would show this user: jobs of clusters they may see, and
+    jobs of all clusters (no cluster) for global roles and superusers."""
+    from clusters import access
+
+    jobs = Job.objects.select_related("cluster", "requested_by")
+    if not user.is_authenticated or not user.is_active:
+        return jobs.none()
+    seen = Q(cluster__in=access.visible_clusters(user))
+    if access.role_on(user, None) is not None:
+        seen |= Q(cluster__isnull=True)
+    return jobs.filter(seen)
+
+
+def job_list(user, filters: JobFilters) -> QuerySet[Job]:
+    """The jobs centre's rows, newest first, narrowed by `filters`."""
+    jobs = jobs_visible_to(user)
+    if filters.cluster:
+        jobs = jobs.filter(cluster__name=filters.cluster)
+    if filters.kind:
+        jobs = jobs.filter(kind=filters.kind)
+    if filters.state:
+        jobs = jobs.filter(state=filters.state)
+    if filters.user:
+        jobs = jobs.filter(requested_by__username=filters.user)
+    if filters.since:
+        jobs = jobs.filter(created_at__date__gte=filters.since)
+    if filters.until:
+        jobs = jobs.filter(created_at__date__lte=filters.until)
+    return jobs.order_by("-created_at", "-pk")

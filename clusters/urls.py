@@ -24,6 +24,7 @@ urlpatterns = [
     ),
     path("compliance/", views.compliance, name="compliance"),
     path("findings/<int:finding_id>/mute/", views.finding_mute, name="finding-mute"),
+    path("jobs/", views.job_list, name="job-list"),
     path("jobs/<int:job_id>/", views.job_detail, name="job-detail"),
     path("jobs/<int:job_id>/reconcile/", reconcile.job_reconcile, name="job-reconcile"),
     # Changes: the add-LUN wizard, plans and their apply, removal, revisions, the lock.

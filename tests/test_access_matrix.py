@@ -78,10 +78,11 @@ RULES = {
     "cluster-discover": cluster_role("admin"),
     "cluster-import": lambda p: "login" if p == "anonymous" else "method",  # POST only
     "cluster-mode": cluster_role("admin"),
+    "job-list": anyone_logged_in(),  # each sees the jobs of their clusters: test_job_list.py
     "job-detail": cluster_role("viewer"),  # the sample job is on the test cluster
     "job-reconcile": cluster_role("viewer"),  # POSTing a reconcile plan needs operator
     # Changes: the wizard, removal and revert need operators; plans are shown to viewers.
-    "lun-add": cluster_role("operator"),
+    "lun-add": cluster_role("operator", ok="redirect"),  # a new run → its first step's URL
     "lun-remove": cluster_role("operator"),  # the sample mapping is on the test cluster
     "revision-revert": cluster_role("operator", ok="method"),  # POST only
     "cluster-enforce": cluster_role("operator", ok="method"),  # POST only
@@ -102,6 +103,7 @@ RULES = {
     "alert-subscription-delete": post_only,
     # The audit trail: admins of any cluster (each sees their own clusters) and superusers.
     "audit": lambda p: "login" if p == "anonymous" else ("ok" if p in ADMINS else "denied"),
+    "audit-export": lambda p: "login" if p == "anonymous" else ("ok" if p in ADMINS else "denied"),
     # The trail is never editable, not even by superusers; they may read it in the admin.
     "admin:clusters_auditentry_add": lambda p: django_admin(p, ok="denied"),
     "admin:clusters_auditentry_delete": lambda p: django_admin(p, ok="denied"),
