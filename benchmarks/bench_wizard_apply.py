@@ -57,6 +57,7 @@ def start_lab(lab_dir: Path) -> tuple[subprocess.Popen, dict]:
     """A 2-node lab whose r1 exports no LUN, served from a child process."""
     from benchmarks.lab_process import serve_lab
     from lab import api
+    from lab.scstadmin import write_config
 
     api.create_lab(lab_dir, clusters=1)
     name = api.load_manifest(lab_dir)["clusters"][0]["name"]
@@ -67,6 +68,8 @@ def start_lab(lab_dir: Path) -> tuple[subprocess.Popen, dict]:
             for target in node.state.scst.drivers["iscsi"].values():
                 target.luns = {k: v for k, v in target.luns.items() if v.device != "r1"}
             node.dirty_node = True
+            # As an admin would: `scstadmin -write_config /etc/scst.conf` after the edit.
+            node.host_path("/etc/scst.conf").write_text(write_config(node.state, False))
     return serve_lab(lab_dir)
 
 
@@ -159,8 +162,13 @@ def main() -> None:
     print()
     print("| Step | Runs | Median s | Min s | Max s |")
     print("|---|---|---|---|---|")
-    print(row("plan_create (add LUN: collect if stale, diff, interlocks)", results["plan"]))
-    print(row("apply_run, add LUN (apply start → verified, revision, collect)", results["add"]))
+    print(row("plan (add LUN: collect every node, diff, interlocks)", results["plan"]))
+    print(
+        row(
+            "apply_run, add LUN (lock, collect, re-judge, push, verify, revision, collect)",
+            results["add"],
+        )
+    )
     print(row("push only: first stage event → last verify event", results["push"]))
     print(row("apply_run, remove the LUN again (-force)", results["rm"]))
     verdict = "met" if max(results["add"]) < TARGET_SECONDS else "NOT met"

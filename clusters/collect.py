@@ -96,8 +96,9 @@ class NodeCollection:
     outputs: dict[str, CommandOutput] = field(default_factory=dict)
 
 
-async def read_node(session: ssh.NodeSession) -> dict[str, CommandOutput]:
-    """Every read the portal makes of a node, over one authenticated session."""
+async def read_node(session: ssh.NodeSession, stack: bool = True) -> dict[str, CommandOutput]:
+    """Every read the portal makes of a node, over one authenticated session. Without
+    `stack` (an apply reading back what it changed) the cluster-stack reads are left out."""
 
     async def files_and_running_config() -> tuple[ssh.CommandResult, ssh.CommandResult]:
         written = await session.run(RUNNING_CONFIG_STEPS[0])
@@ -108,15 +109,23 @@ async def read_node(session: ssh.NodeSession) -> dict[str, CommandOutput]:
         dump = RUNNING_CONFIG_STEPS[1] if written.ok else RUNNING_CONFIG_STEPS[1][:-1]
         return written, await session.run(dump)
 
-    parallel = asyncio.ensure_future(session.run_all(reads_for(session.endpoint.drbd_version)))
+    reads = reads_for(session.endpoint.drbd_version)
+    if not stack:
+        reads = {k: v for k, v in reads.items() if not k.startswith("stack_")}
+    parallel = asyncio.ensure_future(session.run_all(reads))
+    handler_tests = fence_handler_tests(session, parallel) if stack else _nothing()
     results, (written, dump), handlers = await asyncio.gather(
-        parallel, files_and_running_config(), fence_handler_tests(session, parallel)
+        parallel, files_and_running_config(), handler_tests
     )
     outputs = {name: CommandOutput.of(result) for name, result in results.items()}
     outputs |= {name: CommandOutput.of(result) for name, result in handlers.items()}
     outputs["file_dump"] = CommandOutput.of(dump)
     outputs["scst_running_config"] = running_config_output(written, dump)
     return outputs
+
+
+async def _nothing() -> dict[str, ssh.CommandResult]:
+    return {}
 
 
 def fence_handler_paths(dump_text: str) -> list[str]:

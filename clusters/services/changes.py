@@ -494,6 +494,7 @@ def plan_compute(
     nothing = not any(n.changes_anything for n in plan.nodes)
     if nothing and not plan.refusals and not isinstance(change, Reconcile):
         plan.refusals.append(NOTHING_TO_CHANGE)  # a reconcile may only record the outcome
+    plan.computed_desired = desired  # not stored: for the apply that recomputed it
     return plan
 
 
@@ -523,13 +524,14 @@ def plan_run(job: Job) -> Job:
     collection.nodes_collect(
         job, list(Node.objects.filter(cluster=cluster).select_related("cluster", "credential"))
     )
-    findings_refresh(cluster)
+    facts = cluster_facts(cluster)
+    findings_refresh(cluster, facts)
     try:
         change = change_from_json(stored.change)
     except ValidationError as exc:
         plan = Plan(stored.description, stored.change, refusals=exc.messages)
     else:
-        plan = plan_compute(cluster, change, stored.description, cluster_facts(cluster))
+        plan = plan_compute(cluster, change, stored.description, facts)
     job.params = asdict(plan)
     job.save(update_fields=["params"])
     if plan.refusals:
@@ -644,7 +646,7 @@ def _endpoints(cluster: Cluster) -> dict[str, Node]:
 
 
 async def _read_facts(session) -> NodeFacts:
-    outputs = await collect.read_node(session)
+    outputs = await collect.read_node(session, stack=False)
     return node_facts(session.endpoint.name, {k: vars(v) for k, v in outputs.items()}, True)
 
 
@@ -759,8 +761,6 @@ def node_changes(plan: Plan, nodes: dict[str, Node]) -> list[push.NodeChange]:
 
 def apply_run(job: Job) -> Job:
     """The apply task's body: lock, collect fresh, re-judge, push, commit, collect."""
-    from clusters.services.findings import findings_refresh
-
     if job.state == Job.State.QUEUED:
         jobs.job_start(job)
     cluster = job.cluster
@@ -773,8 +773,7 @@ def apply_run(job: Job) -> Job:
     try:
         return _apply_locked(job, cluster)
     finally:
-        locks.release(cluster.pk, job.pk)
-        findings_refresh(cluster)
+        locks.release(cluster.pk, job.pk)  # (each way out has judged the cluster already)
 
 
 def rejudge(
@@ -786,8 +785,8 @@ def rejudge(
 
     jobs.job_event(job, "collect", "reading every node before writing")
     collection.nodes_collect(job, list(nodes.values()))
-    findings_refresh(cluster)
     facts = cluster_facts(cluster)
+    findings_refresh(cluster, facts)
     reason = ""
     if approved.expires is not None and approved.expires < timezone.now():
         reason = f"the plan expired at {approved.expires:%H:%M:%S} UTC; plan again"
@@ -810,7 +809,7 @@ def _apply_locked(job: Job, cluster: Cluster) -> Job:
     if plan is None:
         return job
     change = change_from_json(plan.change)
-    new = desired_after(cluster, change)
+    new = plan.computed_desired
     before = {n.name: n for n in facts.with_data()}
     pushing = push.Push(
         owner=f"job-{job.pk}",

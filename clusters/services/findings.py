@@ -11,12 +11,13 @@ from clusters.facts import NodeFacts
 from clusters.models import SEVERITY_RANK, Cluster, Finding, Mute, NodeSnapshot, Severity
 
 
-def findings_refresh(cluster: Cluster) -> list[Finding]:
-    """Re-evaluate the cluster's rules on its latest snapshots and store the outcome."""
+def findings_refresh(cluster: Cluster, facts=None) -> list[Finding]:
+    """Re-evaluate the cluster's rules on its latest snapshots (FACTS when the caller has
+    just built them) and store the outcome."""
     from clusters.compliance import evaluate
     from clusters.services.facts import cluster_facts
 
-    facts = cluster_facts(cluster)
+    facts = facts or cluster_facts(cluster)
     unread = {node.name for node in facts.nodes if not node.has_data}
     exports_store(cluster, facts.nodes)
     return findings_store(cluster, evaluate(facts), last_reads(cluster, unread))
