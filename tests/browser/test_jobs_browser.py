@@ -10,11 +10,12 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.db import connection
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from playwright.sync_api import Page, expect
 
-from clusters.models import DrbdResource, DrbdVolume, Finding, Job, LunMapping
+from clusters.models import DrbdResource, DrbdVolume, Finding, Job, LunMapping, Role
 from clusters.services import changes, collection
 from tests import records
 from tests.browser.conftest import log_in
@@ -170,6 +171,32 @@ def test_audit_trail_names_the_fields_an_apply_changed(browser_page, applied):
     expect(page.locator("#audit-csv")).to_have_attribute("href", re.compile(r"/audit/export\.csv"))
 
 
+def other_samples(cluster) -> dict:
+    """Objects of the people, alert and history pages."""
+    from clusters.models import Channel, Subscription
+    from clusters.services import people
+
+    root = get_user_model().objects.get(username="root")
+    member = make_user("pat", Role.VIEWER, cluster)
+    token = people.token_create(root, root, "phone")[0]
+    channel = Channel.objects.create(name="ops", kind="email", recipients="ops@example.com")
+    subscription = Subscription.objects.create(channel=channel, cluster=cluster)
+    from django.contrib.auth.tokens import default_token_generator
+    from django.utils.encoding import force_bytes
+    from django.utils.http import urlsafe_base64_encode
+
+    return {
+        "uidb64": urlsafe_base64_encode(force_bytes(member.pk)),  # the invite link's page
+        "token": default_token_generator.make_token(member),
+        "user_id": member.pk,
+        "membership_id": cluster.memberships.get(user=member).pk,
+        "token_id": token.pk,
+        "device_name": cluster.devices.order_by("name").first().name,
+        "channel_id": channel.pk,
+        "subscription_id": subscription.pk,
+    }
+
+
 def page_urls(applied) -> list[str]:
     """A URL for every page of the portal (not the API, the admin or POST-only actions)."""
     cluster = applied.cluster
@@ -182,6 +209,7 @@ def page_urls(applied) -> list[str]:
         "mapping_id": LunMapping.objects.filter(target__cluster=cluster).first().pk,
         "revision_id": applied.apply.revision.pk,
         "finding_id": Finding.objects.filter(cluster=cluster).first().pk,
+        **other_samples(cluster),
     }
     skip = {"logout", "login", "metrics", "home", "audit-export"}  # no page: a CSV
     urls, unknown = [], []
