@@ -240,3 +240,20 @@ def test_drift_is_overwritten_only_by_an_explicit_enforce_plan(lab_cluster, lab)
         Finding.objects.filter(cluster=lab_cluster, resolved_at=None).values_list("code", flat=True)
     )
     assert open_codes == set()
+
+
+def test_nodes_keep_the_backups_of_the_last_jobs_only(spare_cluster, operator, lab, settings):
+    settings.NODE_KEEP_JOBS = 1
+    applied = []
+    for name, lun in (("vmfs1", 1), ("vmfs2", 2)):
+        plan_job = changes.plan_now(
+            spare_cluster, operator, add_lun_change(spare_cluster, name, lun), f"add {name}"
+        )
+        job = apply(plan_job, operator)
+        assert job.state == Job.State.SUCCEEDED, job.summary
+        applied.append(job.pk)
+    for suffix in "ab":
+        root = lab.dir / "nodes" / f"{spare_cluster.name}-{suffix}" / "root"
+        for folder in ("var/lib/scst-portal/backup", "var/lib/scst-portal/staged"):
+            kept = sorted(p.name for p in (root / folder).iterdir())
+            assert kept == [f"job-{applied[-1]}"], (folder, kept)
