@@ -55,7 +55,7 @@ def test_a_plan_gone_out_of_date_is_labelled_and_its_apply_refused(browser_page,
     applied = in_thread(changes.apply_run, changes.apply_create(other, olga, "colleague"))
     assert applied.state == Job.State.SUCCEEDED, applied.summary
     page.get_by_label("Reason").fill("datastore for the new cluster")
-    page.get_by_role("checkbox").check()
+    page.locator("#id_confirm").check()
     page.get_by_role("button", name="Apply").click()
     expect(page.locator("#apply .refusals")).to_contain_text("Out of date")
     assert not Job.objects.filter(kind=Job.Kind.APPLY, params__plan_job=mine.pk).exists()
@@ -94,7 +94,7 @@ def test_reconcile_page_after_the_worker_was_killed_mid_change(
     page.wait_for_url(re.compile(r"/plans/\d+/$"))
     expect(page.locator("#plan-status")).to_contain_text("ready to apply", timeout=60_000)
     page.get_by_label("Reason").fill("finish the interrupted change")
-    page.get_by_role("checkbox").check()
+    page.locator("#id_confirm").check()
     page.get_by_role("button", name="Apply").click()
     page.wait_for_url(re.compile(r"/jobs/\d+/$"))
     expect(page.locator(".badge.job-succeeded")).to_be_visible(timeout=60_000)
