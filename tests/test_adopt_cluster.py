@@ -181,6 +181,32 @@ def test_add_cluster_page_registers_and_shows_discovery(client, lab, admin):
     assert Cluster.objects.get(name=entry["name"]).mode == "monitored"
 
 
+def test_adding_a_cluster_reads_its_nodes_in_a_job_not_in_the_request(
+    client, lab, admin, monkeypatch
+):
+    from clusters import tasks
+    from clusters.models import Job
+
+    queued = []
+    monkeypatch.setattr(tasks.collect_job, "delay", queued.append)  # no worker runs it yet
+    entry = lab.manifest["clusters"][0]
+    data = {
+        "name": entry["name"],
+        "drbd_version": "9",
+        "private_key": (lab.dir / "client_key").read_text(),
+    }
+    for i, node in enumerate(entry["nodes"], start=1):
+        data |= {f"node{i}-name": node["name"], f"node{i}-address": node["host"],
+                 f"node{i}-ssh_port": node["port"], f"node{i}-ssh_user": "root",
+                 f"node{i}-drbd_address": node["address"]}  # fmt: skip
+    client.force_login(admin)
+    page = client.post(reverse("cluster-add"), data, follow=True).content.decode()
+    job = Job.objects.get(kind=Job.Kind.COLLECT, cluster__name=entry["name"])
+    assert queued == [job.pk] and job.state == Job.State.QUEUED
+    assert f"Reading the nodes (job #{job.pk})" in page
+    assert "not seen yet" in page  # nothing was read during the request
+
+
 def test_add_cluster_page_refuses_a_bad_key_and_keeps_nothing(client, admin):
     data = {"name": "x1", "drbd_version": "9", "private_key": "not a key"}
     for i in (1, 2):

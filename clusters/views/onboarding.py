@@ -6,10 +6,11 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from clusters import access
+from clusters import access, tasks
 from clusters.forms_onboarding import ClusterAddForm, ModeSwitchForm
-from clusters.models import Cluster, Role
+from clusters.models import Cluster, Job, Role
 from clusters.services import collection, onboarding
+from clusters.views.queue import queue_job
 
 
 def cluster_add(request: HttpRequest) -> HttpResponse:
@@ -29,9 +30,12 @@ def cluster_add(request: HttpRequest) -> HttpResponse:
         except ValidationError as exc:  # e.g. an unusable key: shown, nothing kept
             form.add_error(None, "; ".join(exc.messages))
         else:
-            # The first collection only fetches host keys: nothing is trusted yet.
-            collection.collection_run(collection.collection_create(cluster, request.user))
-            return redirect("cluster-discover", cluster.name)
+            # The first collection (a job: no request talks to a node) only fetches
+            # host keys: nothing is trusted yet. The discovery page shows its progress.
+            job = collection.collection_create(cluster, request.user)
+            return queue_job(request, job, tasks.collect_job) or redirect(
+                "cluster-discover", cluster.name
+            )
     return render(request, "clusters/cluster_add.html", {"form": form})
 
 
@@ -55,6 +59,9 @@ def _discover_page(request, cluster, choices=None, preview=None, error="", confi
         "preview": preview,
         "import_error": error,
         "ask_confirm": confirm,
+        "reading": Job.objects.filter(
+            cluster=cluster, kind=Job.Kind.COLLECT, state__in=[Job.State.QUEUED, Job.State.RUNNING]
+        ).first(),
     }
     return render(request, "clusters/cluster_discover.html", context)
 
