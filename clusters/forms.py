@@ -232,27 +232,6 @@ def lowest_free_minor(node: Node) -> int:
     return next(m for m in range(len(used) + 1) if m not in used)
 
 
-def disk_size_problems(sizes: list) -> list[str]:
-    """Why the probed backing disks cannot make one resource (empty: they can): a disk
-    missing on a node, or sizes more than 1 MiB apart (DRBD would use the smallest)."""
-    problems = [
-        f"{d.node}: cannot read the size of {d.disk} ({d.error}). Check that the disk "
-        f"exists on {d.node} and give its path."
-        for d in sizes
-        if d.size is None
-    ]
-    known = [d for d in sizes if d.size is not None]
-    if not problems and known and max(d.size for d in known) - min(d.size for d in known) > MIB:
-        shown = ", ".join(
-            f"{d.node}: {d.disk} is {d.size} bytes ({d.size / 1024**3:.2f} GiB)" for d in known
-        )
-        problems.append(
-            f"The backing disks differ in size by more than 1 MiB ({shown}). DRBD would "
-            "use only the smaller size; give disks of the same size."
-        )
-    return problems
-
-
 class DeviceStepForm(forms.Form):
     """Step (c): the SCST device; nv_cache and write_through are fixed, not asked."""
 

@@ -654,8 +654,10 @@ def cmd_test(node: Node, args: list[str]) -> Result:
         checks = {"-e": exists, "-f": p in tree.files, "-d": p in tree.dirs, "-L": p in tree.links}
     else:
         h = node.host_path(path)
+        block = os.path.normpath(path) in node.state.disks  # the lab's block devices
         checks = {
-            "-e": h.exists(),
+            "-b": block,
+            "-e": h.exists() or block,
             "-f": h.is_file(),
             "-d": h.is_dir(),
             "-L": h.is_symlink(),

@@ -100,38 +100,59 @@ def test_resource_step_offers_the_next_free_port_and_the_lowest_free_minors(wiza
     assert "The backing disks are new and empty: their contents will be discarded" in wizard.text
 
 
+def plan_with_disks(wizard, cluster, **fields) -> Job:
+    """Through the wizard to its plan: the plan job reads the disks on the nodes."""
+    walk(wizard, cluster, new_resource(cluster, **fields))
+    wizard.post()
+    return Job.objects.get(kind=Job.Kind.PLAN)
+
+
 def test_disks_of_different_sizes_are_refused_with_both_sizes(wizard, lab_cluster, lab):
     a, b = node_names(lab_cluster)
     api.set_disk(lab.dir, b, "/dev/lab/spare0", 5 * GIB)
-    wizard.post()
     before = counts()
-    wizard.post(**new_resource(lab_cluster))
-    assert wizard.step == "resource"
-    assert "The backing disks differ in size by more than 1 MiB" in wizard.text
-    assert f"{a}: /dev/lab/spare0 is {10 * GIB} bytes (10.00 GiB)" in wizard.text
-    assert f"{b}: /dev/lab/spare0 is {5 * GIB} bytes (5.00 GiB)" in wizard.text
-    assert counts() == before
+    plan = plan_with_disks(wizard, lab_cluster)
+    assert plan.state == Job.State.REFUSED
+    assert "The backing disks differ in size by more than 1 MiB" in plan.summary
+    assert f"{a}: /dev/lab/spare0 is {10 * GIB} bytes (10.00 GiB)" in plan.summary
+    assert f"{b}: /dev/lab/spare0 is {5 * GIB} bytes (5.00 GiB)" in plan.summary
+    assert counts()[:3] == before[:3]  # no inventory row (the refused plan is a job)
 
 
 def test_sizes_within_one_mib_are_accepted(wizard, lab_cluster, lab):
     _, b = node_names(lab_cluster)
     api.set_disk(lab.dir, b, "/dev/lab/spare0", 10 * GIB - 512 * 1024)
-    wizard.post()
-    wizard.post(**new_resource(lab_cluster))
-    assert wizard.step == "device", wizard.text
+    plan = plan_with_disks(wizard, lab_cluster)
+    assert plan.state == Job.State.SUCCEEDED, plan.summary
 
 
 def test_a_disk_missing_on_a_node_is_refused_with_the_node_s_answer(wizard, lab_cluster):
     _, b = node_names(lab_cluster)
-    wizard.post()
     before = counts()
-    wizard.post(**new_resource(lab_cluster, disks={b: "/dev/lab/nope"}))
-    assert wizard.step == "resource"
-    assert (
-        f"{b}: cannot read the size of /dev/lab/nope (blockdev: cannot open /dev/lab/nope: "
-        "No such file or directory)"
-    ) in wizard.text
-    assert counts() == before
+    plan = plan_with_disks(wizard, lab_cluster, disks={b: "/dev/lab/nope"})
+    assert plan.state == Job.State.REFUSED
+    assert f"{b}: cannot read the size of /dev/lab/nope (no block device at this path)" in (
+        plan.summary
+    )
+    assert counts()[:3] == before[:3]  # no inventory row (the refused plan is a job)
+
+
+def test_the_disk_probe_opens_block_devices_under_dev_only(lab_cluster, lab):
+    from asgiref.sync import async_to_sync
+
+    from clusters import probe
+    from clusters.services.collection import endpoint_for
+
+    _, b = node_names(lab_cluster)
+    endpoint = endpoint_for(lab_cluster.nodes.get(name=b))
+    disks = ["/etc/shadow", "/dev/lab/../../etc/shadow", "/dev/null-not-there", "/dev/lab/spare0"]
+    sizes = async_to_sync(probe.disk_sizes)([(endpoint, d) for d in disks])
+    assert [s.error for s in sizes[:3]] == [
+        "not a path under /dev/",
+        "not a path under /dev/",
+        "no block device at this path",  # `test -b` said no: blockdev never opened it
+    ]
+    assert sizes[3].size == 10 * GIB
 
 
 @pytest.mark.parametrize(
@@ -150,7 +171,7 @@ def test_bad_new_resource_entries_are_refused(wizard, lab_cluster, fields, messa
     wizard.post(**new_resource(lab_cluster, **fields))
     assert wizard.step == "resource"
     assert message in wizard.text.replace("&#x27;", "'")
-    assert counts() == before
+    assert counts()[:3] == before[:3]  # no inventory row (the refused plan is a job)
 
 
 def test_a_taken_minor_or_disk_is_refused(wizard, lab_cluster):

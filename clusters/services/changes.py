@@ -25,7 +25,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from clusters import access, audit, collect, compare, compliance, drbd, locks, push, scst
+from clusters import access, audit, collect, compare, compliance, drbd, locks, probe, push, scst
 from clusters.compliance.drift_rules import resource_differences, scst_differences
 from clusters.desired import desired_cluster
 from clusters.facts import COPY_MANAGER_DRIVER, ClusterFacts, DesiredNode, NodeFacts, node_facts
@@ -339,6 +339,21 @@ def new_resource_interlocks(cluster: Cluster, facts: ClusterFacts, new: set[str]
     return reasons
 
 
+def disk_refusals(cluster: Cluster, change: Change) -> list[str]:
+    """A new resource's backing disks, read on the nodes now (the worker's job, never a
+    request's): each a block device under /dev/, all of one size within 1 MiB."""
+    spec = getattr(change, "new_resource", None)
+    if spec is None:
+        return []
+    nodes = {n.name: n for n in Node.objects.filter(cluster=cluster).select_related("credential")}
+    pairs = [
+        (collection.endpoint_for(nodes[node]), disk)
+        for node, _minor, disk in spec.volumes
+        if node in nodes
+    ]
+    return probe.disk_size_problems(async_to_sync(probe.disk_sizes)(pairs))
+
+
 def _drbd_interlocks(facts: ClusterFacts, resources: set[str]) -> list[str]:
     reasons = []
     for node in facts.with_data():
@@ -466,6 +481,8 @@ def plan_compute(
         return Plan(
             description, change.as_json(), refusals=[f"Invalid change: {m}" for m in exc.messages]
         )
+    except (drbd.DrbdConfigError, scst.ScstConfigError) as exc:  # a value no file can carry
+        return Plan(description, change.as_json(), refusals=[f"Invalid change: {exc}"])
     now = timezone.now()
     plan = Plan(
         description,
@@ -532,6 +549,7 @@ def plan_run(job: Job) -> Job:
         plan = Plan(stored.description, stored.change, refusals=exc.messages)
     else:
         plan = plan_compute(cluster, change, stored.description, facts)
+        plan.refusals += disk_refusals(cluster, change)
     job.params = asdict(plan)
     job.save(update_fields=["params"])
     if plan.refusals:
@@ -793,6 +811,7 @@ def rejudge(
     else:
         change = change_from_json(approved.change)
         fresh = plan_compute(cluster, change, approved.description, facts, holder_job=job.pk)
+        fresh.refusals += disk_refusals(cluster, change)
         reason = _moved(approved, fresh)
     if reason:
         jobs.job_finish(job, Job.State.REFUSED, f"Refused, nothing written: {reason.rstrip('.')}.")

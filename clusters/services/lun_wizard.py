@@ -9,27 +9,23 @@ is passed, and carried unchanged to the plan (DESIGN: identity never changes); o
 renaming the device, or a clash found at review, makes a new one.
 """
 
-import asyncio
 import secrets
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from django import forms
 
-from clusters import probe
 from clusters.forms import (
     NEW_RESOURCE,
     DeviceStepForm,
     LunStepForm,
     MultipathStepForm,
     ResourceStepForm,
-    disk_size_problems,
     lowest_free_lun,
     lowest_free_minor,
     next_free_port,
 )
-from clusters.models import Cluster, DrbdResource, LunMapping, Node, ScstDevice, Target
-from clusters.services import collection, inventory
+from clusters.models import Cluster, DrbdResource, LunMapping, ScstDevice, Target
+from clusters.services import inventory
 from clusters.services.facts import latest_snapshots, node_facts_for
 
 STEPS = ("cluster", "resource", "device", "luns", "multipath", "review")
@@ -258,22 +254,10 @@ class LunWizard:
         self.draft[step] = entries
 
     def check(self, step: str, form: forms.Form) -> bool:
-        """Checks of a valid step that need the nodes: a new resource's backing disks
-        exist on every node and have the same size (`blockdev --getsize64`)."""
-        new = form.cleaned_data.get("new_resource") if step == "resource" else None
-        if not new:
-            return True
-        problems = self.disk_problems(new)
-        for problem in problems:
-            form.add_error(None, problem)
-        return not problems
-
-    def disk_problems(self, new: dict) -> list[str]:
-        nodes = {n.name: n for n in Node.objects.filter(cluster=self.cluster)}
-        pairs = [(nodes[node], disk) for node, _, disk in new["volumes"]]
-        sizes = disk_sizes_read(pairs)
-        self.draft["disk_sizes"] = {d.node: d.size for d in sizes}
-        return disk_size_problems(sizes)
+        """Checks of a valid step beyond its form. A new resource's backing disks are read
+        on the nodes (exist, block devices, equal size) by the plan job, not here: no
+        request talks to a node."""
+        return True
 
     def accept(self, step: str, form: forms.Form) -> None:
         self.keep(step, form.data)
@@ -357,13 +341,6 @@ class LunWizard:
         if d.get("multipath", {}).get("multipath_ack"):
             rows.append(("Multipath", "MRU or Fixed, acknowledged"))
         return rows
-
-
-def disk_sizes_read(pairs: list[tuple[Node, str]]) -> list[probe.DiskSize]:
-    """Each (node, disk)'s size over SSH, read in a worker thread (views are sync)."""
-    endpoints = [(collection.endpoint_for(node), disk) for node, disk in pairs]
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, probe.disk_sizes(endpoints)).result()
 
 
 def previous_step(step: str) -> str:

@@ -76,10 +76,6 @@ def _plan(request: HttpRequest, wizard: LunWizard) -> HttpResponse:
         wizard.errors.append(clash)
         return _show(request, wizard, "review")
     new = values.get("new_resource")
-    problems = wizard.disk_problems(new) if new else []
-    if problems:  # a disk went away or changed since the resource step
-        wizard.errors += problems
-        return _show(request, wizard, "resource", wizard.form("resource", wizard.draft["resource"]))
     spec = wizard.spec(values)
     sets = ", ".join(s.label for s in wizard.lun_sets if s.code in values["lun_sets"])
     drbd = f"new DRBD {spec.resource}, port {new['port']}" if new else f"DRBD {spec.resource}"
