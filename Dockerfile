@@ -8,7 +8,7 @@ WORKDIR /app
 COPY pyproject.toml requirements.lock README.md ./
 RUN pip install --no-cache-dir -c requirements.lock .
 COPY . .
-RUN SECRET_KEY=build PORTAL_SECRETS_KEY=build python manage.py collectstatic --noinput
+RUN SECRET_KEY=build PORTAL_SECRETS_KEY=build-only-0123456789-abcdefghijklmnop python manage.py collectstatic --noinput
 RUN useradd --system --home /var/lib/portal portal && mkdir -p /var/lib/portal \
     && chown portal /var/lib/portal
 USER portal

@@ -243,7 +243,11 @@ def test_drift_is_overwritten_only_by_an_explicit_enforce_plan(lab_cluster, lab)
     node = f"{lab_cluster.name}-b"
     api.set_device_attr(lab.dir, node, "r1", "write_through", "0")  # changed by hand
     collection.collection_run(collection.collection_create(lab_cluster))
-    blocked = changes.plan_create(lab_cluster, operator, add_lun_change(lab_cluster, "x", 5), "add")
+    from clusters.models import LunMapping
+
+    mapping = LunMapping.objects.filter(target__cluster=lab_cluster).first()
+    change = {"kind": "remove_mappings", "mapping_ids": [mapping.pk]}
+    blocked = changes.plan_create(lab_cluster, operator, change, "remove")
     assert "drifted" in blocked.summary
     plan_job = changes.plan_create(lab_cluster, operator, {"kind": "enforce"}, "enforce")
     assert plan_job.state == Job.State.SUCCEEDED, plan_job.summary

@@ -2,6 +2,7 @@
 
 from datetime import datetime
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -36,14 +37,39 @@ def findings_store(cluster: Cluster, found: list) -> list[Finding]:
             finding = Finding(
                 cluster=cluster, code=item.code, object_ref=item.object_ref, first_seen=now
             )
-        finding.severity, finding.title = item.severity, item.title
-        finding.details, finding.last_seen = item.details_json(), now
+        finding.severity, finding.title = item.severity, bounded(item.title, 200)
+        finding.details, finding.last_seen = bounded_details(item.details_json()), now
         finding.save()
         kept.append(finding)
         _end_mutes_if_worse(cluster, finding, now)
     for gone in open_findings.values():
         gone.resolved_at = now
         gone.save(update_fields=["resolved_at"])
+    return kept
+
+
+def bounded(text: str | None, limit: int | None = None) -> str:
+    """Node-sent text as stored: NUL made visible (PostgreSQL text cannot hold it) and cut
+    at `limit` (FINDING_EVIDENCE_MAX_CHARS) with the original length said."""
+    limit = limit or settings.FINDING_EVIDENCE_MAX_CHARS
+    text = (text or "").replace("\x00", "\\x00")
+    if len(text) <= limit:
+        return text
+    return text[:limit] + f"… [truncated: {len(text)} characters]"
+
+
+def bounded_details(details: list[dict]) -> list[dict]:
+    """A finding's detail lines with every text and evidence bounded, and at most
+    FINDING_MAX_DETAILS lines: a page's size never depends on what a node sends."""
+    limit = settings.FINDING_MAX_DETAILS
+    kept = [
+        {**d, "text": bounded(d.get("text")), "evidence": bounded(d.get("evidence"))}
+        for d in details[:limit]
+    ]
+    if len(details) > limit:
+        kept.append(
+            {"node": None, "text": f"… and {len(details) - limit} more lines", "evidence": ""}
+        )
     return kept
 
 
