@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.core.paginator import Page, Paginator
 from django.db.models import (
     Case,
     Count,
@@ -194,8 +195,28 @@ def open_findings(
 ) -> list[Finding]:
     """Open findings of the clusters, worst first, each with its active mute (if any)
     as mute_until / mute_by / mute_reason and its catalogue entry as `rule`."""
-    from clusters.compliance import CATALOGUE
+    return _with_rules(
+        list(open_findings_query(clusters, severity, code, cluster_name, now=now, pk=pk))
+    )
 
+
+def open_findings_page(
+    clusters: QuerySet[Cluster], page: str | int | None, per_page: int, **filters: str
+) -> Page:
+    """One page of open_findings (the rest stays in the database)."""
+    found = Paginator(open_findings_query(clusters, **filters), per_page).get_page(page)
+    _with_rules(found.object_list)
+    return found
+
+
+def open_findings_query(
+    clusters: QuerySet[Cluster],
+    severity: str = "",
+    code: str = "",
+    cluster_name: str = "",
+    now: datetime | None = None,
+    pk: int | None = None,
+) -> QuerySet[Finding]:
     mute = _active_mute(now or timezone.now()).order_by("-until")
     findings = (
         Finding.objects.filter(cluster__in=clusters, resolved_at=None)
@@ -206,7 +227,7 @@ def open_findings(
             mute_by=Subquery(mute.values("created_by__username")[:1]),
             mute_reason=Subquery(mute.values("reason")[:1]),
         )
-        .order_by("-rank", "cluster__name", "code", "object_ref")
+        .order_by("-rank", "cluster__name", "code", "object_ref", "pk")
     )
     if severity:
         findings = findings.filter(severity=severity)
@@ -216,7 +237,12 @@ def open_findings(
         findings = findings.filter(cluster__name=cluster_name)
     if pk is not None:
         findings = findings.filter(pk=pk)
-    rows = list(findings)
+    return findings
+
+
+def _with_rules(rows):
+    from clusters.compliance import CATALOGUE
+
     for finding in rows:
         finding.rule = CATALOGUE.get(finding.code)
     return rows

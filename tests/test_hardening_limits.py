@@ -156,3 +156,27 @@ def test_evidence_is_stored_truncated_and_without_nul(cluster, settings):
     assert len(stored) == 6 and stored[-1]["text"] == "… and 45 more lines"
     assert stored[0]["text"] == "line 0 \\x00"
     assert stored[0]["evidence"].startswith("x" * 100 + "… [truncated: 25000000 characters]")
+
+
+def test_the_compliance_page_is_paginated_and_small(client, cluster, settings):
+    settings.FINDING_EVIDENCE_MAX_CHARS = 2000
+    found = [
+        FindingData(
+            "DRIFT_SCST",
+            "WARNING",
+            f"device:lun{i}",
+            "t",
+            [Detail("x" * 100_000, "y" * 100_000, "n1")],
+        )
+        for i in range(400)
+    ]
+    finding_services.findings_store(cluster, found)
+    client.force_login(make_user("v", Role.VIEWER, cluster))
+    page = client.get(reverse("compliance")).content.decode()
+    assert len(page) < 1_000_000
+    assert "400 open findings" in page and "page 1 of 8" in page
+    second = client.get(reverse("compliance") + "?page=2").content.decode()
+    assert "device:lun50" in second or "page 2 of 8" in second
+    detail = client.get(reverse("cluster-detail", args=[cluster.name])).content.decode()
+    assert len(detail) < 1_000_000
+    assert "The worst 50 of 400 open findings" in detail
