@@ -22,6 +22,7 @@ from clusters.models import (
     ScstDevice,
     Target,
 )
+from clusters.validators import validate_drbd_resource_name
 
 
 def identity_generate(cluster: Cluster, name: str) -> dict[str, str]:
@@ -79,6 +80,8 @@ class NewResourceSpec:
 
 def drbd_resource_create(cluster: Cluster, spec: NewResourceSpec) -> DrbdResource:
     """Create the resource (protocol C, two primaries) and one volume 0 per node."""
+    resource = DrbdResource(cluster=cluster, name=spec.name, port=spec.port)
+    resource.clean_fields(exclude=["cluster"])  # the field rules before any query uses them
     if DrbdResource.objects.filter(cluster=cluster, name=spec.name).exists():
         raise ValidationError({"name": f"{cluster.name} already has a DRBD resource {spec.name}."})
     if DrbdResource.objects.filter(cluster=cluster, port=spec.port).exists():
@@ -87,21 +90,23 @@ def drbd_resource_create(cluster: Cluster, spec: NewResourceSpec) -> DrbdResourc
     missing = sorted(set(nodes) - {node for node, _, _ in spec.volumes})
     if missing:
         raise ValidationError(f"The new resource {spec.name} has no disk on {', '.join(missing)}.")
-    resource = DrbdResource(cluster=cluster, name=spec.name, port=spec.port)
     resource.full_clean()
     resource.save()
     for node_name, minor, disk in spec.volumes:
         if node_name not in nodes:
             raise ValidationError(f"{cluster.name} has no node {node_name}.")
-        used = DrbdVolume.objects.filter(node=nodes[node_name], backing_disk=disk).first()
-        if used is not None:
-            raise ValidationError(
-                f"{node_name}: {disk} is already the backing disk of DRBD {used.resource.name}."
-            )
         volume = DrbdVolume(
             resource=resource, node=nodes[node_name], minor=minor, backing_disk=disk
         )
         volume.full_clean()
+        used = DrbdVolume.objects.filter(node=nodes[node_name], backing_disk=disk).first()
+        if used is not None:
+            raise ValidationError(
+                {
+                    "backing_disk": f"{node_name}: {disk} is already the backing disk of "
+                    f"DRBD {used.resource.name}."
+                }
+            )
         volume.save()
     return resource
 
@@ -152,6 +157,10 @@ def _lun_set_check(cluster: Cluster, target_id: object, group_id: object) -> Non
 
 def lun_create(cluster: Cluster, spec: LunSpec) -> ScstDevice:
     """Create the device (safe attributes fixed) and its mappings; ValidationError if not."""
+    try:
+        validate_drbd_resource_name(spec.resource)
+    except ValidationError as exc:
+        raise ValidationError({"resource": exc.messages}) from exc
     resource = DrbdResource.objects.filter(cluster=cluster, name=spec.resource).first()
     if resource is None:
         raise ValidationError({"resource": f"No DRBD resource {spec.resource} in {cluster}."})
