@@ -1,5 +1,6 @@
 """Read-only queries the pages use (fetching, never changing)."""
 
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -277,12 +278,30 @@ class NodeStatus:
     problems: list[str]
 
 
+SHOWN_MAX = 200
+
+
+def shown(text: str | None) -> str | None:
+    """A node's text as a page may show it: control characters (NUL, newlines) escaped as
+    Python does, and at most SHOWN_MAX characters (a node must not size the page)."""
+    if text is None:
+        return None
+    if any(unicodedata.category(c) == "Cc" for c in text):
+        text = repr(text)[1:-1]
+    if len(text) > SHOWN_MAX:
+        text = text[:SHOWN_MAX] + f"… ({len(text)} characters)"
+    return text
+
+
 @dataclass
 class Compared:
     """One attribute of one object on every node; `differs` when the nodes disagree."""
 
     label: str
     values: list[Value]
+
+    def __post_init__(self) -> None:
+        self.values = [Value(shown(v.value), shown(v.evidence) or "") for v in self.values]
 
     @property
     def differs(self) -> bool:
@@ -294,6 +313,9 @@ class ComparedObject:
     name: str
     rows: list[Compared]
     note: str = ""
+
+    def __post_init__(self) -> None:
+        self.name = shown(self.name) or ""
 
 
 def host_key_state(node: Node) -> HostKeyState:

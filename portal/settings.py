@@ -272,6 +272,7 @@ CELERY_BEAT_SCHEDULE = {
 }
 CELERY_IMPORTS = ["clusters.retention"]
 # Bounded records: what a node sends never sizes a page or the database.
+COLLECT_OUTPUT_MAX_BYTES = int(os.environ.get("COLLECT_OUTPUT_MAX_BYTES", str(8 * 1024 * 1024)))
 SNAPSHOT_KEEP_PER_NODE = int(os.environ.get("SNAPSHOT_KEEP_PER_NODE", "100"))
 SNAPSHOT_KEEP_DAILY_DAYS = int(os.environ.get("SNAPSHOT_KEEP_DAILY_DAYS", "90"))
 FINDING_EVIDENCE_MAX_CHARS = int(os.environ.get("FINDING_EVIDENCE_MAX_CHARS", "2000"))
