@@ -84,7 +84,7 @@ def timed_apply(cluster, user, change: dict, description: str) -> tuple[float, f
     from clusters.services import changes
 
     started = time.perf_counter()
-    plan = changes.plan_create(cluster, user, change, description)
+    plan = changes.plan_now(cluster, user, change, description)
     planned = time.perf_counter() - started
     if plan.state != Job.State.SUCCEEDED:
         raise SystemExit(f"plan refused: {plan.summary}")

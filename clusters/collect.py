@@ -7,16 +7,15 @@ the others beyond its timeout. The command contract is docs/node-commands.md.
 """
 
 import asyncio
+import re
 import shlex
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
-from clusters import ssh
-
-SCST_ROOT = "/sys/kernel/scst_tgt"
-DRBD_DIR = "/etc/drbd.d"
-RUNNING_CONFIG = "/var/lib/scst-portal/running.conf"
+from clusters import drbd, ssh
+from clusters.paths import DRBD_DIR, RUNNING_CONFIG, SCST_CONF, STATE_DIR
+from clusters.paths import SCST_SYSFS_ROOT as SCST_ROOT
 
 # Independent reads, run in parallel on one connection. Keys name the raw outputs.
 # Each extra channel costs about as much as the command's own work, so reads are merged
@@ -27,17 +26,35 @@ PARALLEL_READS: dict[str, list[str]] = {
     "drbd_show": ["drbdsetup", "show"],
     "drbd_dump": ["drbdadm", "dump"],
     "drbd_version": ["drbdadm", "--version"],
+    # The cluster stack (clusters/stack.py): quorum and membership, Pacemaker's view and
+    # its configured resources, the DLM lockspaces. Read-only; exit 127 = not installed.
+    "stack_quorum": ["corosync-quorumtool", "-s"],
+    "stack_crm_mon": ["crm_mon", "--one-shot", "--output-as=xml"],
+    "stack_cib": ["cibadmin", "--query", "--scope", "resources"],
+    "stack_dlm": ["dlm_tool", "ls"],
 }
 # DRBD 8.4 has no `drbdsetup status --json`; its live state is in /proc/drbd.
 DRBD_84_READS = {"proc_drbd": ["cat", "/proc/drbd"]}
 # scstadmin writes the running config to a file (the directory is made only when the
 # write finds it missing); then one grep reads every SCST attribute file, the DRBD
-# resource files as written (to recognise files another tool owns) and that fresh file.
+# resource files as written (to recognise files another tool owns), /etc/scst.conf (what
+# the next SCST start would load) and that fresh file.
 RUNNING_CONFIG_STEPS: list[list[str]] = [
     ["scstadmin", "-write_config", RUNNING_CONFIG],
-    ["grep", "-r", "-s", "-Z", "--exclude=mgmt", "", SCST_ROOT, DRBD_DIR, RUNNING_CONFIG],
+    [
+        "grep",
+        "-r",
+        "-s",
+        "-Z",
+        "--exclude=mgmt",
+        "",
+        SCST_ROOT,
+        DRBD_DIR,
+        SCST_CONF,
+        RUNNING_CONFIG,
+    ],
 ]
-MAKE_STATE_DIR = ["mkdir", "-p", "/var/lib/scst-portal"]
+MAKE_STATE_DIR = ["mkdir", "-p", STATE_DIR]
 # A command whose output is larger than this is not stored (COLLECT_OUTPUT_MAX_BYTES): a
 # node must not be able to size the database or a page. The read is recorded as failed
 # with this exit status, so the node's collection is incomplete, naming the command.
@@ -49,6 +66,12 @@ def output_max_bytes() -> int:
     from django.conf import settings
 
     return int(getattr(settings, "COLLECT_OUTPUT_MAX_BYTES", OUTPUT_MAX_BYTES))
+
+
+# `test -x HANDLER` for each fence-peer handler `drbdadm dump` names, stored as
+# "fence_handler:PATH"; run as soon as the dump is in, beside the running-config steps.
+FENCE_HANDLER_KEY = "fence_handler:"
+HANDLER_PATH = re.compile(r"/[A-Za-z0-9._+/-]+")
 
 
 def reads_for(drbd_version: str) -> dict[str, list[str]]:
@@ -114,12 +137,40 @@ async def read_node(session: ssh.NodeSession) -> dict[str, CommandOutput]:
         dump = RUNNING_CONFIG_STEPS[1] if written.ok else RUNNING_CONFIG_STEPS[1][:-1]
         return written, await session.run(dump)
 
-    parallel = session.run_all(reads_for(session.endpoint.drbd_version))
-    results, (written, dump) = await asyncio.gather(parallel, files_and_running_config())
+    parallel = asyncio.ensure_future(session.run_all(reads_for(session.endpoint.drbd_version)))
+    results, (written, dump), handlers = await asyncio.gather(
+        parallel, files_and_running_config(), fence_handler_tests(session, parallel)
+    )
     outputs = {name: CommandOutput.of(result) for name, result in results.items()}
+    outputs |= {name: CommandOutput.of(result) for name, result in handlers.items()}
     outputs["file_dump"] = CommandOutput.of(dump)
     outputs["scst_running_config"] = running_config_output(written, dump)
     return outputs
+
+
+def fence_handler_paths(dump_text: str) -> list[str]:
+    """Programs named by fence-peer handlers in `drbdadm dump` output (absolute paths only)."""
+    try:
+        resources = drbd.parse_dump(dump_text)
+    except drbd.DrbdConfigError:
+        return []
+    paths = set()
+    for res in resources:
+        words = shlex.split(res.handlers.get("fence-peer", ""))
+        if words and HANDLER_PATH.fullmatch(words[0]):
+            paths.add(words[0])
+    return sorted(paths)
+
+
+async def fence_handler_tests(
+    session: ssh.NodeSession, parallel: Awaitable[dict[str, ssh.CommandResult]]
+) -> dict[str, ssh.CommandResult]:
+    """`test -x` on every fence-peer handler, once the parallel reads brought the dump."""
+    dump = (await parallel).get("drbd_dump")
+    if dump is None or not dump.ok:
+        return {}
+    tests = {FENCE_HANDLER_KEY + p: ["test", "-x", p] for p in fence_handler_paths(dump.stdout)}
+    return await session.run_all(tests) if tests else {}
 
 
 def running_config_output(written: ssh.CommandResult, dump: ssh.CommandResult) -> CommandOutput:

@@ -25,6 +25,7 @@ from clusters.models import (
 
 SCST_CONF = "/etc/scst.conf"
 IDENTITY = ("t10_dev_id", "usn", "prod_id", "eui64_id", "naa_id")
+SETUP_ID_DERIVED = ("t10_dev_id", "usn")
 DRBD_DIR = "/etc/drbd.d"
 
 
@@ -89,9 +90,12 @@ def _device_attributes(device: ScstDevice, filename: str) -> scst.Attributes:
     }
     attrs = scst.Attributes()
     for name, value in wanted.items():
-        # Identity is always set explicitly (SCST then marks it [key]), even where it
-        # equals a default, so that both nodes present it whatever their setup_id.
-        explicit = name in IDENTITY
+        # t10_dev_id and usn default to values derived from the node's setup_id, so they
+        # are always written (both nodes then present the same identity). Other values
+        # equal to their default are left out: scstadmin -config skips a value the device
+        # already has ("already set"), so SCST never marks it [key] and -write_config never
+        # writes it, and a file that carried it would differ from every running config.
+        explicit = name in SETUP_ID_DERIVED
         if value and (
             explicit or value != scst.default_device_attribute(device.handler, device.name, name)
         ):

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from clusters import drbd, scst
+from clusters import stack as cluster_stack
+from clusters.paths import DRBD_DIR, SCST_CONF
 
 DRBD_DEVICE_PREFIXES = ("/dev/drbd",)
 SCST_ROOT = "/sys/kernel/scst_tgt/"
@@ -65,15 +67,48 @@ class NodeFacts:
     drbd_show: dict[str, drbd.ShowResource] | None = None
     drbd_config: dict[str, drbd.ResourceConfig] | None = None
     drbd_files: dict[str, str] | None = None
+    # /etc/scst.conf as it is on disk (what the next SCST start loads): None when not
+    # read, "" when the node has none.
+    scst_file: str | None = None
+    scst_file_config: scst.ScstConfig | None = None
     versions: dict[str, str] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+    stack: cluster_stack.ClusterStack | None = None
     # (where, why) of every live name or value scst.conf cannot carry; left out of
-    # scst_config so that it can still be rendered (see _drop_unwritable).
+    # scst_config and scst_file_config so that they can still be rendered
+    # (see _drop_unwritable).
     unwritable: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def has_data(self) -> bool:
         return self.reachable and not self.error
+
+    @property
+    def pacemaker_managed_resources(self) -> set[str] | None:
+        """DRBD resources Pacemaker manages on this node (ocf:linbit:drbd primitives in the
+        CIB); an empty set when no Pacemaker is installed, None when that is unknown.
+
+        A managed resource's role belongs to Pacemaker: a `drbdadm primary/secondary` or
+        `down` from the portal would fight it.
+        """
+        if self.stack is None:
+            return None
+        if self.stack.cib.state == cluster_stack.RUNNING:
+            return set(self.stack.drbd_primitives())
+        if self.stack.cib.state == cluster_stack.ABSENT:
+            return set()
+        return None
+
+    @property
+    def pacemaker_managed_targets(self) -> set[str] | None:
+        """IQNs of SCST targets Pacemaker manages (SCSTTarget/SCSTLun agents); as above."""
+        if self.stack is None:
+            return None
+        if self.stack.cib.state == cluster_stack.RUNNING:
+            return self.stack.scst_targets()
+        if self.stack.cib.state == cluster_stack.ABSENT:
+            return set()
+        return None
 
     def device_names(self) -> list[str]:
         names: set[str] = set()
@@ -191,6 +226,26 @@ class NodeFacts:
             for session in target.sessions.values()
         ]
 
+    def sessions_seeing(self, device: str) -> list[tuple[str, scst.LiveSession, list[int]]]:
+        """(target, session, LUN numbers) for every initiator whose LUN set holds DEVICE."""
+        if self.scst_live is None:
+            return []
+        targets = {
+            t.name: t
+            for driver, ts in self.scst_live.targets.items()
+            if driver != COPY_MANAGER_DRIVER
+            for t in ts.values()
+        }
+        rows = []
+        for target_name, session in self.sessions():
+            target = targets[target_name]
+            group = target.ini_groups.get(session.group) if session.group else None
+            luns = group.luns if group is not None else target.luns
+            numbers = sorted(n for n, lun in luns.items() if lun.device == device)
+            if numbers:
+                rows.append((target_name, session, numbers))
+        return rows
+
     def drbd_minor_resource(self) -> dict[int, str]:
         """DRBD minor → resource name on this node."""
         minors: dict[int, str] = {}
@@ -233,7 +288,10 @@ def node_facts(
         return facts
     _parse_scst(facts, raw)
     _parse_drbd(facts, raw)
-    facts.drbd_files = _parse_files(raw.get("file_dump"), prefix="/etc/drbd.d/")
+    facts.stack = cluster_stack.parse_stack(raw)
+    facts.problems += [f"cluster stack: {p}" for p in facts.stack.problems]
+    facts.drbd_files = _parse_files(raw.get("file_dump"), prefix=f"{DRBD_DIR}/")
+    _parse_scst_file(facts, raw)
     version_text, _ = _output(raw, "drbd_version")
     for line in (version_text or "").splitlines():
         key, _, value = line.partition("=")
@@ -286,6 +344,13 @@ def _parse_scst(facts: NodeFacts, raw: dict) -> None:
                 if problem:
                     where = f"/sys/kernel/scst_tgt/devices/{_shown(name)}/{attr} = {_shown(value)}"
                     facts.unwritable.append((where, problem))
+            # PostgreSQL text and jsonb cannot hold NUL: a NUL a node reports is kept
+            # visible as the four characters \x00 wherever the value travels (plans, jobs).
+            for attr, found in list(device.attributes.items()):
+                if "\0" in found.value:
+                    device.attributes[attr] = scst.SysfsAttribute(
+                        found.value.replace("\0", "\\x00"), found.is_key
+                    )
     if link_problem:
         facts.problems.append(f"SCST sysfs links unknown: {link_problem}")
 
@@ -381,6 +446,26 @@ def _drop_unwritable(cfg: scst.ScstConfig) -> list[tuple[str, str]]:
     return dropped
 
 
+def _parse_scst_file(facts: NodeFacts, raw: dict) -> None:
+    entry = raw.get("file_dump")
+    files = _parse_files(entry, prefix=SCST_CONF)
+    if files is None or SCST_CONF not in (entry or {}).get("command", ""):
+        return  # not read (collections before the file was read had no such path)
+    facts.scst_file = files.get(SCST_CONF, "")
+    try:
+        facts.scst_file_config = scst.parse_config(facts.scst_file)
+    except scst.ScstConfigError as exc:
+        facts.problems.append(f"{SCST_CONF} unreadable: {_short(str(exc))}")
+    if facts.scst_file_config is not None:
+        dropped = _drop_unwritable(facts.scst_file_config)
+        facts.unwritable += [(f"{SCST_CONF}: {where}", why) for where, why in dropped]
+        try:
+            scst.render_config(facts.scst_file_config)
+        except ValueError as exc:
+            facts.unwritable.append((SCST_CONF, _short(str(exc))))
+            facts.scst_file_config = None
+
+
 def _parse_drbd(facts: NodeFacts, raw: dict) -> None:
     parsers = {
         "drbd_status_json": ("drbd_status", drbd.parse_status_json),
@@ -444,6 +529,8 @@ class ClusterFacts:
     previous: dict[str, NodeFacts] = field(default_factory=dict)
     desired: dict[str, DesiredNode] | None = None
     reservations_expected: set[str] = field(default_factory=set)
+    # Apply jobs interrupted mid-change and not reconciled yet: (job id, summary, nodes).
+    interrupted_applies: list[tuple[int, str, list[str]]] = field(default_factory=list)
     now: datetime | None = None
     stale_after: timedelta = timedelta(minutes=3)
 

@@ -1,82 +1,85 @@
-"""One writer per cluster: a lock with expiry, and who holds it (shown on the cluster page).
+"""One writer per cluster, decided by the database (never by the broker).
 
-Redis (SET NX PX) when REDIS_URL is set; otherwise an exclusive-create file in var/locks/,
-which serves the single-host demo where web and worker share var/ anyway.
+A cluster's lock is a row (ClusterLock) that a job takes with a lease. Taking, renewing
+and releasing are single conditional UPDATEs: PostgreSQL (under READ COMMITTED it
+re-checks the WHERE clause on the locked row) lets exactly one concurrent taker win,
+and SQLite serialises writers anyway. The holder's job id is a fencing token: every
+node step of a change renews the lease *only if the job still holds it*, and stops
+when it does not, so a job that lost its lock (its lease ran out while it hung, an
+admin's sweep) never writes again.
 """
 
-import json
-import os
-import time
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
 
-LOCK_TTL_SECONDS = 15 * 60
+from clusters.models import ClusterLock
+
+
+class LockLost(Exception):
+    """The job no longer holds its cluster's lock: it must not write to any node."""
 
 
 @dataclass(frozen=True)
 class LockHolder:
     job_id: int
     user: str
-    since: float
-    expires: float
+    since: datetime
+    expires: datetime
 
 
-def _key(cluster_id: int) -> str:
-    return f"portal:cluster-lock:{cluster_id}"
+def lease() -> timedelta:
+    return timedelta(seconds=settings.CLUSTER_LOCK_LEASE_SECONDS)
 
 
-def _redis():
-    import redis
-
-    return redis.Redis.from_url(settings.REDIS_URL)
-
-
-def _lock_file(cluster_id: int) -> Path:
-    directory = settings.VAR_DIR / "locks"
-    directory.mkdir(parents=True, exist_ok=True)
-    return directory / f"cluster-{cluster_id}.json"
-
-
-def acquire(cluster_id: int, job_id: int, user: str, ttl: int = LOCK_TTL_SECONDS) -> bool:
-    """Take the cluster's lock for a job; False when another job holds it."""
-    now = time.time()
-    holder = json.dumps(asdict(LockHolder(job_id, user, now, now + ttl)))
-    if settings.REDIS_URL:
-        return bool(_redis().set(_key(cluster_id), holder, nx=True, px=ttl * 1000))
-    path = _lock_file(cluster_id)
-    current = holder_of(cluster_id)
-    if current is None and path.exists():
-        path.unlink(missing_ok=True)  # expired
+def _row(cluster_id: int) -> None:
+    """Make sure the cluster's lock row exists (two creators race harmlessly)."""
+    if ClusterLock.objects.filter(cluster_id=cluster_id).exists():
+        return
     try:
-        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
-    except FileExistsError:
-        return False
-    with os.fdopen(fd, "w") as handle:
-        handle.write(holder)
-    return True
+        with transaction.atomic():
+            ClusterLock.objects.create(cluster_id=cluster_id)
+    except IntegrityError:
+        pass
+
+
+def acquire(cluster_id: int, job_id: int, user: str) -> bool:
+    """Take the cluster's lock for a job; False when another job holds a live lease."""
+    _row(cluster_id)
+    now = timezone.now()
+    free = Q(job__isnull=True) | Q(lease_until__lt=now) | Q(job_id=job_id)
+    taken = ClusterLock.objects.filter(free, cluster_id=cluster_id).update(
+        job_id=job_id, holder=user[:150], acquired_at=now, lease_until=now + lease()
+    )
+    return taken == 1
+
+
+def renew(cluster_id: int, job_id: int) -> None:
+    """Extend the lease if the job still holds it; raise LockLost otherwise (fencing)."""
+    now = timezone.now()
+    renewed = ClusterLock.objects.filter(
+        cluster_id=cluster_id, job_id=job_id, lease_until__gte=now
+    ).update(lease_until=now + lease())
+    if renewed != 1:
+        raise LockLost(f"job {job_id} no longer holds the lock of cluster {cluster_id}")
 
 
 def holder_of(cluster_id: int) -> LockHolder | None:
-    """Who holds the cluster's lock now, or None."""
-    if settings.REDIS_URL:
-        raw = _redis().get(_key(cluster_id))
-    else:
-        path = _lock_file(cluster_id)
-        raw = path.read_text() if path.exists() else None
-    if not raw:
+    """Who holds the cluster's lock now (a live lease), or None."""
+    row = ClusterLock.objects.filter(
+        cluster_id=cluster_id, job__isnull=False, lease_until__gte=timezone.now()
+    ).first()
+    if row is None:
         return None
-    holder = LockHolder(**json.loads(raw))
-    return holder if holder.expires > time.time() else None
+    return LockHolder(row.job_id, row.holder, row.acquired_at, row.lease_until)
 
 
 def release(cluster_id: int, job_id: int) -> None:
     """Release the lock if this job still holds it."""
-    holder = holder_of(cluster_id)
-    if holder is None or holder.job_id != job_id:
-        return
-    if settings.REDIS_URL:
-        _redis().delete(_key(cluster_id))
-    else:
-        _lock_file(cluster_id).unlink(missing_ok=True)
+    ClusterLock.objects.filter(cluster_id=cluster_id, job_id=job_id).update(
+        job=None, holder="", lease_until=None
+    )

@@ -168,6 +168,12 @@ class Node(models.Model):
     pending_host_key = models.TextField(
         blank=True, help_text="Host key offered by the node and waiting for an admin's approval."
     )
+    # Set when a change could not tell what it left on the node (a dropped connection,
+    # a failed rollback); no change is applied until a collection reads the node again.
+    outcome_unknown_since = models.DateTimeField(null=True, blank=True)
+    outcome_unknown_job = models.ForeignKey(
+        "Job", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
 
     class Meta:
         ordering = ["cluster__name", "name"]
@@ -562,12 +568,16 @@ class Job(models.Model):
         SUCCEEDED = "succeeded", "Succeeded"
         FAILED = "failed", "Failed"
         PARTIAL = "partial", "Partly failed"
+        REFUSED = "refused", "Refused"  # an interlock said no; nothing was written
+        INTERRUPTED = "interrupted", "Interrupted"  # the process running it died
+
+    FINISHED = frozenset({"succeeded", "failed", "partial", "refused", "interrupted"})
 
     kind = models.CharField(max_length=10, choices=Kind.choices)
     cluster = models.ForeignKey(
         Cluster, on_delete=models.CASCADE, related_name="jobs", null=True, blank=True
     )
-    state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
+    state = models.CharField(max_length=12, choices=State.choices, default=State.QUEUED)
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
     )
@@ -576,16 +586,27 @@ class Job(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     summary = models.TextField(blank=True)
     params = models.JSONField(default=dict, blank=True)
+    # Liveness: the process running the job (host:pid) and when it last showed life.
+    # The sweeper ends a running job whose process is gone or whose heartbeat stopped.
+    worker = models.CharField(max_length=200, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # An apply interrupted after it wrote to a node blocks its cluster until reconciled.
+    needs_reconcile = models.BooleanField(default=False)
+    reconciled_at = models.DateTimeField(null=True, blank=True)
+    reconciled_by = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="reconciles"
+    )
 
     class Meta:
         ordering = ["-created_at"]
+        indexes = [models.Index(fields=["state", "kind"])]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} #{self.pk} ({self.state})"
 
     @property
     def is_finished(self) -> bool:
-        return self.state in {self.State.SUCCEEDED, self.State.FAILED, self.State.PARTIAL}
+        return self.state in self.FINISHED
 
 
 class JobEvent(models.Model):
@@ -608,6 +629,52 @@ class JobEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.step}: {self.message}"
+
+
+class NodeStep(models.Model):
+    """One remote command of a change on one node, written before it runs and again after.
+
+    A step with no finish is a command whose outcome nobody saw: the reconcile page and
+    the sweeper read these to tell what an interrupted apply may have done.
+    """
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="steps")
+    node = models.ForeignKey(Node, on_delete=models.SET_NULL, null=True, blank=True)
+    node_name = models.CharField(max_length=253)
+    step = models.CharField(max_length=40)
+    command = models.TextField()
+    writes = models.BooleanField(default=False, help_text="The command changes the node.")
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    exit_status = models.IntegerField(null=True, blank=True)
+    output = models.TextField(blank=True, help_text="The end of stdout and stderr.")
+    error = models.TextField(blank=True, help_text="Why no exit status was seen.")
+
+    class Meta:
+        ordering = ["started_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.node_name}: {self.command}"
+
+
+class ClusterLock(models.Model):
+    """The one-writer lock of a cluster: a row per cluster, taken by a job with a lease.
+
+    Taking and renewing are single UPDATEs conditioned on the current holder, so
+    PostgreSQL (not the broker) decides who writes; the job id is the fencing token
+    every node step checks.
+    """
+
+    cluster = models.OneToOneField(
+        Cluster, on_delete=models.CASCADE, primary_key=True, related_name="lock"
+    )
+    job = models.ForeignKey(Job, on_delete=models.SET_NULL, null=True, blank=True)
+    holder = models.CharField(max_length=150, blank=True)
+    acquired_at = models.DateTimeField(null=True, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"lock of {self.cluster_id}: job {self.job_id or '—'}"
 
 
 class Revision(models.Model):

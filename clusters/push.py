@@ -1,9 +1,22 @@
 """Push a change to every node of a cluster, never leaving it half-changed (async, no ORM).
 
 stage on all nodes → validate on all nodes → create new DRBD resources (if any) →
-apply node by node, verifying each → on any failure restore the backups on the nodes
-already touched, re-apply, verify. The portal never applies to one node before every
-node has staged and validated.
+apply node by node, verifying each by reading values back → on any failure restore the
+backups on the nodes already touched (on a fresh connection if need be) and verify that.
+The portal never applies to one node before every node has staged and validated.
+
+Every remote command goes through the caller's Journal: it is recorded before it runs
+and after, and a command that changes a node first checks the fencing token (the job
+still holds the cluster's lock). When the journal cannot record or the lock is lost,
+the push stops at once and touches no node again: nodes it changed are then `unknown`
+and the job is left for the operator to reconcile, because acting unrecorded, or
+alongside another writer, is worse than stopping.
+
+A device whose creation attribute changes (write_through, nv_cache, blocksize, ...) is
+re-created by `scstadmin -force -config`: its LUNs leave that node's targets for a
+moment, so the push first checks that another node serves those LUNs. Attributes that
+SCST can change on a running device are set with `scstadmin -set_dev_attr` first, which
+leaves `-config` nothing to re-create for them.
 
 A new DRBD resource follows the User's Guide ("Enabling your resource for the first
 time", "Skipping initial resynchronization"): on every node install the .res,
@@ -18,41 +31,89 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
+import hashlib
 import posixpath
-from collections.abc import Awaitable, Callable
+import re
+import shlex
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from clusters import drbd, ssh
+from clusters.paths import (
+    BACKUP_DIR,
+    SCST_CONF,
+    STAGED_DIR,
+    STATE_DIR,
+    backup_path,
+    resource_file,
+    staged_path,
+)
 
-STATE_DIR = "/var/lib/scst-portal"
-SCST_CONF = "/etc/scst.conf"
-DRBD_DIR = "/etc/drbd.d"
 CONNECT_WAIT = 30.0  # seconds a new resource gets for every node to be Connected
 CONNECT_POLL = 0.5
+ROLLBACK_ATTEMPTS = 3  # the first on the job's connection, then fresh connections
+JOB_DIR = re.compile(r"^job-(\d+)$")
+
+
+class NodeState(enum.StrEnum):
+    """What a push left on one node."""
+
+    UNCHANGED = "unchanged"
+    STAGED = "staged"
+    APPLIED = "applied"
+    ROLLED_BACK = "rolled back"
+    UNKNOWN = "unknown"
 
 
 @dataclass
 class NodeChange:
-    """What one node gets: new contents for live paths, and what to re-apply."""
+    """What one node gets: new contents for live paths, and how to make them run."""
 
     endpoint: ssh.NodeEndpoint
     files: dict[str, str]
-    drbd_resources: list[str] = field(default_factory=list)
-    scst_changed: bool = False
-    scst_force: bool = False
-    removed_files: list[str] = field(default_factory=list)
+    drbd_adjust: list[str] = field(default_factory=list)
     new_drbd_resources: list[str] = field(default_factory=list)  # created, not adjusted
+    # device → {attribute: value}, set on the running device before `-config`; and the
+    # values they had, for a rollback.
+    runtime_sets: dict[str, dict[str, str]] = field(default_factory=dict)
+    runtime_restore: dict[str, dict[str, str]] = field(default_factory=dict)
+    scst_reload: bool = False
+    scst_force: bool = False
+    recreated_devices: list[str] = field(default_factory=list)
 
 
 @dataclass
 class NodeOutcome:
     node: str
-    state: str = "unchanged"  # unchanged | staged | applied | rolled back | unknown
+    state: NodeState = NodeState.UNCHANGED
     error: str = ""
 
 
-Log = Callable[[str | None, str, str, str], None]  # node, step, level, message
+class Journal(Protocol):
+    """Where a push records what it does (the job), and its right to do it (the lock)."""
+
+    async def fence(self) -> None:
+        """Raise unless the job still holds its cluster's lock (renewing the lease)."""
+
+    async def started(self, node: str, step: str, command: str, writes: bool) -> int:
+        """Record a command about to run; returns its step id."""
+
+    async def finished(self, step_id: int, result: ssh.CommandResult | None, error: str) -> None:
+        """Record a command's exit status and output (or why none was seen)."""
+
+    async def log(self, node: str | None, step: str, level: str, message: str) -> None:
+        """A progress line for the job page."""
+
+    async def heartbeat(self) -> None:
+        """Show that the job is alive (called on a timer while the push runs)."""
+
+
+# (session, change, applied) → problems; applied False: check the previous state.
 Verify = Callable[[ssh.NodeSession, NodeChange, bool], Awaitable[list[str]]]
+# (peer session, devices) → why the peer does not serve those devices' LUNs (empty: it does)
+Serving = Callable[[ssh.NodeSession, list[str]], Awaitable[list[str]]]
 
 
 class StepFailed(Exception):
@@ -61,126 +122,245 @@ class StepFailed(Exception):
         super().__init__(f"{node}: {step}: {message}")
 
 
-def staged_path(change_id: str, live_path: str) -> str:
-    return posixpath.join(STATE_DIR, "staged", change_id, live_path.lstrip("/"))
+class Stopped(Exception):
+    """The push must not go on writing (lock lost, journal unavailable): no rollback."""
 
 
-def backup_path(change_id: str, live_path: str) -> str:
-    return posixpath.join(STATE_DIR, "backup", change_id, live_path.lstrip("/"))
+@dataclass
+class Push:
+    """One push: its owner (names staged files and backups), journal and checks."""
+
+    owner: str
+    journal: Journal
+    verify: Verify
+    serving: Serving
+    keep_jobs: int = 10
+    heartbeat_seconds: float = 5.0
+    # Nodes of the cluster the push does not change: they can serve LUNs meanwhile.
+    others: list[ssh.NodeEndpoint] = field(default_factory=list)
+    outcomes: dict[str, NodeOutcome] = field(default_factory=dict)
+    existed: dict[str, dict[str, bool]] = field(default_factory=dict)
+    hashes: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    async def run(
+        self, session: ssh.NodeSession, argv: Sequence[str], step: str, writes: bool = False
+    ) -> ssh.CommandResult:
+        """Run one command through the journal; a failure raises StepFailed."""
+        name = session.endpoint.name
+        if writes:
+            await self._fence()
+        step_id = await self._record(self.journal.started(name, step, shlex.join(argv), writes))
+        try:
+            result = await session.run(argv)
+        except ssh.NodeError as exc:
+            await self._record(self.journal.finished(step_id, None, str(exc)))
+            raise
+        await self._record(self.journal.finished(step_id, result, ""))
+        if not result.ok:
+            raise StepFailed(name, step, failure_text(result))
+        return result
+
+    async def log(self, node: str | None, step: str, level: str, message: str) -> None:
+        await self._record(self.journal.log(node, step, level, message))
+
+    async def _fence(self) -> None:
+        try:
+            await self.journal.fence()
+        except Exception as exc:
+            raise Stopped(f"stopped before writing: {exc}") from exc
+
+    @staticmethod
+    async def _record(call: Awaitable):
+        try:
+            return await call
+        except Exception as exc:
+            raise Stopped(f"the job's record is unavailable ({exc}); stopped") from exc
 
 
-def resource_path(resource: str) -> str:
-    return posixpath.join(DRBD_DIR, f"{resource}.res")
-
-
-async def _run(session: ssh.NodeSession, argv: list[str], step: str) -> ssh.CommandResult:
-    result = await session.run(argv)
-    if not result.ok:
-        detail = (result.stderr or result.stdout).strip().splitlines()
-        raise StepFailed(
-            session.endpoint.name,
-            step,
-            f"`{result.command}` exited {result.exit_status}: {detail[-1] if detail else ''}",
+def failure_text(result: ssh.CommandResult) -> str:
+    if result.exit_status == 124:
+        return (
+            f"`{result.command}` ran out of time and the node's `timeout` killed it; it may "
+            "have done part of its work"
         )
-    return result
+    detail = (result.stderr or result.stdout).strip().splitlines()
+    return f"`{result.command}` exited {result.exit_status}: {detail[-1] if detail else ''}"
 
 
-async def stage(session: ssh.NodeSession, change: NodeChange, change_id: str) -> dict[str, bool]:
+def sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+# --- staging and validation ---------------------------------------------------------------
+
+
+async def stage(push: Push, session: ssh.NodeSession, change: NodeChange) -> dict[str, bool]:
     """Back up the live files (if present) and write the new ones to the staging area.
 
     Returns which live paths existed before, so that a rollback can remove new ones.
     """
     existed = {}
-    for live in sorted(set(change.files) | set(change.removed_files)):
-        for path in (staged_path(change_id, live), backup_path(change_id, live)):
-            await _run(session, ["mkdir", "-p", posixpath.dirname(path)], "stage")
-        probe = await session.run(["test", "-e", live])
-        existed[live] = probe.ok
+    dirs = sorted(
+        {posixpath.dirname(staged_path(push.owner, p)) for p in change.files}
+        | {posixpath.dirname(backup_path(push.owner, p)) for p in change.files}
+    )
+    await push.run(session, ["mkdir", "-p", *dirs], "stage")
+    for live in sorted(change.files):
+        backup = backup_path(push.owner, live)
         if live == SCST_CONF:
             # Back up what SCST runs, not the file: they can differ, and a rollback must
             # return to the running state.
-            await _run(
-                session, ["scstadmin", "-write_config", backup_path(change_id, live)], "backup"
-            )
+            await push.run(session, ["scstadmin", "-write_config", backup], "backup")
             existed[live] = True
-        elif probe.ok:
-            await _run(session, ["cp", "-p", live, backup_path(change_id, live)], "backup")
+            continue
+        existed[live] = await _exists(push, session, live)
+        if existed[live]:
+            await push.run(session, ["cp", "-p", live, backup], "backup")
     for live, text in sorted(change.files.items()):
+        staged = staged_path(push.owner, live)
+        step_id = await push._record(
+            push.journal.started(session.endpoint.name, "stage", f"sftp put {staged}", True)
+        )
         try:
-            await session.write_file(staged_path(change_id, live), text.encode())
+            await session.write_file(staged, text.encode(), push.owner)
         except ssh.NodeError as exc:
+            await push._record(push.journal.finished(step_id, None, str(exc)))
             raise StepFailed(session.endpoint.name, "stage", str(exc)) from exc
+        await push._record(push.journal.finished(step_id, None, ""))
     return existed
 
 
-async def validate(session: ssh.NodeSession, change: NodeChange, change_id: str) -> None:
+async def _exists(push: Push, session: ssh.NodeSession, path: str) -> bool:
+    try:
+        await push.run(session, ["test", "-e", path], "stage")
+    except StepFailed:
+        return False
+    return True
+
+
+async def validate(push: Push, session: ssh.NodeSession, change: NodeChange) -> None:
     """The node's own tools accept every staged file."""
     for live in sorted(change.files):
-        staged = staged_path(change_id, live)
+        staged = staged_path(push.owner, live)
         if live.endswith(".res"):
-            await _run(session, ["drbdadm", "-c", staged, "dump"], "validate")
+            await push.run(session, ["drbdadm", "-c", staged, "dump"], "validate")
         elif live == SCST_CONF:
-            await _run(session, ["scstadmin", "-check_config", staged], "validate")
+            await push.run(session, ["scstadmin", "-check_config", staged], "validate")
 
 
-async def _install(session: ssh.NodeSession, source: str, live: str, step: str) -> None:
-    temp = f"{live}.tmp-portal"
-    await _run(session, ["cp", "-p", source, temp], step)
-    await _run(session, ["sync", temp], step)
-    await _run(session, ["mv", "-f", temp, live], step)
+# --- applying and restoring one node ------------------------------------------------------
 
 
-async def reapply(
-    session: ssh.NodeSession, change: NodeChange, step: str, force: bool = False
+async def install(push: Push, session: ssh.NodeSession, source: str, live: str, step: str) -> None:
+    """Copy SOURCE over LIVE atomically (temp file named for the job, fsync, rename)."""
+    temp = f"{live}.tmp-{push.owner}"
+    await push.run(session, ["cp", "-p", source, temp], step, writes=True)
+    await push.run(session, ["sync", temp], step, writes=True)
+    await push.run(session, ["mv", "-f", temp, live], step, writes=True)
+
+
+def set_dev_attr_argv(device: str, values: dict[str, str]) -> list[str]:
+    """`scstadmin -set_dev_attr` (scstadmin.1); -attributes takes name=value,… pairs."""
+    pairs = ",".join(f"{name}={value}" for name, value in sorted(values.items()))
+    return ["scstadmin", "-noprompt", "-set_dev_attr", device, "-attributes", pairs]
+
+
+def runtime_batches(values: dict[str, str], restoring: bool) -> list[dict[str, str]]:
+    """The -set_dev_attr calls for one device, in a safe order. SCST refuses a t10_dev_id
+    change while cluster_mode is 1 (scst_vdisk.c), and scstadmin applies one call's
+    attributes in no fixed order: cluster_mode goes alone, after the identity when it
+    is turned on, before it when a rollback turns it back."""
+    mode = {k: v for k, v in values.items() if k == "cluster_mode"}
+    rest = {k: v for k, v in values.items() if k != "cluster_mode"}
+    batches = [mode, rest] if restoring else [rest, mode]
+    return [b for b in batches if b]
+
+
+async def reload(
+    push: Push,
+    session: ssh.NodeSession,
+    change: NodeChange,
+    step: str,
+    sets: dict[str, dict[str, str]],
+    force: bool = False,
 ) -> None:
-    for resource in change.drbd_resources:
-        await _run(session, ["drbdadm", "adjust", resource], step)
-    if change.scst_changed:
+    """Make the installed files run: runtime attribute sets, drbdadm adjust, scstadmin."""
+    for device, values in sorted(sets.items()):
+        for batch in runtime_batches(values, restoring=step == "restore"):
+            await push.run(session, set_dev_attr_argv(device, batch), step, writes=True)
+    for resource in change.drbd_adjust:
+        await push.run(session, ["drbdadm", "adjust", resource], step, writes=True)
+    if change.scst_reload or force:
         argv = ["scstadmin", "-noprompt", "-config", SCST_CONF]
         if change.scst_force or force:
             argv.insert(1, "-force")
-        await _run(session, argv, step)
+        await push.run(session, argv, step, writes=True)
 
 
-async def apply_node(session: ssh.NodeSession, change: NodeChange, change_id: str) -> None:
+async def check_installed(push: Push, session: ssh.NodeSession, change: NodeChange) -> None:
+    """The files on disk are exactly the staged ones (sha256sum, coreutils' format)."""
+    paths = sorted(change.files)
+    if not paths:
+        return
+    result = await push.run(session, ["sha256sum", "--", *paths], "verify")
+    found = {}
+    for line in result.stdout.splitlines():
+        digest, _, path = line.partition("  ")
+        found[path] = digest
+    wrong = [p for p in paths if found.get(p) != sha256(change.files[p])]
+    if wrong:
+        raise StepFailed(
+            session.endpoint.name,
+            "verify",
+            f"{', '.join(wrong)} on disk is not the file the portal staged",
+        )
+
+
+async def apply_node(push: Push, session: ssh.NodeSession, change: NodeChange) -> None:
     for live in sorted(change.files):
-        await _install(session, staged_path(change_id, live), live, "install")
-    for live in change.removed_files:
-        await _run(session, ["rm", "-f", live], "install")
-    await reapply(session, change, "apply")
+        if posixpath.basename(live).removesuffix(".res") in change.new_drbd_resources:
+            continue  # installed when the resource was created
+        await install(push, session, staged_path(push.owner, live), live, "install")
+    await reload(push, session, change, "apply", change.runtime_sets)
+    await check_installed(push, session, change)
 
 
-async def restore_node(
-    session: ssh.NodeSession, change: NodeChange, change_id: str, existed: dict[str, bool]
-) -> None:
-    """Put the backed-up files back, then re-apply them (drbdadm adjust, scstadmin);
-    a resource the change created is taken down and its .res removed last."""
-    created = {resource_path(r) for r in change.new_drbd_resources}
+async def restore_node(push: Push, session: ssh.NodeSession, change: NodeChange) -> None:
+    """Put the backed-up files back, then make them run (old runtime values first, then
+    drbdadm adjust and `scstadmin -force -config`); a resource the change created is
+    taken down and its .res removed last."""
+    existed = push.existed[change.endpoint.name]
+    created = {resource_file(r) for r in change.new_drbd_resources}
     for live, was_there in sorted(existed.items()):
         if was_there:
-            await _install(session, backup_path(change_id, live), live, "restore")
+            await install(push, session, backup_path(push.owner, live), live, "restore")
         elif live not in created:  # `drbdadm down` below still needs the file
-            await _run(session, ["rm", "-f", live], "restore")
+            await push.run(session, ["rm", "-f", live], "restore", writes=True)
     # Returning to the backed-up state removes what the change added, in use or not.
     # SCST lets go of the new resource's device before it is taken down.
     try:
-        await reapply(session, change, "restore", force=True)
+        await reload(push, session, change, "restore", change.runtime_restore, force=True)
     finally:
-        await remove_new_resources(session, change)
+        await remove_new_resources(push, session, change)
 
 
-async def remove_new_resources(session: ssh.NodeSession, change: NodeChange) -> None:
+async def remove_new_resources(push: Push, session: ssh.NodeSession, change: NodeChange) -> None:
     """`drbdadm down RES` where the change installed its .res, then remove the file."""
     for resource in change.new_drbd_resources:
-        live = resource_path(resource)
-        if (await session.run(["test", "-e", live])).ok:
-            await _run(session, ["drbdadm", "down", resource], "rollback")
-            await _run(session, ["rm", "-f", live], "rollback")
+        live = resource_file(resource)
+        if await _exists(push, session, live):
+            await push.run(session, ["drbdadm", "down", resource], "rollback", writes=True)
+            await push.run(session, ["rm", "-f", live], "rollback", writes=True)
 
 
-async def resource_state(session: ssh.NodeSession, resource: str) -> drbd.ResourceState | None:
+# --- new DRBD resources -------------------------------------------------------------------
+
+
+async def resource_state(
+    push: Push, session: ssh.NodeSession, resource: str
+) -> drbd.ResourceState | None:
     """The resource's live state from `drbdsetup status --json RES` (None: not up)."""
-    result = await _run(session, ["drbdsetup", "status", "--json", resource], "status")
+    result = await push.run(session, ["drbdsetup", "status", "--json", resource], "status")
     try:
         states = drbd.parse_status_json(result.stdout)
     except drbd.DrbdConfigError as exc:
@@ -188,12 +368,12 @@ async def resource_state(session: ssh.NodeSession, resource: str) -> drbd.Resour
     return next((s for s in states if s.name == resource), None)
 
 
-async def _wait_connected(pairs, resource: str) -> None:
+async def _wait_connected(push: Push, pairs, resource: str) -> None:
     deadline = asyncio.get_running_loop().time() + CONNECT_WAIT
     while True:
         waiting = []
         for session, change in pairs:
-            state = await resource_state(session, resource)
+            state = await resource_state(push, session, resource)
             peers = state.peers if state else []
             if not peers or any(p.connection != "Connected" for p in peers):
                 seen = ", ".join(p.connection for p in peers) or "not up"
@@ -208,38 +388,42 @@ async def _wait_connected(pairs, resource: str) -> None:
         await asyncio.sleep(CONNECT_POLL)
 
 
-async def create_resources(pairs, change_id: str, existed, done: list, log: Log) -> None:
+async def create_resources(push: Push, pairs, done: list) -> None:
     """Bring new DRBD resources up on every node as healthy dual-primary (see above)."""
     creating = [(s, c) for s, c in pairs if c.new_drbd_resources]
     for _session, change in creating:
         name = change.endpoint.name
         for resource in change.new_drbd_resources:
-            if existed[name].get(resource_path(resource)):
+            if push.existed[name].get(resource_file(resource)):
                 # Someone made it since the plan; create-md would destroy its meta data.
                 raise StepFailed(
-                    name, "create", f"{resource_path(resource)} exists already; not created"
+                    name, "create", f"{resource_file(resource)} exists already; not created"
                 )
     for session, change in creating:
         name = change.endpoint.name
         done.append((session, change))
+        push.outcomes[name].state = NodeState.UNKNOWN  # until applied or rolled back
         for resource in change.new_drbd_resources:
-            live = resource_path(resource)
-            await _install(session, staged_path(change_id, live), live, "install")
-            await _run(session, ["drbdadm", "create-md", "--force", resource], "create-md")
-            await _run(session, ["drbdadm", "up", resource], "up")
-        log(name, "up", "ok", f"meta data created, up: {', '.join(change.new_drbd_resources)}")
+            live = resource_file(resource)
+            await install(push, session, staged_path(push.owner, live), live, "install")
+            argv = ["drbdadm", "create-md", "--force", resource]
+            await push.run(session, argv, "create-md", writes=True)
+            await push.run(session, ["drbdadm", "up", resource], "up", writes=True)
+        await push.log(
+            name, "up", "ok", f"meta data created, up: {', '.join(change.new_drbd_resources)}"
+        )
     first_session, first = creating[0]
     for resource in first.new_drbd_resources:
-        await _wait_connected(creating, resource)
-        state = await resource_state(first_session, resource)
+        await _wait_connected(push, creating, resource)
+        state = await resource_state(push, first_session, resource)
         for volume in [d.volume for d in state.devices] if state else []:
             argv = ["drbdadm", "new-current-uuid", "--clear-bitmap", f"{resource}/{volume}"]
-            await _run(first_session, argv, "new-current-uuid")
-        log(first.endpoint.name, "new-current-uuid", "ok", f"{resource}: UpToDate, no sync")
+            await push.run(first_session, argv, "new-current-uuid", writes=True)
+        await push.log(first.endpoint.name, "new-current-uuid", "ok", f"{resource}: UpToDate")
         for session, _change in creating:
-            await _run(session, ["drbdadm", "primary", resource], "primary")
+            await push.run(session, ["drbdadm", "primary", resource], "primary", writes=True)
         for session, change in creating:
-            state = await resource_state(session, resource)
+            state = await resource_state(push, session, resource)
             problems = state.dual_primary_problems() if state else ["not running"]
             if problems:
                 raise StepFailed(
@@ -247,7 +431,12 @@ async def create_resources(pairs, change_id: str, existed, done: list, log: Log)
                     "verify",
                     f"DRBD {resource} is not healthy dual-primary: {'; '.join(problems)}",
                 )
-            log(change.endpoint.name, "primary", "ok", f"{resource}: Primary, UpToDate, Connected")
+            await push.log(
+                change.endpoint.name, "primary", "ok", f"{resource}: Primary, UpToDate, Connected"
+            )
+
+
+# --- the whole push -----------------------------------------------------------------------
 
 
 @dataclass
@@ -255,106 +444,225 @@ class PushResult:
     ok: bool
     outcomes: dict[str, NodeOutcome]
     error: str = ""
+    stopped: bool = False  # Stopped: nodes were left as they were at that moment
 
 
-async def push(changes: list[NodeChange], change_id: str, verify: Verify, log: Log) -> PushResult:
+async def push(changes: list[NodeChange], job: Push) -> PushResult:
     """Stage and validate everywhere, then apply node by node; roll back on any failure."""
-    outcomes = {c.endpoint.name: NodeOutcome(c.endpoint.name) for c in changes}
-    async with contextlib.AsyncExitStack() as stack:
+    job.outcomes = {c.endpoint.name: NodeOutcome(c.endpoint.name) for c in changes}
+    beating = asyncio.create_task(_keep_alive(job))
+    try:
+        async with contextlib.AsyncExitStack() as stack:
+            try:
+                sessions = await asyncio.gather(
+                    *(stack.enter_async_context(ssh.connect(c.endpoint)) for c in changes)
+                )
+            except ssh.NodeError as exc:
+                await job.log(None, "connect", "error", str(exc))
+                return PushResult(False, job.outcomes, f"connect: {exc}")
+            pairs = list(zip(sessions, changes, strict=True))
+            return await _push(job, pairs)
+    except Stopped as exc:
+        for outcome in job.outcomes.values():
+            if outcome.state not in (NodeState.UNCHANGED, NodeState.STAGED):
+                outcome.state, outcome.error = NodeState.UNKNOWN, str(exc)
+        return PushResult(False, job.outcomes, str(exc), stopped=True)
+    finally:
+        beating.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await beating
+
+
+async def _keep_alive(job: Push) -> None:
+    """Heartbeat (and lease renewal) while long steps run; a failure shows on next fence."""
+    while True:
+        await asyncio.sleep(job.heartbeat_seconds)
+        with contextlib.suppress(Exception):
+            await job.journal.heartbeat()
+
+
+async def _push(job: Push, pairs) -> PushResult:
+    try:
+        await _stage_and_validate(job, pairs)
+    except (StepFailed, ssh.NodeError) as exc:
+        await job.log(getattr(exc, "node", None), getattr(exc, "step", "stage"), "error", str(exc))
+        return PushResult(False, job.outcomes, str(exc))
+    done: list[tuple[ssh.NodeSession, NodeChange]] = []
+    if any(c.new_drbd_resources for _, c in pairs):
         try:
-            sessions = await asyncio.gather(
-                *(stack.enter_async_context(ssh.connect(c.endpoint)) for c in changes)
-            )
-        except ssh.NodeError as exc:
-            log(None, "connect", "error", str(exc))
-            return PushResult(False, outcomes, f"connect: {exc}")
-        pairs = list(zip(sessions, changes, strict=True))
-        existed: dict[str, dict[str, bool]] = {}
-        try:
-            await _stage_and_validate(pairs, change_id, existed, outcomes, log)
+            await create_resources(job, pairs, done)
         except (StepFailed, ssh.NodeError) as exc:
-            log(getattr(exc, "node", None), getattr(exc, "step", "stage"), "error", str(exc))
-            return PushResult(False, outcomes, str(exc))
-        done: list[tuple[ssh.NodeSession, NodeChange]] = []
-        if any(c.new_drbd_resources for c in changes):
-            try:
-                await create_resources(pairs, change_id, existed, done, log)
-            except (StepFailed, ssh.NodeError) as exc:
-                name = getattr(exc, "node", None)
-                if name not in outcomes:  # an SSH error names no node: the last one touched
-                    name = done[-1][1].endpoint.name
-                outcomes[name].state, outcomes[name].error = "unknown", str(exc)
-                log(name, getattr(exc, "step", "create"), "error", str(exc))
-                await _roll_back(done, change_id, existed, outcomes, verify, log)
-                return PushResult(False, outcomes, str(exc))
-        for session, change in pairs:
-            name = change.endpoint.name
-            if all(s is not session for s, _ in done):
-                done.append((session, change))
-            try:
-                await apply_node(session, change, change_id)
-                problems = await verify(session, change, True)
-                if problems:
-                    raise StepFailed(name, "verify", "; ".join(problems))
-            except (StepFailed, ssh.NodeError) as exc:
-                outcomes[name].state, outcomes[name].error = "unknown", str(exc)
-                log(name, getattr(exc, "step", "apply"), "error", str(exc))
-                await _roll_back(done, change_id, existed, outcomes, verify, log)
-                return PushResult(False, outcomes, str(exc))
-            outcomes[name].state = "applied"
-            log(name, "verify", "ok", "live state matches the plan")
-    return PushResult(True, outcomes)
+            return await _failed(job, exc, done, done[-1][1].endpoint.name if done else None)
+    for index, (session, change) in enumerate(pairs):
+        name = change.endpoint.name
+        try:
+            await _serving_elsewhere(job, pairs, index)
+        except StepFailed as exc:
+            return await _failed(job, exc, done, name, touched=False)
+        if all(s is not session for s, _ in done):
+            done.append((session, change))
+        job.outcomes[name].state = NodeState.UNKNOWN  # until verified either way
+        try:
+            await apply_node(job, session, change)
+            problems = await job.verify(session, change, True)
+            if problems:
+                raise StepFailed(name, "verify", "; ".join(problems))
+        except (StepFailed, ssh.NodeError) as exc:
+            return await _failed(job, exc, done, name)
+        job.outcomes[name].state = NodeState.APPLIED
+        await job.log(name, "verify", "ok", "live state and files match the plan")
+    await _prune(job, pairs)
+    return PushResult(True, job.outcomes)
 
 
-async def _stage_and_validate(pairs, change_id, existed, outcomes, log) -> None:
+async def _serving_elsewhere(job: Push, pairs, index: int) -> None:
+    """Before a node re-creates devices, another node must serve their LUNs."""
+    change = pairs[index][1]
+    if not change.recreated_devices:
+        return
+    devices = sorted(change.recreated_devices)
+    reasons = []
+    for other, other_change in pairs[:index] + pairs[index + 1 :]:
+        problems = await job.serving(other, devices)
+        if not problems:
+            await job.log(
+                other_change.endpoint.name,
+                "serving",
+                "ok",
+                f"serves {', '.join(devices)} while {change.endpoint.name} re-creates them",
+            )
+            return
+        reasons.append(f"{other_change.endpoint.name}: {'; '.join(problems)}")
+    for endpoint in job.others:
+        try:
+            async with ssh.connect(endpoint) as other:
+                problems = await job.serving(other, devices)
+        except ssh.NodeError as exc:
+            problems = [str(exc)]
+        if not problems:
+            await job.log(
+                endpoint.name,
+                "serving",
+                "ok",
+                f"serves {', '.join(devices)} while {change.endpoint.name} re-creates them",
+            )
+            return
+        reasons.append(f"{endpoint.name}: {'; '.join(problems)}")
+    raise StepFailed(
+        change.endpoint.name,
+        "serving",
+        "no other node serves "
+        f"{', '.join(devices)}, so re-creating them would cut every path: "
+        + ("; ".join(reasons) or "the cluster has no other node"),
+    )
+
+
+async def _failed(
+    job: Push, exc: Exception, done, name: str | None, touched: bool = True
+) -> PushResult:
+    if name is not None and touched:
+        job.outcomes[name].state, job.outcomes[name].error = NodeState.UNKNOWN, str(exc)
+    await job.log(name, getattr(exc, "step", "apply"), "error", str(exc))
+    await _roll_back(job, done)
+    return PushResult(False, job.outcomes, str(exc))
+
+
+async def _stage_and_validate(job: Push, pairs) -> None:
     async def one(session: ssh.NodeSession, change: NodeChange) -> None:
         name = change.endpoint.name
-        existed[name] = await stage(session, change, change_id)
-        outcomes[name].state = "staged"
-        log(name, "stage", "ok", f"staged {len(change.files)} file(s), backups kept")
+        job.existed[name] = await stage(job, session, change)
+        job.outcomes[name].state = NodeState.STAGED
+        await job.log(name, "stage", "ok", f"staged {len(change.files)} file(s), backups kept")
 
     async def check(session: ssh.NodeSession, change: NodeChange) -> None:
-        await validate(session, change, change_id)
-        log(change.endpoint.name, "validate", "ok", "drbdadm and scstadmin accept the staged files")
+        await validate(job, session, change)
+        await job.log(
+            change.endpoint.name, "validate", "ok", "drbdadm and scstadmin accept the staged files"
+        )
 
     for step in (one, check):
         # Every node finishes the step (or fails) before the first failure is reported.
         results = await asyncio.gather(*(step(s, c) for s, c in pairs), return_exceptions=True)
         failures = [r for r in results if isinstance(r, BaseException)]
+        stopped = [r for r in failures if isinstance(r, Stopped)]
+        if stopped:
+            raise stopped[0]
         if failures:
             raise failures[0]
 
 
-async def _roll_back(done, change_id, existed, outcomes, verify, log) -> None:
+async def _roll_back(job: Push, done) -> None:
     """Restore backups on every node touched, newest first; a node counts as rolled back
-    when its live state verifies as the old one, even if re-applying reported an error."""
+    when its live state verifies as the old one, even if re-applying reported an error.
+    A dropped connection is retried on a fresh one."""
     for session, change in reversed(done):
-        name = change.endpoint.name
-        reapply_error = ""
+        await _roll_back_node(job, session, change)
+
+
+async def _roll_back_node(job: Push, session: ssh.NodeSession, change: NodeChange) -> None:
+    name = change.endpoint.name
+    where = f"backups are in {BACKUP_DIR}/{job.owner}"
+    last_error = ""
+    for attempt in range(ROLLBACK_ATTEMPTS):
         try:
-            await restore_node(session, change, change_id, existed[name])
-        except StepFailed as exc:
-            reapply_error = str(exc)
-            log(name, "rollback", "error", reapply_error)
+            if attempt == 0:
+                await _restore_and_verify(job, session, change)
+            else:
+                async with ssh.connect(change.endpoint) as fresh:
+                    await job.log(name, "rollback", "info", "retrying on a fresh connection")
+                    await _restore_and_verify(job, fresh, change)
+            return
         except ssh.NodeError as exc:
-            outcomes[name].state, outcomes[name].error = "unknown", str(exc)
-            log(name, "rollback", "error", f"{exc}; backups are in {STATE_DIR}/backup/{change_id}")
-            continue
-        try:
-            problems = await verify(session, change, False)
-        except ssh.NodeError as exc:
-            problems = [str(exc)]
-        if problems:
-            outcomes[name].state = "unknown"
-            outcomes[name].error = "; ".join(problems)
-            log(
-                name,
-                "rollback",
-                "error",
-                f"live state is not the previous one: {outcomes[name].error}; "
-                f"backups are in {STATE_DIR}/backup/{change_id}",
+            last_error = str(exc)
+            await job.log(name, "rollback", "error", f"{exc}; {where}")
+    job.outcomes[name].state, job.outcomes[name].error = NodeState.UNKNOWN, last_error
+
+
+async def _restore_and_verify(job: Push, session: ssh.NodeSession, change: NodeChange) -> None:
+    name = change.endpoint.name
+    reapply_error = ""
+    try:
+        await restore_node(job, session, change)
+    except StepFailed as exc:
+        reapply_error = str(exc)
+        await job.log(name, "rollback", "error", reapply_error)
+    problems = await job.verify(session, change, False)
+    if problems:
+        job.outcomes[name].state = NodeState.UNKNOWN
+        job.outcomes[name].error = "; ".join(problems)
+        await job.log(
+            name,
+            "rollback",
+            "error",
+            f"live state is not the previous one: {job.outcomes[name].error}; "
+            f"backups are in {BACKUP_DIR}/{job.owner}",
+        )
+        return
+    job.outcomes[name].state = NodeState.ROLLED_BACK
+    note = f" (re-apply reported: {reapply_error})" if reapply_error else ""
+    await job.log(name, "rollback", "ok", f"previous configuration restored and verified{note}")
+
+
+async def _prune(job: Push, pairs) -> None:
+    """Keep the backups and staged files of the last `keep_jobs` jobs on every node."""
+    for session, change in pairs:
+        stale = []
+        for directory in (BACKUP_DIR, STAGED_DIR):
+            listing = await session.run(["ls", "-1", directory])
+            if not listing.ok:
+                continue
+            jobs = sorted(
+                (int(m.group(1)), m.group(0))
+                for m in map(JOB_DIR.match, listing.stdout.split())
+                if m
             )
-        else:
-            outcomes[name].state = "rolled back"
-            note = f" (re-apply reported: {reapply_error})" if reapply_error else ""
-            log(name, "rollback", "ok", f"previous configuration restored and verified{note}")
+            stale += [posixpath.join(directory, n) for _, n in jobs[: -job.keep_jobs or None]]
+        if stale and job.keep_jobs > 0:
+            with contextlib.suppress(StepFailed, ssh.NodeError):
+                await job.run(session, ["rm", "-rf", "--", *stale], "prune", writes=True)
+                await job.log(
+                    change.endpoint.name, "prune", "info", f"removed {len(stale)} old job folders"
+                )
+
+
+__all__ = ["STATE_DIR", "NodeChange", "NodeState", "Push", "PushResult", "push"]

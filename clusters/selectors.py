@@ -466,15 +466,13 @@ def job_with_events(job_id: int) -> Job:
 
 
 def cluster_lock_state(cluster: Cluster) -> dict:
-    """Who holds the cluster's one-writer lock, for the cluster page's lock line."""
-    from datetime import UTC, datetime
-
+    """Who holds the cluster's one-writer lock (a PostgreSQL row), for the lock line."""
     from clusters import locks
 
     holder = locks.holder_of(cluster.pk)
     return {
         "holder": holder,
         "checked": True,
-        "since": datetime.fromtimestamp(holder.since, UTC) if holder else None,
-        "expires": datetime.fromtimestamp(holder.expires, UTC) if holder else None,
+        "since": holder.since if holder else None,
+        "expires": holder.expires if holder else None,
     }

@@ -27,6 +27,11 @@ ENCRYPTION_ALGS = [
     "aes256-ctr",
 ]
 COMMAND_TIMEOUT = 30.0
+# Every command runs under coreutils' `timeout` on the node, so a command the portal gave
+# up on is killed there too and can never complete later, inside another job. The client
+# waits a little longer than the node, then gives up on the connection.
+KILL_AFTER_SECONDS = 5
+CLIENT_GRACE_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -41,6 +46,7 @@ class NodeEndpoint:
     private_key: str
     pinned_host_key: str = ""
     drbd_version: str = "9"
+    command_timeout: float = COMMAND_TIMEOUT  # per command, enforced on the node too
 
 
 @dataclass(frozen=True)
@@ -125,12 +131,14 @@ class NodeSession:
     results: list[CommandResult] = field(default_factory=list)
 
     async def run(self, argv: Sequence[str], timeout: float | None = None) -> CommandResult:
-        """Run one command, given as an argv list; never raises for a non-zero exit."""
-        command = shlex.join(argv)
+        """Run one command, given as an argv list, under the node's `timeout`; never raises
+        for a non-zero exit (124: the node's `timeout` killed it)."""
+        limit = timeout or self.command_timeout
+        command = shlex.join(node_timeout_argv(argv, limit))
         started = time.monotonic()
         try:
             completed = await asyncio.wait_for(
-                self.connection.run(command, check=False), timeout or self.command_timeout
+                self.connection.run(command, check=False), limit + CLIENT_GRACE_SECONDS
             )
         except (OSError, asyncssh.Error, TimeoutError) as exc:
             raise NodeUnreachable(
@@ -152,9 +160,12 @@ class NodeSession:
         results = await asyncio.gather(*(self.run(commands[name]) for name in names))
         return dict(zip(names, results, strict=True))
 
-    async def write_file(self, path: str, data: bytes) -> None:
-        """Write a file atomically: temp file, fsync (`sync FILE`), rename into place."""
-        temp = f"{path}.tmp-portal"
+    async def write_file(self, path: str, data: bytes, owner: str) -> None:
+        """Write a file atomically: temp file, fsync (`sync FILE`), rename into place.
+
+        The temp file is named for its owner (a job), so that two jobs never share one.
+        """
+        temp = f"{path}.tmp-{owner}"
         try:
             async with (
                 self.connection.start_sftp_client() as sftp,
@@ -169,6 +180,11 @@ class NodeSession:
                 raise NodeError(f"{self.endpoint.name}: `{result.command}` failed: {result.stderr}")
 
 
+def node_timeout_argv(argv: Sequence[str], seconds: float) -> list[str]:
+    """ARGV run under coreutils `timeout` (TERM at SECONDS, KILL a little later)."""
+    return ["timeout", "-k", str(KILL_AFTER_SECONDS), str(max(1, round(seconds))), *argv]
+
+
 def _text(value: str | bytes | None) -> str:
     if value is None:
         return ""
@@ -179,7 +195,7 @@ def _text(value: str | bytes | None) -> str:
 async def connect(
     endpoint: NodeEndpoint,
     connect_timeout: float = CONNECT_TIMEOUT,
-    command_timeout: float = COMMAND_TIMEOUT,
+    command_timeout: float | None = None,
 ) -> AsyncIterator[NodeSession]:
     """An authenticated session to a node whose host key is pinned and matches."""
     if not endpoint.pinned_host_key:
@@ -217,7 +233,7 @@ async def connect(
             f"{describe(exc)}"
         ) from exc
     try:
-        yield NodeSession(endpoint, connection, command_timeout)
+        yield NodeSession(endpoint, connection, command_timeout or endpoint.command_timeout)
     finally:
         connection.close()
         # The node may go away while closing; nothing is left to clean up then.

@@ -1,26 +1,90 @@
-"""Celery tasks: load ids, call one service, record the outcome. Nothing else."""
+"""Celery tasks: load ids, call one service, record the outcome. Nothing else.
+
+Every job task ends its job whatever happens: an exception (a soft time limit
+included) is recorded on the job by jobs.job_crashed; a process that dies outright is
+found by the sweeper, which runs on a schedule and whenever a worker process starts.
+"""
+
+import functools
+from collections.abc import Callable
 
 from celery import shared_task
+from celery.signals import worker_process_init, worker_ready
 
 from clusters.models import Job
-from clusters.services import collection
+from clusters.services import collection, jobs
 
 
-@shared_task(name="clusters.collect")
-def collect_job(job_id: int) -> None:
+def job_task(name: str) -> Callable:
+    """A task whose one argument is a job id, with the failure path every job needs."""
+
+    def decorate(body: Callable[[Job], object]) -> Callable:
+        @shared_task(name=name)
+        @functools.wraps(body)
+        def task(job_id: int) -> None:
+            try:
+                job = Job.objects.get(pk=job_id)
+                if not jobs.job_claim(job):
+                    return  # ended already (swept) or taken by another worker
+                body(job)
+            except BaseException as exc:
+                jobs.job_crashed(job_id, exc)
+                raise
+
+        return task
+
+    return decorate
+
+
+@job_task("clusters.collect")
+def collect_job(job: Job) -> None:
     """Run a queued collection job (triggered from a page or the API)."""
-    collection.collection_run(Job.objects.get(pk=job_id))
+    collection.collection_run(job)
 
 
 @shared_task(name="clusters.collect_all")
 def collect_all() -> None:
     """Beat's schedule: collect every cluster."""
-    collection.collection_run(collection.collection_create(cluster=None))
+    job = collection.collection_create(cluster=None)
+    jobs.job_start(job)
+    try:
+        collection.collection_run(job)
+    except BaseException as exc:
+        jobs.job_crashed(job.pk, exc)
+        raise
 
 
-@shared_task(name="clusters.apply")
-def apply_job(job_id: int) -> None:
+@job_task("clusters.plan")
+def plan_job(job: Job) -> None:
+    """Compute a plan: collect the cluster fresh, diff, judge (queued from a page or API)."""
+    from clusters.services import changes
+
+    changes.plan_run(job)
+
+
+@job_task("clusters.apply")
+def apply_job(job: Job) -> None:
     """Apply a planned change (queued by an operator from the plan page or the API)."""
     from clusters.services import changes
 
-    changes.apply_run(Job.objects.get(pk=job_id))
+    changes.apply_run(job)
+
+
+@shared_task(name="clusters.sweep_jobs")
+def sweep_jobs() -> None:
+    """End jobs whose process died (beat's schedule)."""
+    jobs.sweep()
+
+
+@worker_ready.connect
+def _sweep_at_start(**_) -> None:
+    jobs.sweep()
+
+
+@worker_process_init.connect
+def _sweep_when_a_pool_process_starts(**_) -> None:
+    # A pool process replacing one that was killed (the OOM killer) ends its jobs at once.
+    from django.db import connection
+
+    connection.close()  # never share the parent's connection
+    jobs.sweep()

@@ -2,7 +2,7 @@ from django.urls import path
 
 from clusters import views
 from clusters.views import changes as change_views
-from clusters.views import onboarding, wizard
+from clusters.views import onboarding, reconcile, wizard
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -25,6 +25,7 @@ urlpatterns = [
     path("compliance/", views.compliance, name="compliance"),
     path("findings/<int:finding_id>/mute/", views.finding_mute, name="finding-mute"),
     path("jobs/<int:job_id>/", views.job_detail, name="job-detail"),
+    path("jobs/<int:job_id>/reconcile/", reconcile.job_reconcile, name="job-reconcile"),
     # Changes: the add-LUN wizard, plans and their apply, removal, revisions, the lock.
     path("clusters/<str:cluster_name>/luns/add/", wizard.lun_add, name="lun-add"),
     path(

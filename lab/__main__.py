@@ -83,8 +83,17 @@ def _parser() -> argparse.ArgumentParser:
     f.add_argument("--up", action="store_false", dest="down")
     f.add_argument("--changed-host-key", action="store_true", dest="changed", default=None)
     f.add_argument("--original-host-key", action="store_false", dest="changed")
+    f.add_argument("--hang-on", help="regex: a command line matching it hangs before it runs")
+    f.add_argument("--hang-seconds", type=float, help="how long a matching command hangs")
+    f.add_argument("--no-hang", action="store_true", help="stop hanging commands")
 
     sub.add_parser("nodes", help="list node names").add_argument("dir")
+    st = sub.add_parser("stack", help="change a node's cluster stack (lab/stack.py StackState)")
+    st.add_argument("dir")
+    st.add_argument("node")
+    st.add_argument(
+        "changes", nargs="*", help="FIELD=JSON, e.g. quorate=false drbd_clones='{\"r0\": 1}'"
+    )
     return p
 
 
@@ -123,6 +132,8 @@ def main(argv: list[str] | None = None) -> int:
                                  reserve=not args.register_only)  # fmt: skip
     elif args.cmd == "fault":
         changes: dict = {"clear": args.clear}
+        if args.no_hang:
+            changes.update(hang_on=None, hang_seconds=0.0)
         for field, value in (
             ("latency", args.latency),
             ("drop_after_bytes", args.drop_after_bytes),
@@ -132,12 +143,24 @@ def main(argv: list[str] | None = None) -> int:
             ("fail_stderr", args.fail_stderr),
             ("down", args.down),
             ("changed_host_key", args.changed),
+            ("hang_on", args.hang_on),
+            ("hang_seconds", args.hang_seconds),
         ):
             if value is not None:
                 changes[field] = value
-        print(json.dumps(api.set_fault(args.dir, args.node, **changes).__dict__))
+        try:
+            fault = api.set_fault(args.dir, args.node, **changes)
+        except ValueError as e:
+            print(f"python -m lab fault: {e}", file=sys.stderr)
+            return 2
+        print(json.dumps(fault.__dict__))
     elif args.cmd == "nodes":
         print("\n".join(api.node_names(args.dir)))
+    elif args.cmd == "stack":
+        from lab import stack
+
+        changes = {k: json.loads(v) for k, v in (c.split("=", 1) for c in args.changes)}
+        print(json.dumps(stack.set_stack(args.dir, args.node, **changes).__dict__))
     return 0
 
 

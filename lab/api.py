@@ -10,12 +10,14 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import asyncssh
 
+from lab import stack
 from lab.node import Node
 from lab.scstadmin import write_config
 from lab.state import (
@@ -69,6 +71,8 @@ class Fault:
     fail_stderr: str = ""  # ...and this stderr
     down: bool = False  # listener closed: connection refused
     changed_host_key: bool = False  # serve a different host key than the manifest's
+    hang_on: str | None = None  # regex searched in a command line: a match hangs...
+    hang_seconds: float = 0.0  # ...this long, then runs; a shorter `timeout` kills it (124)
 
 
 def res_file(cluster: str, res: str, index: int, nodes: list[tuple[str, str]]) -> str:
@@ -194,6 +198,7 @@ def create_lab(
             key = asyncssh.generate_private_key("ssh-ed25519", comment=name)
             key.write_private_key(ndir / "host_key")
             (ndir / "faults.json").write_text(json.dumps(asdict(Fault())))
+            stack.seed(ndir)  # drbd-utils' fence handlers; the cluster stack's defaults
             centry["nodes"].append(
                 {
                     "name": name,
@@ -241,6 +246,11 @@ def set_fault(lab: str | Path, node: str, **changes: object) -> Fault:
         if not hasattr(fault, k):
             raise ValueError(f"unknown fault {k!r}; known: {', '.join(asdict(Fault()))}")
         setattr(fault, k, v)
+    if fault.hang_on is not None:
+        try:
+            re.compile(fault.hang_on)
+        except re.error as e:
+            raise ValueError(f"hang_on {fault.hang_on!r} is not a regular expression: {e}") from e
     write_atomic(Path(lab) / "nodes" / node / "faults.json", json.dumps(asdict(fault)))
     touch_control(lab)
     return fault

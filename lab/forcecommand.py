@@ -17,11 +17,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import os
 import sys
+import time
 from pathlib import Path
 
-from lab.interpreter import run_command
+from lab.interpreter import hang_plan, run_command
 from lab.node import Node
 
 SFTP_COMMANDS = ("internal-sftp", "sftp-server")
@@ -93,6 +95,15 @@ async def _serve_sftp(root: Path) -> None:
         await run_sftp_server(server, _Reader(reader, chan), _Writer(chan), 3)  # type: ignore[arg-type]
 
 
+def _hang_fault(node: Node) -> tuple[str | None, float]:
+    """The node's hang fault (lab.api.Fault.hang_on/hang_seconds) from faults.json."""
+    try:
+        fault = json.loads((node.dir / "faults.json").read_text())
+    except (FileNotFoundError, ValueError):
+        return None, 0.0
+    return fault.get("hang_on"), float(fault.get("hang_seconds") or 0.0)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m lab.forcecommand")
     p.add_argument("--state-dir", required=True, help="the node's directory, LAB/nodes/NODE")
@@ -105,7 +116,11 @@ def main(argv: list[str] | None = None) -> int:
     if command.strip().split("/")[-1].split()[0] in SFTP_COMMANDS:
         asyncio.run(_serve_sftp(node.root))
         return 0
-    result = run_command(node, command)
+    delay, result = hang_plan(command, *_hang_fault(node))
+    if delay:
+        time.sleep(delay)
+    if result is None:
+        result = run_command(node, command)
     sys.stdout.write(result.stdout)
     sys.stdout.flush()
     sys.stderr.write(result.stderr)

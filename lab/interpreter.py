@@ -8,12 +8,16 @@ says for an unknown command. `cmd1 && cmd2`, `;`, `||` and redirections to
 from __future__ import annotations
 
 import errno
+import hashlib
+import math
 import os
+import re
 import shlex
 import shutil
-from dataclasses import dataclass
+import signal
+from dataclasses import dataclass, field
 
-from lab import drbdconf, drbdrun, scstadmin, sysfs
+from lab import drbdconf, drbdrun, scstadmin, stack, sysfs
 from lab.node import Node
 
 DRBDADM_USAGE_OPTS = """
@@ -135,7 +139,7 @@ def _run_one(node: Node, argv: list[str]) -> Result:
     if not argv:
         return Result()
     name = argv[0]
-    handler = COMMANDS.get(os.path.basename(name) if name.startswith("/") else name)
+    handler = _handler(name)
     if handler is None:
         r = Result("", f"sh: 1: {name}: not found\n", 127)
     else:
@@ -145,6 +149,221 @@ def _run_one(node: Node, argv: list[str]) -> Result:
     if no_err:
         r.stderr = ""
     return r
+
+
+def _handler(name: str):
+    return COMMANDS.get(os.path.basename(name) if name.startswith("/") else name)
+
+
+# --- timeout (coreutils 9.1 src/timeout.c) ------------------------------------------
+
+TIMEOUT_TRY = "Try 'timeout --help' for more information.\n"
+TIMEOUT_LONG = (
+    "kill-after", "signal", "preserve-status", "foreground", "verbose", "help", "version"
+)  # fmt: skip
+EXIT_TIMEDOUT, EXIT_CANCELED, EXIT_CANNOT_INVOKE, EXIT_ENOENT = 124, 125, 126, 127
+
+
+@dataclass
+class Timeout:
+    """A parsed `timeout [OPTION] DURATION COMMAND [ARG]...`."""
+
+    seconds: float  # 0: no limit (as coreutils: a zero duration disables the timeout)
+    argv: list[str] = field(default_factory=list)
+    kill_after: float = 0.0
+    signal: str = "TERM"
+    preserve_status: bool = False
+    verbose: bool = False
+
+    def killed(self) -> Result:
+        """What timeout reports when it had to signal the command (it dies on TERM)."""
+        err = ""
+        if self.verbose:
+            err = f"timeout: sending signal {self.signal} to command '{self.argv[0]}'\n"
+        signum = getattr(signal, f"SIG{self.signal}", signal.SIGTERM)
+        return Result("", err, 128 + signum if self.preserve_status else EXIT_TIMEDOUT)
+
+
+def _duration(text: str) -> float | None:
+    """parse_duration: a non-negative C float with an optional s/m/h/d suffix."""
+    number = r"[+-]?(?:\d+\.?\d*(?:e[+-]?\d+)?|\.\d+(?:e[+-]?\d+)?|inf(?:inity)?)"
+    m = re.fullmatch(rf"\s*({number})([smhd]?)", text, re.IGNORECASE)
+    if not m:
+        return None
+    value = float(m.group(1))
+    if not value >= 0 or math.isnan(value):
+        return None
+    return value * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[m.group(2).lower()]
+
+
+def _signal_name(text: str) -> str | None:
+    name = text.upper().removeprefix("SIG")
+    if name.isdigit():
+        try:
+            return signal.Signals(int(name)).name.removeprefix("SIG")
+        except ValueError:
+            return None
+    return name if hasattr(signal, f"SIG{name}") else None
+
+
+def parse_timeout(args: list[str]) -> Timeout | Result:
+    """timeout's getopt_long("+k:s:v") and operand checks; a Result is its usage error."""
+    t = Timeout(seconds=0.0)
+    i = 0
+    while i < len(args) and args[i].startswith("-") and args[i] != "-":
+        a = args[i]
+        if a == "--":
+            i += 1
+            break
+        if a.startswith("--"):
+            name, eq, value = a[2:].partition("=")
+            found = [o for o in TIMEOUT_LONG if o.startswith(name)]
+            exact = [o for o in found if o == name]
+            if not found or (len(found) > 1 and not exact):
+                kind = "unrecognized" if not found else "ambiguous"
+                return Result("", f"timeout: {kind} option '{a}'\n{TIMEOUT_TRY}", EXIT_CANCELED)
+            opt = exact[0] if exact else found[0]
+            if opt in ("kill-after", "signal"):
+                if not eq:
+                    if i + 1 >= len(args):
+                        return Result(
+                            "",
+                            f"timeout: option '--{opt}' requires an argument\n{TIMEOUT_TRY}",
+                            EXIT_CANCELED,
+                        )
+                    i += 1
+                    value = args[i]
+                opt = "k" if opt == "kill-after" else "s"
+            elif eq:
+                return Result(
+                    "",
+                    f"timeout: option '--{opt}' doesn't allow an argument\n{TIMEOUT_TRY}",
+                    EXIT_CANCELED,
+                )
+            elif opt in ("help", "version"):
+                text = "timeout (GNU coreutils) 9.1\n" if opt == "version" else "Usage: timeout\n"
+                return Result(text, "", 0)
+            else:
+                opt = {"preserve-status": "p", "foreground": "f", "verbose": "v"}[opt]
+            err = _timeout_option(t, opt, value)
+            if err:
+                return err
+            i += 1
+            continue
+        j = 1
+        while j < len(a):
+            c = a[j]
+            if c in "ks":
+                value = a[j + 1 :]
+                if not value:
+                    if i + 1 >= len(args):
+                        return Result(
+                            "",
+                            f"timeout: option requires an argument -- '{c}'\n{TIMEOUT_TRY}",
+                            EXIT_CANCELED,
+                        )
+                    i += 1
+                    value = args[i]
+                err = _timeout_option(t, c, value)
+                if err:
+                    return err
+                break
+            if c == "v":
+                t.verbose = True
+                j += 1
+                continue
+            return Result("", f"timeout: invalid option -- '{c}'\n{TIMEOUT_TRY}", EXIT_CANCELED)
+        i += 1
+    rest = args[i:]
+    if len(rest) < 2:
+        return Result("", TIMEOUT_TRY, EXIT_CANCELED)
+    seconds = _duration(rest[0])
+    if seconds is None:
+        return Result(
+            "", f"timeout: invalid time interval '{rest[0]}'\n{TIMEOUT_TRY}", EXIT_CANCELED
+        )
+    t.seconds, t.argv = seconds, rest[1:]
+    return t
+
+
+def _timeout_option(t: Timeout, opt: str, value: str) -> Result | None:
+    if opt == "k":
+        d = _duration(value)
+        if d is None:
+            return Result(
+                "", f"timeout: invalid time interval '{value}'\n{TIMEOUT_TRY}", EXIT_CANCELED
+            )
+        t.kill_after = d
+    elif opt == "s":
+        name = _signal_name(value)
+        if name is None:
+            return Result("", f"timeout: {value}: invalid signal\n{TIMEOUT_TRY}", EXIT_CANCELED)
+        t.signal = name
+    elif opt == "p":
+        t.preserve_status = True
+    elif opt == "v":
+        t.verbose = True
+    return None  # --foreground changes nothing here
+
+
+def cmd_timeout(node: Node, args: list[str]) -> Result:
+    """`timeout [-k D] DURATION COMMAND...`: the command's own status; lab commands end at
+    once, so only a hang fault (lab.server) makes it time out (124)."""
+    t = parse_timeout(args)
+    if isinstance(t, Result):
+        return t
+    name = t.argv[0]
+    handler = _handler(name)
+    if handler is None:
+        # execvp: ENOENT -> 127, anything else (a directory, not executable) -> 126
+        if "/" in name and node.host_path(name).exists():
+            return Result(
+                "",
+                f"timeout: failed to run command '{name}': Permission denied\n",
+                EXIT_CANNOT_INVOKE,
+            )
+        return Result(
+            "", f"timeout: failed to run command '{name}': No such file or directory\n", EXIT_ENOENT
+        )
+    return handler(node, t.argv[1:])
+
+
+def timeout_limit(command: str) -> Timeout | None:
+    """The effective `timeout` of a command line that is one (possibly nested) timeout
+    invocation with a positive duration, else None."""
+    try:
+        parts = _split(command)
+    except ValueError:
+        return None
+    if len(parts) != 1 or not isinstance(parts[0], list):
+        return None
+    argv, _no_out, _no_err = _redirects(parts[0])
+    best: Timeout | None = None
+    while argv and os.path.basename(argv[0]) == "timeout":
+        t = parse_timeout(argv[1:])
+        if isinstance(t, Result):
+            return best
+        if t.seconds > 0 and (best is None or t.seconds < best.seconds):
+            best = t
+        argv = t.argv
+    return best
+
+
+def hang_plan(
+    command: str, hang_on: str | None, hang_seconds: float
+) -> tuple[float, Result | None]:
+    """(seconds to sleep, result instead of running) for the hang fault.
+
+    A command line matching the regex HANG_ON hangs HANG_SECONDS before it runs. When the
+    line is wrapped in a `timeout` shorter than (or equal to) the hang, timeout kills it:
+    after the timeout's duration the answer is 124 and the command never runs.
+    """
+    if not hang_on or hang_seconds <= 0 or not re.search(hang_on, command):
+        return 0.0, None
+    t = timeout_limit(command)
+    if t is not None and t.seconds <= hang_seconds:
+        return t.seconds, t.killed()
+    return hang_seconds, None
 
 
 # --- files -----------------------------------------------------------------------
@@ -297,12 +516,16 @@ def cmd_sync(node: Node, args: list[str]) -> Result:
 
 
 def _operands(args: list[str]) -> tuple[set[str], list[str]]:
+    """Short flags and operands; after `--` everything is an operand (getopt)."""
     flags: set[str] = set()
     ops = []
-    for a in args:
-        if a.startswith("-") and len(a) > 1 and a != "--":
+    for i, a in enumerate(args):
+        if a == "--":
+            ops.extend(args[i + 1 :])
+            break
+        if a.startswith("-") and len(a) > 1:
             flags.update(a[1:])
-        elif a != "--":
+        else:
             ops.append(a)
     return flags, ops
 
@@ -328,8 +551,12 @@ def cmd_cp(node: Node, args: list[str]) -> Result:
     if len(ops) != 2:
         return Result("", "cp: missing file operand\nTry 'cp --help' for more information.\n", 1)
     src, dst = node.host_path(ops[0]), node.host_path(ops[1])
+    if src.is_dir():
+        return Result("", f"cp: -r not specified; omitting directory '{ops[0]}'\n", 1)
     if not src.is_file():
         return Result("", f"cp: cannot stat '{ops[0]}': No such file or directory\n", 1)
+    if dst.is_dir():
+        dst = dst / src.name
     try:
         shutil.copy2(src, dst)
     except OSError as e:
@@ -338,28 +565,67 @@ def cmd_cp(node: Node, args: list[str]) -> Result:
 
 
 def cmd_mkdir(node: Node, args: list[str]) -> Result:
+    """coreutils mkdir [-p]; with -p a non-directory on the way is named as mkdir names it
+    (`cannot create directory 'FILE': Not a directory`)."""
     flags, ops = _operands(args)
     r = Result()
     for d in ops:
-        try:
-            node.host_path(d).mkdir(parents="p" in flags, exist_ok="p" in flags)
-        except FileExistsError:
-            r.stderr += f"mkdir: cannot create directory '{d}': File exists\n"
-            r.exit_status = 1
-        except FileNotFoundError:
-            r.stderr += f"mkdir: cannot create directory '{d}': No such file or directory\n"
+        err = _mkdir(node, d, "p" in flags)
+        if err:
+            r.stderr += f"mkdir: cannot create directory '{err[0]}': {err[1]}\n"
             r.exit_status = 1
     return r
 
 
+def _mkdir(node: Node, d: str, parents: bool) -> tuple[str, str] | None:
+    if not d:
+        return d, "No such file or directory"
+    if parents:
+        parts = d.split("/")
+        for i in range(1, len(parts)):
+            prefix = "/".join(parts[:i])
+            if not prefix or prefix.endswith("/"):
+                continue
+            h = node.host_path(prefix)
+            if h.exists() and not h.is_dir():
+                return prefix, "Not a directory"
+            h.mkdir(exist_ok=True)
+    h = node.host_path(d)
+    if h.is_dir() and parents:
+        return None
+    if h.exists() or h.is_symlink():
+        return d, "File exists"
+    if not h.parent.is_dir():
+        reason = "Not a directory" if h.parent.exists() else "No such file or directory"
+        return d, reason
+    h.mkdir()
+    return None
+
+
 def cmd_rm(node: Node, args: list[str]) -> Result:
+    """coreutils rm: -f, -r/-R; `.`/`..` and `/` refused as coreutils 9.1 does (remove.c)."""
     flags, ops = _operands(args)
+    recursive = bool(flags & {"r", "R"})
     r = Result()
+    if not ops and "f" not in flags:
+        return Result("", "rm: missing operand\nTry 'rm --help' for more information.\n", 1)
     for f in ops:
+        if os.path.basename(f.rstrip("/") or "/") in (".", "..") and f.rstrip("/"):
+            r.stderr += f"rm: refusing to remove '.' or '..' directory: skipping '{f}'\n"
+            r.exit_status = 1
+            continue
         p = node.host_path(f)
+        if recursive and p.resolve() == node.root.resolve():
+            r.stderr += (
+                f"rm: it is dangerous to operate recursively on '{f}'"
+                + ("" if f == "/" else " (same as '/')")
+                + "\nrm: use --no-preserve-root to override this failsafe\n"
+            )
+            r.exit_status = 1
+            continue
         try:
             if p.is_dir() and not p.is_symlink():
-                if "r" in flags:
+                if recursive:
                     shutil.rmtree(p)
                 else:
                     r.stderr += f"rm: cannot remove '{f}': Is a directory\n"
@@ -369,6 +635,10 @@ def cmd_rm(node: Node, args: list[str]) -> Result:
         except FileNotFoundError:
             if "f" not in flags:
                 r.stderr += f"rm: cannot remove '{f}': No such file or directory\n"
+                r.exit_status = 1
+        except NotADirectoryError:
+            if "f" not in flags:
+                r.stderr += f"rm: cannot remove '{f}': Not a directory\n"
                 r.exit_status = 1
     return r
 
@@ -397,28 +667,98 @@ def cmd_test(node: Node, args: list[str]) -> Result:
 
 
 def cmd_ls(node: Node, args: list[str]) -> Result:
-    _flags, ops = _operands(args)
+    """coreutils ls, output not a terminal (one name a line, as -1): file operands first,
+    then each directory's entries in C-locale order without dot files (unless -a/-A),
+    under a `DIR:` heading when there is more than one operand."""
+    flags, ops = _operands(args)
     r = Result()
-    for path in ops or ["/root"]:
+    files: list[str] = []
+    dirs: list[tuple[str, list[str]]] = []
+    tree = None
+    for path in ops or ["/root"]:  # root's home: an SSH command's working directory
         if _is_sys(path):
-            tree = _tree(node)
+            tree = tree or _tree(node)
             p = os.path.normpath(path)
-            if p in tree.dirs:
-                r.stdout += "".join(f"{n}\n" for n in tree.children(p))
-            elif p in tree.files or p in tree.links:
-                r.stdout += f"{path}\n"
+            while p in tree.links and "d" not in flags:
+                p = os.path.normpath(os.path.join(os.path.dirname(p), tree.links[p]))
+            if p in tree.dirs and "d" not in flags:
+                dirs.append((path, tree.children(p)))
+            elif p in tree.files or p in tree.links or p in tree.dirs:
+                files.append(path)
             else:
                 r.stderr += f"ls: cannot access '{path}': No such file or directory\n"
                 r.exit_status = 2
             continue
         h = node.host_path(path)
-        if h.is_dir():
-            r.stdout += "".join(f"{n}\n" for n in sorted(os.listdir(h)))
-        elif h.exists():
-            r.stdout += f"{path}\n"
+        if h.is_dir() and "d" not in flags:
+            names = os.listdir(h)
+            if "a" in flags:
+                names += [".", ".."]
+            dirs.append((path, names))
+        elif h.exists() or h.is_symlink():
+            files.append(path)
         else:
             r.stderr += f"ls: cannot access '{path}': No such file or directory\n"
             r.exit_status = 2
+    show_all = bool(flags & {"a", "A"})
+    blocks = []
+    if files:
+        blocks.append("".join(f"{n}\n" for n in sorted(files, key=os.fsencode)))
+    for path, names in sorted(dirs, key=lambda d: os.fsencode(d[0])):
+        shown = sorted((n for n in names if show_all or not n.startswith(".")), key=os.fsencode)
+        head = f"{path}:\n" if len(ops) > 1 else ""
+        blocks.append(head + "".join(f"{n}\n" for n in shown))
+    r.stdout = "\n".join(blocks)
+    return r
+
+
+def cmd_sha256sum(node: Node, args: list[str]) -> Result:
+    """coreutils sha256sum FILE...: `HASH  NAME` a line; a name holding a backslash or a
+    newline is escaped and its line starts with a backslash (md5sum.c)."""
+    flags, ops = _operands(args)
+    for f in sorted(flags):
+        if f not in "bt":
+            return Result(
+                "",
+                f"sha256sum: invalid option -- '{f}'\n"
+                "Try 'sha256sum --help' for more information.\n",
+                1,
+            )
+    r = Result()
+    tree = None
+    for path in ops or ["-"]:
+        data: bytes | None = None
+        if path == "-":
+            data = b""  # a lab command's stdin is empty
+        elif _is_sys(path):
+            tree = tree or _tree(node)
+            p = os.path.normpath(path)
+            while p in tree.links:
+                p = os.path.normpath(os.path.join(os.path.dirname(p), tree.links[p]))
+            if p in tree.dirs:
+                r.stderr += f"sha256sum: {path}: Is a directory\n"
+                r.exit_status = 1
+                continue
+            if p in tree.files:
+                data = b"" if p.endswith("/mgmt") else tree.files[p].encode()
+        else:
+            h = node.host_path(path)
+            if h.is_dir():
+                r.stderr += f"sha256sum: {path}: Is a directory\n"
+                r.exit_status = 1
+                continue
+            if h.is_file():
+                data = h.read_bytes()
+        if data is None:
+            r.stderr += f"sha256sum: {path}: No such file or directory\n"
+            r.exit_status = 1
+            continue
+        digest = hashlib.sha256(data).hexdigest()
+        if "\\" in path or "\n" in path:
+            name = path.replace("\\", "\\\\").replace("\n", "\\n")
+            r.stdout += f"\\{digest}  {name}\n"
+        else:
+            r.stdout += f"{digest}  {path}\n"
     return r
 
 
@@ -578,10 +918,15 @@ COMMANDS = {
     "rm": cmd_rm,
     "test": cmd_test,
     "ls": cmd_ls,
+    "sha256sum": cmd_sha256sum,
+    "timeout": cmd_timeout,
     "scstadmin": cmd_scstadmin,
     "drbdadm": cmd_drbdadm,
     "drbdsetup": cmd_drbdsetup,
     "blockdev": cmd_blockdev,
 }
+
+COMMANDS.update(stack.COMMANDS)  # corosync-quorumtool, crm_mon, cibadmin, dlm_tool
+COMMANDS["test"] = stack.make_test(COMMANDS["test"])  # adds `test -x FILE`
 
 _ = errno  # errno names appear in messages via os.strerror

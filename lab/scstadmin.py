@@ -2,7 +2,9 @@
 
 Follows scstadmin/scstadmin.sysfs/scstadmin (SCST repository): the same messages,
 order of operations and exit codes for -write_config, -check_config, -config,
--list_device, -list_target and -clear_config.
+-list_device, -list_target, -clear_config, -set_dev_attr, -enable_target and
+-disable_target. Writes to device attributes are checked as the vdisk handler's sysfs
+store functions check them (scst/src/dev_handlers/scst_vdisk.c).
 """
 
 from __future__ import annotations
@@ -26,29 +28,21 @@ from lab.state import (
 )
 from lab.sysfs import device_files
 
-# Writable, non-create device attributes (set with setDeviceAttributes).
-DEVICE_RW = {
-    "usn",
-    "prod_id",
-    "t10_vend_id",
-    "eui64_id",
-    "naa_id",
-    "size",
-    "size_mb",
-    "t10_dev_id",
-    "write_through",
-    "cluster_mode",
-    "active",
-}
+# Device attributes whose sysfs file is read-only (0444 in scst_vdisk.c's __ATTR table and
+# scst_sysfs.c `type`): SCST.pm deviceAttributes marks them static, so scstadmin never
+# writes them on a running device ("lacks the settable attribute"). pr_state stays here
+# as the lab does not emulate writing it.
 DEVICE_STATIC = {
-    "filename",
     "blocksize",
     "nv_cache",
+    "o_direct",
     "read_only",
     "removable",
     "rotational",
     "thin_provisioned",
+    "tst",
     "type",
+    "write_through",
     "pr_state",
 }
 ISCSI_DYNAMIC = {"IncomingUser", "OutgoingUser", "allowed_portal"}
@@ -92,7 +86,10 @@ def device_attributes(node: NodeState, dev: Device) -> dict[str, Attr]:
     for name, text in device_files(dev, node.scst.setup_id).items():
         lines = text.split("\n")
         key = "[key]" in lines
-        static = name in DEVICE_STATIC or (name in ("size_mb",) and False)
+        # vdisk_fileio's size and size_mb are 0444, vdisk_blockio's 0644
+        static = name in DEVICE_STATIC or (
+            dev.handler == "vdisk_fileio" and name in ("size", "size_mb")
+        )
         out[name] = Attr(lines[0], key, static)
     return out
 
@@ -304,8 +301,10 @@ class Run:
         self.scst = node.scst
         self.read_file = read_file
         self.out: list[str] = []
+        self.err: list[str] = []
         self.cont_on_err = cont_on_err
         self.config: dict | None = None
+        self.noprompt = False
         self.changed = False
         self.current: dict[tuple[str, str], dict[str, str]] = {}
 
@@ -323,6 +322,21 @@ class Run:
     def immediate_exit(self, error: str) -> None:
         self.p(f"\n\nFATAL: Received the following error:\n\n\t{error}\n\n")
         raise Exit(1)
+
+    def issue_warning(self, error: str) -> bool:
+        self.p(f"\n\nWARNING: Received the following error:\n\n\t{error}\n\n")
+        return True
+
+    def prompt(self) -> bool:
+        """scstadmin's prompt(): True (abort) unless -noprompt. A lab command's stdin is
+        empty, so the answer is missing and the action is aborted."""
+        if self.noprompt:
+            return False
+        self.p(
+            "Performing this action may result in lost or corrupt data, are you sure "
+            "you wish to continue (y/[n]) ? Aborting action.\n"
+        )
+        return True
 
     def cond_exit(self, error: str) -> None:
         if self.cont_on_err:
@@ -499,8 +513,10 @@ class Run:
         attrs: dict,
         existing: dict[str, set[str]],
         error: str,
-        setter: Callable[[str, str], None],
+        setter: Callable[[str, str], str | None],
+        showset: bool = False,
     ) -> int:
+        """setAttributes: SETTER returns an SCST.pm error text, or None when it worked."""
         changes = 0
         for attr, value in attrs.items():
             for v in value if isinstance(value, list) else [value]:
@@ -508,25 +524,61 @@ class Run:
                     self.p(error % attr)
                     continue
                 if v in existing[attr]:
+                    if showset:
+                        self.p(f"\t-> Attribute '{attr}' already set to value '{v}', ignoring.\n")
                     continue
-                setter(attr, v)
-                changes += 1
+                failure = setter(attr, v)
+                if failure:
+                    self.issue_warning(failure)
+                else:
+                    changes += 1
         return changes
 
-    def set_device_attributes(self, name: str, attrs: dict) -> int:
-        dev = self.scst.devices[name]
+    def set_device_attributes(self, name: str, attrs: dict, showset: bool = False) -> int:
+        """setDeviceAttributes; a device that is not open is a warning counted as 1 (the
+        Perl sub returns TRUE, which the caller adds to its change count)."""
+        dev = self.scst.devices.get(name)
+        if dev is None:
+            return int(self.issue_warning(f"deviceAttributes(): Device '{name}' is not open"))
         existing = {
             k: {a.value} for k, a in device_attributes(self.node, dev).items() if not a.static
         }
 
-        def setter(attr: str, v: str) -> None:
+        def setter(attr: str, v: str) -> str | None:
             self.p(f"\t-> Setting device attribute '{attr}' to value '{v}' for device '{name}': ")
-            dev.attrs[attr] = v
+            errno_name = store_device_attr(dev, attr, v)
             self.p("done.\n")
+            if errno_name:
+                # SCST.pm setAttrFailed prints the errno name on stderr
+                self.err.append(f"({errno_name}) ")
+                return 'Failed to set device attribute. See "dmesg" for more information.'
             self.changed = True
+            return None
 
         error = f"\t-> WARNING: Device '{name}' lacks the settable attribute '%s', ignoring.\n\n"
-        return self.set_attributes(attrs, existing, error, setter)
+        return self.set_attributes(attrs, existing, error, setter, showset)
+
+    def set_target_enabled(self, driver: str | None, target: str, value: int) -> None:
+        """enableTarget/disableTarget: setTargetAttributes(driver, target, {enabled: V})."""
+        if not driver or not target:
+            self.issue_warning("Too few arguments")
+            return
+        if driver not in self.scst.drivers:
+            self.issue_warning(f"targetAttributes(): Driver '{driver}' is not available")
+            return
+        tgt = self.scst.drivers[driver].get(target)
+        if tgt is None:
+            self.issue_warning(f"targetAttributes(): Target '{target}' is not available")
+            return
+        attrs = target_attributes(tgt, driver)
+        if "enabled" not in attrs:
+            self.p(
+                f"\t-> WARNING: Driver/target '{driver}/{target}' lacks the settable "
+                "attribute 'enabled', ignoring.\n\n"
+            )
+            return
+        if attrs["enabled"].value != str(value):
+            self.set_target_attribute(driver, target, "enabled", str(value))
 
     def add_lun(
         self, driver: str, target: str, device: str, lun: str, attrs: dict, group: str | None
@@ -611,6 +663,7 @@ class Run:
                 self.scst.setup_id = int(v, 0)
             self.p("done.\n")
             self.changed = True
+            return None
 
         changes += self.set_attributes(
             attrs,
@@ -665,7 +718,7 @@ class Run:
                 self.open_device(handler, name, create)
                 changes += 1
                 if others:
-                    changes += self.set_device_attributes(name, others)
+                    changes += self.set_device_attributes(name, others, showset=deletions)
         return changes
 
     def apply_assignments(self, config: dict, deletions: bool, only_del: bool = False) -> int:
@@ -1237,7 +1290,7 @@ def _differs(first: dict, second: dict) -> bool:
     return any(a.key and attr not in first for attr, a in second.items())
 
 
-OPTIONS_WITH_ARG = {"write_config"}
+OPTIONS_WITH_ARG = {"write_config", "set_dev_attr", "enable_target", "disable_target"}
 OPTIONS_OPT_ARG = {
     "config",
     "check_config",
@@ -1299,7 +1352,19 @@ def main(
         i += 1
     if "h" in opts or "help" in opts:
         return f"{SCSTADMIN_VERSION}\n\nUsage:\n", "", 0, False
-    ops = [k for k in ("config", "check_config", "write_config", "clear_config") if k in opts]
+    ops = [
+        k
+        for k in (
+            "config",
+            "check_config",
+            "write_config",
+            "clear_config",
+            "set_dev_attr",
+            "enable_target",
+            "disable_target",
+        )
+        if k in opts
+    ]
     queries = [
         k for k in ("list_device", "list_target", "list_handler", "list_dev_attr") if k in opts
     ]
@@ -1307,7 +1372,10 @@ def main(
         return "Please specify only one non-query operation at a time.\n", "", 1, False
     if "clear_config" in opts and "force" not in opts:
         return "Please specify -force with -clear_config.\n", "", 1, False
+    if "set_dev_attr" in opts and "attributes" not in opts:
+        return "Please specify -attributes with -set_dev_attr.\n", "", 1, False
     run = Run(node, read_file, cont_on_err=bool(opts.get("cont_on_err")))
+    run.noprompt = bool(opts.get("noprompt"))
     run.p("\nCollecting current configuration: done.\n\n")
     force = bool(opts.get("force"))
     noprompt = bool(opts.get("noprompt"))
@@ -1345,6 +1413,22 @@ def main(
             else:
                 run.clear()
                 run.issue_lip()
+        elif "set_dev_attr" in opts:
+            if not run.prompt():
+                run.p("\n-> Making requested changes.\n")
+                changes = run.set_device_attributes(
+                    str(opts["set_dev_attr"]), parse_attributes(str(opts["attributes"])), True
+                )
+                run.p(f"\t-> Done, {changes} change(s) made.\n")
+        elif "enable_target" in opts:
+            run.p("\n-> Making requested changes.\n")
+            run.set_target_enabled(_opt(opts, "driver"), str(opts["enable_target"]), 1)
+            run.p("\t-> Done.\n")
+        elif "disable_target" in opts:
+            if not run.prompt():
+                run.p("\n-> Making requested changes.\n")
+                run.set_target_enabled(_opt(opts, "driver"), str(opts["disable_target"]), 0)
+                run.p("\t-> Done.\n")
         elif "list_device" in opts:
             if opts["list_device"]:
                 run.list_device(str(opts["list_device"]), bool(opts.get("nonkey")))
@@ -1360,6 +1444,96 @@ def main(
             run.p("No valid operations specified.\n")
             raise Exit(1)
     except Exit as e:
-        return "".join(run.out), "", e.code, run.changed
+        return "".join(run.out), "".join(run.err), e.code, run.changed
     run.p("\nAll done.\n")
-    return "".join(run.out), "", rc, run.changed
+    return "".join(run.out), "".join(run.err), rc, run.changed
+
+
+def _opt(opts: dict[str, str | bool], name: str) -> str | None:
+    value = opts.get(name)
+    return value if isinstance(value, str) else None
+
+
+def parse_attributes(text: str) -> dict[str, str]:
+    """getArgs' -attributes: `split(/\\,/)` (trailing empty fields dropped), then
+    `name=value` split at the first `=`; a name alone means 1. A repeated name keeps its
+    last value (a Perl hash); names are applied in sorted order (Perl's is random)."""
+    fields = text.split(",")
+    while fields and fields[-1] == "":
+        fields.pop()
+    attrs: dict[str, str] = {}
+    for f in fields:
+        name, eq, value = f.partition("=")
+        attrs[name] = value if eq else "1"
+    return dict(sorted(attrs.items()))
+
+
+def _kstrtol(text: str) -> int | None:
+    """Linux kstrtol(s, 0, &v): sign, 0x (hex) or 0 (octal) prefix, one trailing newline."""
+    t = text[:-1] if text.endswith("\n") else text
+    m = re.fullmatch(r"([+-]?)(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)", t)
+    if not m:
+        return None
+    body = m.group(2)
+    if body[:2].lower() == "0x":
+        v = int(body, 16)
+    else:
+        v = int(body, 8) if body.startswith("0") else int(body)
+    return -v if m.group(1) == "-" else v
+
+
+def _hex_id(value: str) -> str | None:
+    """eui64_id/naa_id store: blanks trimmed, a `0x` prefix dropped, hex digits."""
+    h = value.strip()
+    if h.startswith("0x"):
+        h = h[2:]
+    return h if re.fullmatch(r"[0-9a-fA-F]*", h) else None
+
+
+def store_device_attr(dev: Device, attr: str, value: str) -> str | None:
+    """Write VALUE to the device's sysfs attribute as scst_vdisk.c's store functions do;
+    returns the errno name of a refused write (SCST.pm prints it), None when written."""
+    if attr in ("cluster_mode", "active"):
+        # vdev_sysfs_process_{cluster_mode,active}_store: kstrtol, then 0 or 1. A real
+        # cluster_mode 1 also needs the DLM (scst_pr_set_cluster_mode); the lab has none.
+        n = _kstrtol(value)
+        if n is None or n not in (0, 1):
+            return "EINVAL"
+        dev.attrs[attr] = str(n)
+    elif attr == "t10_dev_id":
+        if dev.value("cluster_mode", 0) != "0":
+            return "EPERM"  # vdev_sysfs_t10_dev_id_store: not while cluster_mode is on
+        if len(value) > 25:  # char t10_dev_id[16 + 8 + 2], written without a newline
+            return "EINVAL"
+        dev.attrs[attr] = value.split("\n")[0]
+    elif attr in ("usn", "prod_id", "t10_vend_id"):
+        # char usn[20 + 1], prod_id[16 + 1], t10_vend_id[8 + 1]
+        limit = {"usn": 20, "prod_id": 16, "t10_vend_id": 8}[attr]
+        text = value.split("\n")[0]
+        if len(text) > limit:
+            return "EINVAL"
+        dev.attrs[attr] = text
+    elif attr in ("eui64_id", "naa_id"):
+        h = _hex_id(value)
+        if h is None:
+            return "EINVAL"
+        if attr == "eui64_id" and len(h) not in (0, 16, 24, 32):
+            return "EINVAL"
+        if attr == "naa_id" and not (
+            len(h) == 0 or (len(h) == 16 and h[0] in "235") or (len(h) == 32 and h[0] == "6")
+        ):
+            return "EINVAL"
+        if h:
+            dev.attrs[attr] = "0x" + h.lower()  # the show functions print %02x bytes
+        else:
+            dev.attrs.pop(attr, None)
+    elif attr in ("size", "size_mb"):
+        n = _kstrtol(value)
+        if n is None or n < 0:
+            return "EINVAL"
+        dev.size = n * (1024 * 1024 if attr == "size_mb" else 1)
+    elif attr == "filename":
+        dev.attrs[attr] = value
+    else:
+        return "EINVAL"
+    return None

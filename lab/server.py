@@ -18,7 +18,7 @@ from pathlib import Path
 import asyncssh
 
 from lab import api
-from lab.interpreter import run_command
+from lab.interpreter import Result, hang_plan, run_command
 from lab.node import Node
 
 CONTROL_POLL = 0.2
@@ -102,6 +102,10 @@ class NodeServer:
         with open(self.node.dir / "commands.log", "a") as log:
             log.write(command.replace("\n", "\\n") + "\n")
 
+    async def _hung(self, command: str, delay: float, instead: Result | None) -> Result:
+        await asyncio.sleep(delay)
+        return instead if instead is not None else run_command(self.node, command)
+
     async def handle(self, process: asyncssh.SSHServerProcess) -> None:
         command = process.command
         fault = self.fault
@@ -119,7 +123,13 @@ class NodeServer:
             process.exit(fault.fail_status)
             return
         self._record(command)
-        result = run_command(self.node, command)
+        delay, instead = hang_plan(command, fault.hang_on, fault.hang_seconds)
+        if delay:
+            # The hung command lives on the node, not on the connection: a client that
+            # gives up (or disconnects) does not stop it, only a `timeout` around it does.
+            result = await asyncio.shield(self.lab.spawn(self._hung(command, delay, instead)))
+        else:
+            result = run_command(self.node, command)
         if not await self._write(process, "stdout", result.stdout):
             return
         if not await self._write(process, "stderr", result.stderr):
@@ -140,6 +150,14 @@ class LabServer:
                 self.nodes[n["name"]] = NodeServer(self, n["name"], n.get("port") or 0)
         self._control_mtime = 0.0
         self._poller: asyncio.Task | None = None
+        self._background: set[asyncio.Task] = set()
+
+    def spawn(self, coro) -> asyncio.Task:
+        """A task that outlives the SSH channel that started it (hung commands)."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        return task
 
     async def start(self) -> None:
         await asyncio.gather(*(self._start_node(n) for n in self.nodes.values()))
@@ -181,6 +199,8 @@ class LabServer:
     async def stop(self) -> None:
         if self._poller:
             self._poller.cancel()
+        for task in list(self._background):
+            task.cancel()
         await asyncio.gather(*(n.stop() for n in self.nodes.values()))
 
 

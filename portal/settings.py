@@ -266,9 +266,47 @@ LOGGING = {
     "loggers": {"asyncssh": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
 }
 COLLECT_NODE_TIMEOUT_SECONDS = float(os.environ.get("COLLECT_NODE_TIMEOUT_SECONDS", "20"))
+
+# Changes and jobs (docs/jobs.md): how long a plan stays valid, the cluster lock's lease
+# (renewed while the job runs), when a job whose process stopped showing life is declared
+# interrupted, how long one remote command may run (it runs under the node's `timeout`,
+# so nothing the portal gave up on runs later), and how many jobs' backups a node keeps.
+PLAN_TTL_SECONDS = int(os.environ.get("PLAN_TTL_SECONDS", "900"))
+CLUSTER_LOCK_LEASE_SECONDS = int(os.environ.get("CLUSTER_LOCK_LEASE_SECONDS", "60"))
+JOB_HEARTBEAT_SECONDS = float(os.environ.get("JOB_HEARTBEAT_SECONDS", "5"))
+JOB_HEARTBEAT_TIMEOUT_SECONDS = int(os.environ.get("JOB_HEARTBEAT_TIMEOUT_SECONDS", "120"))
+JOB_QUEUED_TIMEOUT_SECONDS = int(os.environ.get("JOB_QUEUED_TIMEOUT_SECONDS", "900"))
+NODE_COMMAND_TIMEOUT_SECONDS = int(os.environ.get("NODE_COMMAND_TIMEOUT_SECONDS", "60"))
+NODE_KEEP_JOBS = int(os.environ.get("NODE_KEEP_JOBS", "10"))
+
+# A task that overruns gets SoftTimeLimitExceeded (recorded on its job), then is killed.
+CELERY_TASK_SOFT_TIME_LIMIT = int(os.environ.get("TASK_SOFT_TIME_LIMIT_SECONDS", "1800"))
+CELERY_TASK_TIME_LIMIT = CELERY_TASK_SOFT_TIME_LIMIT + 60
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# A broker that is down must answer the web request quickly (503), not after minutes.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.5,
+    "interval_max": 1,
+}
+CELERY_BROKER_CONNECTION_TIMEOUT = 3
+if REDIS_URL:
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 3, "socket_timeout": 10}
+
 CELERY_BEAT_SCHEDULE = {
-    "collect-all-clusters": {"task": "clusters.collect_all", "schedule": COLLECT_INTERVAL_SECONDS},
-    "prune-snapshots": {"task": "clusters.snapshots_prune", "schedule": 3600},
+    # A tick no worker took within its interval is dropped: collections never pile up.
+    "collect-all-clusters": {
+        "task": "clusters.collect_all",
+        "schedule": COLLECT_INTERVAL_SECONDS,
+        "options": {"expires": COLLECT_INTERVAL_SECONDS},
+    },
+    "sweep-jobs": {"task": "clusters.sweep_jobs", "schedule": 30.0, "options": {"expires": 30}},
+    "prune-snapshots": {
+        "task": "clusters.snapshots_prune",
+        "schedule": 3600.0,
+        "options": {"expires": 3600},
+    },
 }
 CELERY_IMPORTS = ["clusters.retention"]
 # Bounded records: what a node sends never sizes a page or the database.

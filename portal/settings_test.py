@@ -13,3 +13,9 @@ os.environ.setdefault("PORTAL_DEMO", "1")
 from portal.settings import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast logins in tests
+
+# Tasks queued by pages and the API run in the test's own process (and transaction);
+# tests whose behaviour crosses the queue use the real worker (tests/conftest.py
+# turns eager mode off for them).
+CELERY_TASK_ALWAYS_EAGER = os.environ.get("CELERY_EAGER", "1") == "1"
+CELERY_TASK_EAGER_PROPAGATES = False

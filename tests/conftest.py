@@ -64,6 +64,17 @@ def lab_cluster(db, lab):
     return Cluster.objects.get(name=lab.manifest["clusters"][0]["name"])
 
 
+@pytest.fixture(autouse=True)
+def _queue_mode(request):
+    """Tasks run inline (eager) unless the test uses the real worker."""
+    from portal.celery import app
+
+    eager = "celery_worker" not in request.fixturenames
+    app.conf.task_always_eager = eager
+    yield
+    app.conf.task_always_eager = True
+
+
 @pytest.fixture(scope="session")
 def celery_worker(django_db_setup, django_db_blocker, tmp_path_factory):
     """A real worker on Redis and the test database (PostgreSQL runs of `make test`)."""
@@ -90,6 +101,7 @@ def spare_cluster(db, lab):
     from clusters.models import Cluster
     from clusters.services.labsync import inventory_sync
     from lab import api
+    from lab.scstadmin import write_config
 
     name = lab.manifest["clusters"][0]["name"]
     for suffix in "ab":
@@ -99,5 +111,7 @@ def spare_cluster(db, lab):
             for target in node.state.scst.drivers["iscsi"].values():
                 target.luns = {k: v for k, v in target.luns.items() if v.device != "r1"}
             node.dirty_node = True
+            # As an admin would: `scstadmin -write_config /etc/scst.conf` after the edit.
+            node.host_path("/etc/scst.conf").write_text(write_config(node.state, False))
     inventory_sync(lab.manifest)
     return Cluster.objects.get(name=name)

@@ -70,6 +70,7 @@ RULES = {
     "cluster-import": lambda p: "login" if p == "anonymous" else "method",  # POST only
     "cluster-mode": cluster_role("admin"),
     "job-detail": cluster_role("viewer"),  # the sample job is on the test cluster
+    "job-reconcile": cluster_role("viewer"),  # POSTing a reconcile plan needs operator
     # Changes: the wizard, removal and revert need operators; plans are shown to viewers.
     "lun-add": cluster_role("operator"),
     "lun-remove": cluster_role("operator"),  # the sample mapping is on the test cluster

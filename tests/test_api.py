@@ -233,6 +233,15 @@ def test_the_schema_describes_every_endpoint(clients):
 # --- Plans and their apply -------------------------------------------------------------
 
 
+@pytest.fixture
+def ready_plans(monkeypatch):
+    """Stored plans count as still ready (their facts are fakes; see test_plan_pages for
+    plans judged out of date)."""
+    from clusters.services import changes
+
+    monkeypatch.setattr(changes, "plan_status", lambda job: changes.PlanStatus("ready", "Ready."))
+
+
 def plan_job(cluster, state: str = Job.State.FAILED) -> Job:
     plan = {"description": "d", "change": {}, "nodes": [], "refusals": [], "findings": []}
     return Job.objects.create(
@@ -307,10 +316,11 @@ def test_revert_to_a_revision_of_another_cluster_is_refused(clients, cluster):
     assert "No revision 4242" in response.json()["detail"][0]
 
 
-def test_plan_and_apply_by_persona(clients, cluster):
+def test_plan_and_apply_by_persona(clients, cluster, ready_plans):
     plan_url = reverse("api:plan-create", args=[cluster.name])
     with (
         mock.patch("clusters.services.changes.plan_create") as create,
+        mock.patch("clusters.tasks.plan_job.delay"),
         mock.patch("clusters.tasks.apply_job.delay"),
     ):
         create.return_value = plan_job(cluster, Job.State.SUCCEEDED)
@@ -323,7 +333,7 @@ def test_plan_and_apply_by_persona(clients, cluster):
             assert got.status_code == expected(persona, "operator", 202), persona
 
 
-def test_a_plan_applies_once(clients, cluster):
+def test_a_plan_applies_once(clients, cluster, ready_plans):
     url = reverse("api:plan-apply", args=[plan_job(cluster, Job.State.SUCCEEDED).pk])
     with mock.patch("clusters.tasks.apply_job.delay"):
         assert clients["operator"].post(url, {"reason": "a"}, format="json").status_code == 202
@@ -332,7 +342,9 @@ def test_a_plan_applies_once(clients, cluster):
     assert "applied already" in again.json()["detail"][0]
 
 
-def test_apply_queues_the_job_once_committed(clients, cluster, django_capture_on_commit_callbacks):
+def test_apply_queues_the_job_once_committed(
+    clients, cluster, django_capture_on_commit_callbacks, ready_plans
+):
     plan = plan_job(cluster, Job.State.SUCCEEDED)
     url = reverse("api:plan-apply", args=[plan.pk])
     with (

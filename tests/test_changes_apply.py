@@ -29,9 +29,7 @@ def apply(plan_job: Job, user) -> Job:
 
 
 def test_plan_shows_the_diff_for_both_nodes_and_changes_nothing(spare_cluster, operator, lab):
-    plan_job = changes.plan_create(
-        spare_cluster, operator, add_lun_change(spare_cluster), "add vmfs1"
-    )
+    plan_job = changes.plan_now(spare_cluster, operator, add_lun_change(spare_cluster), "add vmfs1")
     assert plan_job.state == Job.State.SUCCEEDED, plan_job.summary
     plan = changes.Plan.from_json(plan_job.params)
     assert {n.node for n in plan.nodes} == {f"{spare_cluster.name}-a", f"{spare_cluster.name}-b"}
@@ -45,9 +43,7 @@ def test_plan_shows_the_diff_for_both_nodes_and_changes_nothing(spare_cluster, o
 
 
 def test_apply_exports_the_lun_on_both_nodes_and_records_a_revision(spare_cluster, operator, lab):
-    plan_job = changes.plan_create(
-        spare_cluster, operator, add_lun_change(spare_cluster), "add vmfs1"
-    )
+    plan_job = changes.plan_now(spare_cluster, operator, add_lun_change(spare_cluster), "add vmfs1")
     job = apply(plan_job, operator)
     assert job.state == Job.State.SUCCEEDED, job.summary
     device = ScstDevice.objects.get(cluster=spare_cluster, name="vmfs1")
@@ -69,9 +65,7 @@ def assert_old_config_everywhere(lab, cluster):
 
 
 def test_validation_failing_on_the_second_node_changes_no_node(spare_cluster, operator, lab):
-    plan_job = changes.plan_create(
-        spare_cluster, operator, add_lun_change(spare_cluster), "add vmfs1"
-    )
+    plan_job = changes.plan_now(spare_cluster, operator, add_lun_change(spare_cluster), "add vmfs1")
     api.set_fault(lab.dir, f"{spare_cluster.name}-b", fail_on="-check_config", fail_stderr="bad\n")
     lab.wait_for_faults()
     job = apply(plan_job, operator)
@@ -81,9 +75,7 @@ def test_validation_failing_on_the_second_node_changes_no_node(spare_cluster, op
 
 
 def test_apply_failing_on_the_second_node_rolls_back_the_first(spare_cluster, operator, lab):
-    plan_job = changes.plan_create(
-        spare_cluster, operator, add_lun_change(spare_cluster), "add vmfs1"
-    )
+    plan_job = changes.plan_now(spare_cluster, operator, add_lun_change(spare_cluster), "add vmfs1")
     api.set_fault(
         lab.dir, f"{spare_cluster.name}-b", fail_on="-config /etc/scst.conf", fail_stderr="boom\n"
     )
@@ -97,9 +89,7 @@ def test_apply_failing_on_the_second_node_rolls_back_the_first(spare_cluster, op
 
 
 def test_connection_dropped_during_staging_changes_nothing(spare_cluster, operator, lab):
-    plan_job = changes.plan_create(
-        spare_cluster, operator, add_lun_change(spare_cluster), "add vmfs1"
-    )
+    plan_job = changes.plan_now(spare_cluster, operator, add_lun_change(spare_cluster), "add vmfs1")
     api.set_fault(lab.dir, f"{spare_cluster.name}-b", drop_on="sync /var/lib/scst-portal/staged")
     lab.wait_for_faults()
     job = apply(plan_job, operator)
@@ -113,36 +103,31 @@ def test_node_down_before_apply_is_refused_by_the_interlock(spare_cluster, opera
     from clusters.services import collection
 
     collection.collection_run(collection.collection_create(spare_cluster))
-    plan_job = changes.plan_create(
-        spare_cluster, operator, add_lun_change(spare_cluster), "add vmfs1"
-    )
-    assert plan_job.state == Job.State.FAILED
+    plan_job = changes.plan_now(spare_cluster, operator, add_lun_change(spare_cluster), "add vmfs1")
+    assert plan_job.state == Job.State.REFUSED
     assert f"{spare_cluster.name}-b is unreachable" in plan_job.summary
 
 
 def test_second_apply_of_the_same_cluster_waits_for_the_lock(spare_cluster, operator, lab):
     from clusters import locks
 
-    plan_job = changes.plan_create(
-        spare_cluster, operator, add_lun_change(spare_cluster), "add vmfs1"
-    )
+    plan_job = changes.plan_now(spare_cluster, operator, add_lun_change(spare_cluster), "add vmfs1")
+    job = changes.apply_create(plan_job, operator, reason="new datastore")
     assert locks.acquire(spare_cluster.pk, job_id=999, user="someone-else")
     try:
-        job = apply(plan_job, operator)
+        changes.apply_run(job)
     finally:
         locks.release(spare_cluster.pk, 999)
-    assert job.state == Job.State.FAILED
-    assert "Another change is running" in job.summary
+    assert job.state == Job.State.REFUSED
+    assert "another change holds the lock (job 999 by someone-else)" in job.summary
     assert_old_config_everywhere(lab, spare_cluster)
 
 
 def test_monitored_cluster_is_never_planned(spare_cluster, operator):
     spare_cluster.mode = Cluster.Mode.MONITORED
     spare_cluster.save()
-    plan_job = changes.plan_create(
-        spare_cluster, operator, add_lun_change(spare_cluster), "add vmfs1"
-    )
-    assert plan_job.state == Job.State.FAILED
+    plan_job = changes.plan_now(spare_cluster, operator, add_lun_change(spare_cluster), "add vmfs1")
+    assert plan_job.state == Job.State.REFUSED
     assert "monitored" in plan_job.summary
 
 
@@ -151,15 +136,13 @@ def test_viewer_cannot_plan(spare_cluster):
 
     viewer = make_user("v", Role.VIEWER, spare_cluster)
     with pytest.raises(PermissionDenied):
-        changes.plan_create(spare_cluster, viewer, add_lun_change(spare_cluster), "add")
+        changes.plan_now(spare_cluster, viewer, add_lun_change(spare_cluster), "add")
 
 
 def test_node_going_down_mid_apply_rolls_back_and_says_what_is_unknown(
     spare_cluster, operator, lab
 ):
-    plan_job = changes.plan_create(
-        spare_cluster, operator, add_lun_change(spare_cluster), "add vmfs1"
-    )
+    plan_job = changes.plan_now(spare_cluster, operator, add_lun_change(spare_cluster), "add vmfs1")
     api.set_fault(lab.dir, f"{spare_cluster.name}-b", drop_on="-config /etc/scst.conf")
     lab.wait_for_faults()
     job = apply(plan_job, operator)
@@ -172,9 +155,7 @@ def test_node_going_down_mid_apply_rolls_back_and_says_what_is_unknown(
 def test_plan_and_apply_are_in_the_audit_trail(spare_cluster, operator, lab):
     from clusters.audit import Action, AuditEntry
 
-    plan_job = changes.plan_create(
-        spare_cluster, operator, add_lun_change(spare_cluster), "add vmfs1"
-    )
+    plan_job = changes.plan_now(spare_cluster, operator, add_lun_change(spare_cluster), "add vmfs1")
     job = apply(plan_job, operator)
     assert job.state == Job.State.SUCCEEDED
     plan_entry = AuditEntry.objects.get(action=Action.PLAN)
@@ -198,10 +179,10 @@ def test_two_operators_applying_at_once_one_waits_nothing_mixes(spare_cluster, l
         make_user("op2", Role.OPERATOR, spare_cluster),
     )
     plans = [
-        changes.plan_create(
+        changes.plan_now(
             spare_cluster, first, add_lun_change(spare_cluster, "vmfs1", 1), "add vmfs1"
         ),
-        changes.plan_create(
+        changes.plan_now(
             spare_cluster, second, add_lun_change(spare_cluster, "vmfs2", 2), "add vmfs2"
         ),
     ]
@@ -224,8 +205,8 @@ def test_two_operators_applying_at_once_one_waits_nothing_mixes(spare_cluster, l
         thread.join(120)
     states = sorted(Job.objects.get(pk=j.pk).state for j in jobs)
     summaries = " ".join(Job.objects.get(pk=j.pk).summary for j in jobs)
-    assert states == [Job.State.FAILED, Job.State.SUCCEEDED], summaries
-    assert "Another change is running" in summaries or "inventory changed" in summaries
+    assert states == [Job.State.REFUSED, Job.State.SUCCEEDED], summaries
+    assert "another change holds the lock" in summaries or "inventory changed" in summaries
     added = set(
         ScstDevice.objects.filter(name__in=["vmfs1", "vmfs2"]).values_list("name", flat=True)
     )
@@ -247,9 +228,9 @@ def test_drift_is_overwritten_only_by_an_explicit_enforce_plan(lab_cluster, lab)
 
     mapping = LunMapping.objects.filter(target__cluster=lab_cluster).first()
     change = {"kind": "remove_mappings", "mapping_ids": [mapping.pk]}
-    blocked = changes.plan_create(lab_cluster, operator, change, "remove")
+    blocked = changes.plan_now(lab_cluster, operator, change, "remove")
     assert "drifted" in blocked.summary
-    plan_job = changes.plan_create(lab_cluster, operator, {"kind": "enforce"}, "enforce")
+    plan_job = changes.plan_now(lab_cluster, operator, {"kind": "enforce"}, "enforce")
     assert plan_job.state == Job.State.SUCCEEDED, plan_job.summary
     plans = {p.node: p for p in changes.Plan.from_json(plan_job.params).nodes}
     assert plans[f"{lab_cluster.name}-a"].files == []  # already runs the inventory

@@ -28,8 +28,10 @@ def test_both_nodes_get_the_same_identity_and_their_own_drbd_device(two_device_c
     n0, n1 = desired["store-d-n0"].scst_config, desired["store-d-n1"].scst_config
     for device in ("lun0", "lun1"):
         a, b = n0.find_device(device)[1].attributes, n1.find_device(device)[1].attributes
-        for attr in ("t10_dev_id", "usn", "prod_id", "write_through"):
+        for attr in ("t10_dev_id", "usn", "write_through"):
             assert a.get(attr) == b.get(attr) is not None
+        # prod_id equal to SCST's default (the device name) is left to SCST on both nodes.
+        assert a.get("prod_id") == b.get("prod_id")
     assert n0.find_device("lun1")[1].attributes.get("filename") == "/dev/drbd1"
     assert n1.find_device("lun1")[1].attributes.get("filename") == "/dev/drbd7"
 

@@ -66,7 +66,7 @@ def test_a_hostile_value_is_a_finding_and_breaks_nothing(client, two_clusters, a
         assert '"x' not in page.replace("&quot;x", "") or attr != "t10_vend_id"
         assert "\x00" not in page
     operator = make_user("op", Role.OPERATOR, hostile)
-    plan = changes.plan_create(hostile, operator, {"kind": "enforce"}, "bring back")
+    plan = changes.plan_now(hostile, operator, {"kind": "enforce"}, "bring back")
     assert plan.state in (Job.State.SUCCEEDED, Job.State.FAILED), plan.summary
 
 

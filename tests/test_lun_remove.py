@@ -83,7 +83,7 @@ def test_removing_on_one_node_only_is_refused_by_the_plan(lab_cluster, operator)
     first, _ = r0_mappings(lab_cluster)
     operator.post(url_for(lab_cluster, first), {"mapping_ids": [first.pk]})
     plan = Job.objects.get(kind=Job.Kind.PLAN)
-    assert plan.state == Job.State.FAILED
+    assert plan.state == Job.State.REFUSED
     text = operator.get(reverse("plan-detail", args=[plan.pk])).content.decode()
     assert "SCST_LUN_ONE_NODE" in text
     assert 'id="apply-form"' not in text

@@ -174,7 +174,7 @@ def test_the_plan_shows_the_new_resource_file_on_both_nodes(wizard, lab_cluster,
     assert plan.change["new_resource"]["name"] == "r9"
     for node_plan in plan.nodes:
         assert node_plan.new_drbd_resources == ["r9"]
-        assert node_plan.drbd_resources == []
+        assert node_plan.drbd_adjust == []
         res = next(f for f in node_plan.files if f.path == RES)
         assert res.before == ""
         assert "resource r9" in res.after and "/dev/lab/spare0" in res.after
@@ -255,5 +255,5 @@ def test_a_resource_already_on_a_node_refuses_the_plan(wizard, lab_cluster, lab)
     a, _ = node_names(lab_cluster)
     (lab.dir / "nodes" / a / "root" / RES.lstrip("/")).write_text("# made by hand\n")
     plan_job = plan_through_wizard(wizard, lab_cluster)
-    assert plan_job.state == Job.State.FAILED
+    assert plan_job.state == Job.State.REFUSED
     assert f"{a}: {RES} already exists on the node." in plan_job.summary

@@ -30,7 +30,7 @@ def viewer(spare_cluster):
 
 @pytest.fixture
 def plan_job(spare_cluster, operator):
-    job = changes.plan_create(spare_cluster, operator, add_lun_change(spare_cluster), "add vmfs1")
+    job = changes.plan_now(spare_cluster, operator, add_lun_change(spare_cluster), "add vmfs1")
     assert job.state == Job.State.SUCCEEDED, job.summary
     return job
 
@@ -126,7 +126,7 @@ def test_refused_plan_shows_the_interlock_reason_and_no_apply(spare_cluster, ope
     api.set_fault(lab.dir, f"{spare_cluster.name}-b", down=True)
     lab.wait_for_faults()
     collection.collection_run(collection.collection_create(spare_cluster))
-    job = changes.plan_create(spare_cluster, operator, add_lun_change(spare_cluster), "add")
+    job = changes.plan_now(spare_cluster, operator, add_lun_change(spare_cluster), "add")
     client = client_for(operator)
     text = client.get(reverse("plan-detail", args=[job.pk])).content.decode()
     refusals = text.split('id="refusals"')[1].split("</section>")[0]
@@ -142,7 +142,7 @@ def test_monitored_cluster_and_running_change_are_shown_as_refusals(spare_cluste
     spare_cluster.save()
     assert locks.acquire(spare_cluster.pk, job_id=999, user="someone-else")
     try:
-        job = changes.plan_create(spare_cluster, operator, add_lun_change(spare_cluster), "add")
+        job = changes.plan_now(spare_cluster, operator, add_lun_change(spare_cluster), "add")
         client = client_for(operator)
         text = client.get(reverse("plan-detail", args=[job.pk])).content.decode()
         lock = client.get(reverse("cluster-lock", args=[spare_cluster.name])).content.decode()
@@ -175,11 +175,11 @@ def test_findings_of_the_planned_configuration_are_listed(db):
 
 
 def test_revisions_are_listed_and_revert_plans_the_old_inventory(spare_cluster, operator):
-    first = changes.plan_create(spare_cluster, operator, add_lun_change(spare_cluster), "add")
+    first = changes.plan_now(spare_cluster, operator, add_lun_change(spare_cluster), "add")
     assert changes.apply_run(changes.apply_create(first, operator, "one")).state == "succeeded"
     vmfs = LunMapping.objects.filter(device__name="vmfs1").values_list("pk", flat=True)
     change = {"kind": "remove_mappings", "mapping_ids": list(vmfs)}
-    second = changes.plan_create(spare_cluster, operator, change, "remove")
+    second = changes.plan_now(spare_cluster, operator, change, "remove")
     assert changes.apply_run(changes.apply_create(second, operator, "two")).state == "succeeded"
     old, current = spare_cluster.revisions.order_by("pk")
     client = client_for(operator)

@@ -149,9 +149,28 @@ class PlanJobSerializer(JobSerializer):
     """A plan job with the plan itself: per-node file diffs, findings and refusals."""
 
     plan = serializers.JSONField(source="params", read_only=True)
+    status = serializers.SerializerMethodField(
+        help_text="computing, refused, ready, out_of_date, expired, applying or applied, "
+        "re-checked against the latest facts on every read"
+    )
+    status_text = serializers.SerializerMethodField()
 
     class Meta(JobSerializer.Meta):
-        fields = [*JobSerializer.Meta.fields, "plan"]
+        fields = [*JobSerializer.Meta.fields, "plan", "status", "status_text"]
+
+    def _status(self, job: Job):
+        from clusters.services.changes import plan_status
+
+        cache = self.context.setdefault("plan_status", {})
+        if job.pk not in cache:
+            cache[job.pk] = plan_status(job)
+        return cache[job.pk]
+
+    def get_status(self, job: Job) -> str:
+        return self._status(job).code
+
+    def get_status_text(self, job: Job) -> str:
+        return self._status(job).text
 
 
 class LunSetSerializer(serializers.Serializer):

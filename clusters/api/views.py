@@ -1,7 +1,6 @@
 """API views: parse, check the role with clusters.access, call one selector or service."""
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.db.models import OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.http import Http404
 from django.shortcuts import get_object_or_404
@@ -25,7 +24,7 @@ from clusters.models import (
     Role,
     ScstDevice,
 )
-from clusters.services import changes, collection, inventory
+from clusters.services import changes, collection, inventory, jobs
 
 
 def cluster_for(request: Request, cluster_name: str, minimum: Role = Role.VIEWER) -> Cluster:
@@ -140,7 +139,10 @@ class CollectionCreate(APIView):
     def post(self, request: Request, cluster_name: str) -> Response:
         cluster = cluster_for(request, cluster_name, Role.OPERATOR)
         job = collection.collection_create(cluster, request.user)
-        transaction.on_commit(lambda: tasks.collect_job.delay(job.pk))
+        queued = queue_or_refusal(job, tasks.collect_job)
+        if queued is not None:
+            return queued
+        job.refresh_from_db()
         return Response(serializers.JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
 
 
@@ -177,6 +179,18 @@ def change_for(cluster: Cluster, change: dict) -> dict:
     return checked
 
 
+def queue_or_refusal(job: Job, task) -> Response | None:
+    """Queue TASK for JOB; a 503 with the reason when the job queue is down (the job
+    then ended failed)."""
+    try:
+        jobs.enqueue(job, task)
+    except jobs.QueueUnavailable as exc:
+        response = Response({"detail": [str(exc)], "job": job.pk}, status=503)
+        response["Retry-After"] = "30"
+        return response
+    return None
+
+
 def refusal(exc: Exception, status_code: int = status.HTTP_400_BAD_REQUEST) -> Response:
     """A 4xx answer: every message under "detail", and by field where one is named."""
     if isinstance(exc, ValidationError) and hasattr(exc, "error_dict"):
@@ -206,6 +220,10 @@ class PlanCreate(APIView):
             )
         except (ValidationError, changes.PlanRefused) as exc:
             return refusal(exc)
+        queued = queue_or_refusal(job, tasks.plan_job)
+        if queued is not None:
+            return queued
+        job.refresh_from_db()
         return Response(serializers.PlanJobSerializer(job).data, status=status.HTTP_201_CREATED)
 
 
@@ -235,5 +253,8 @@ class ApplyCreate(APIView):
             job = changes.apply_create(plan, request.user, body.validated_data["reason"])
         except changes.PlanRefused as exc:
             return refusal(exc, status.HTTP_409_CONFLICT)
-        transaction.on_commit(lambda: tasks.apply_job.delay(job.pk))
+        queued = queue_or_refusal(job, tasks.apply_job)
+        if queued is not None:
+            return queued
+        job.refresh_from_db()
         return Response(serializers.JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)

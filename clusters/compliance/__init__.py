@@ -6,12 +6,15 @@ evidence they were read from.
 """
 
 from clusters.compliance import (
+    change_rules,
     drbd_rules,
     drift_rules,
+    file_rules,
     initiator_rules,
     node_rules,
     ownership_rules,
     scst_rules,
+    stack_rules,
 )
 from clusters.compliance.catalogue import (
     CATALOGUE,
@@ -24,7 +27,17 @@ from clusters.compliance.catalogue import (
 )
 from clusters.facts import ClusterFacts
 
-RULE_MODULES = (node_rules, scst_rules, drbd_rules, initiator_rules, drift_rules, ownership_rules)
+RULE_MODULES = (
+    node_rules,
+    scst_rules,
+    drbd_rules,
+    initiator_rules,
+    drift_rules,
+    file_rules,
+    ownership_rules,
+    stack_rules,
+    change_rules,
+)
 
 
 def evaluate(facts: ClusterFacts) -> list[FindingData]:

@@ -1,6 +1,6 @@
 """Drift: what runs on a node differs from what the inventory says it should run."""
 
-from clusters import drbd, scst
+from clusters import compare, drbd, scst
 from clusters.compliance.catalogue import WARNING, Detail, rule
 from clusters.facts import COPY_MANAGER_DRIVER, ClusterFacts, DesiredNode, NodeFacts
 
@@ -32,29 +32,29 @@ def scst_drift(facts: ClusterFacts):
 
 
 def scst_differences(node: NodeFacts, want: scst.ScstConfig):
+    """(object ref, details) for every device, attribute value, target and LUN on the node
+    that differs from WANT; attributes are compared by value, defaults included."""
     live_devices = set(node.device_names())
+    changed: dict[str, list[Detail]] = {}
+    for change in compare.device_attribute_changes(node, want):
+        detail = Detail(change.text, change.evidence, node.name)
+        changed.setdefault(change.device, []).append(detail)
+    for name, live, wanted in compare.handler_changes(node, want):
+        detail = Detail(f"handler is {live}, inventory says {wanted}", "", node.name)
+        changed.setdefault(name, []).append(detail)
     for handler in want.handlers.values():
-        for name, device in sorted(handler.devices.items()):
+        for name in sorted(handler.devices):
             if name not in live_devices:
                 yield f"device:{name}", [Detail(f"device {name} is missing", "", node.name)]
-                continue
-            details = []
-            for attr in device.attributes.names():
-                wanted = device.attributes.get(attr)
-                have = node.device_attribute(name, attr)
-                if have.value is not None and have.value != wanted:
-                    details.append(
-                        Detail(
-                            f"{attr} is {have.value}, inventory says {wanted}",
-                            have.evidence,
-                            node.name,
-                        )
-                    )
-            if details:
-                yield f"device:{name}", details
+            elif name in changed:
+                yield f"device:{name}", changed[name]
     wanted_devices = {d for h in want.handlers.values() for d in h.devices}
     for name in sorted(live_devices - wanted_devices):
         yield f"device:{name}", [Detail(f"device {name} is not in the inventory", "", node.name)]
+    targets: dict[str, list[Detail]] = {}
+    for ref, text in compare.target_differences(node, want):
+        targets.setdefault(ref, []).append(Detail(text, "", node.name))
+    yield from sorted(targets.items())
     want_luns = _lun_sets(want)
     have_luns = {(t, g, n): d for _, t, g, n, d in node.exported_luns()}
     for key in sorted(set(want_luns) | set(have_luns), key=str):

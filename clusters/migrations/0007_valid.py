@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('clusters', '0005_audit_actions'),
+        ('clusters', '0006_change_path'),
     ]
 
     operations = [

@@ -1,33 +1,43 @@
-"""Safe changes: plan (diff + compliance + interlocks) → apply (stage, validate, apply node by
-node, verify, roll back) → revision. Every plan and apply is a Job; one writer per cluster.
+"""Safe changes: plan (a job: collect fresh, diff, compliance, interlocks) → apply (a job:
+lock, collect fresh, re-judge, stage, validate, apply node by node, verify by reading
+values back, roll back) → revision.
 
-A change is data ({"kind": ..., ...}) applied to the inventory inside a transaction that
-is rolled back while planning; the apply pushes first and commits the inventory only
-once every node runs the new configuration.
+A plan is what the operator approves: per node, the files to install and what each
+change does on the running node (a runtime attribute set, a device re-creation, a
+`drbdadm adjust`). The apply recomputes the plan under the cluster's lock on facts it
+collects itself and refuses unless it is still that plan, every interlock still passes
+and the plan has not expired. The inventory is committed only once every node runs the
+change.
 """
 
-import dataclasses
+from __future__ import annotations
+
 import difflib
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
-from datetime import timedelta
+from dataclasses import asdict, dataclass, field, fields
+from datetime import datetime, timedelta
 
+from asgiref.sync import async_to_sync
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
-from clusters import access, audit, collect, compliance, drbd, locks, push, scst
+from clusters import access, audit, collect, compare, compliance, drbd, locks, push, scst
 from clusters.compliance.drift_rules import resource_differences, scst_differences
-from clusters.desired import DRBD_DIR, SCST_CONF, desired_cluster
+from clusters.desired import desired_cluster
 from clusters.facts import COPY_MANAGER_DRIVER, ClusterFacts, DesiredNode, NodeFacts, node_facts
-from clusters.models import Cluster, Finding, Job, Node, NodeSnapshot, Revision, Role
+from clusters.models import Cluster, Finding, Job, Node, Revision, Role
+from clusters.paths import DRBD_DIR, SCST_CONF, resource_file, resource_of
 from clusters.services import collection, inventory, jobs
+from clusters.services.change_kinds import Change, Enforce, Reconcile, change_from_json
 from clusters.services.facts import cluster_facts
 
-FRESH_FOR = timedelta(minutes=1)
-BLOCKING_DRIFT = ("DRIFT_SCST", "DRIFT_DRBD")
+BLOCKING_DRIFT = ("DRIFT_SCST", "DRIFT_DRBD", "CONFIG_FILE_DIFFERS")
 FOREIGN = ("FOREIGN_DRBD_FILE", "SCST_UNMODELLED")
+NOTHING_TO_CHANGE = "Nothing to change: every node already runs this configuration."
 
 
 class PlanRefused(Exception):
@@ -53,13 +63,57 @@ class FileChange:
 
 
 @dataclass
+class AttributePlan:
+    """One device attribute the plan changes on one node, and how."""
+
+    device: str
+    attribute: str
+    live: str | None
+    wanted: str
+    runtime: bool  # scstadmin -set_dev_attr; else the device is re-created
+
+    @property
+    def kind(self) -> str:
+        return "runtime set" if self.runtime else "re-creation"
+
+
+@dataclass
 class NodePlan:
     node: str
     files: list[FileChange] = field(default_factory=list)
-    drbd_resources: list[str] = field(default_factory=list)  # changed: drbdadm adjust
+    drbd_adjust: list[str] = field(default_factory=list)  # changed: drbdadm adjust
     new_drbd_resources: list[str] = field(default_factory=list)  # created: create-md, up
-    scst_changed: bool = False
+    runtime_sets: dict[str, dict[str, str]] = field(default_factory=dict)
+    runtime_restore: dict[str, dict[str, str]] = field(default_factory=dict)
+    scst_reload: bool = False
     scst_force: bool = False
+    recreated_devices: list[str] = field(default_factory=list)
+    attributes: list[AttributePlan] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def changes_anything(self) -> bool:
+        return bool(self.files or self.drbd_adjust or self.runtime_sets or self.scst_reload)
+
+    def signature(self) -> str:
+        """What the operator approved for this node: files, their diffs and each action."""
+        data = asdict(self)
+        data.pop("warnings")
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+    @classmethod
+    def from_json(cls, data: dict) -> NodePlan:
+        data = dict(data)
+        # Plans stored before the change path knew runtime sets and re-creation.
+        if "drbd_resources" in data:
+            data.setdefault("drbd_adjust", data.pop("drbd_resources"))
+        if "scst_changed" in data:
+            data.setdefault("scst_reload", data.pop("scst_changed"))
+        known = {f.name for f in fields(cls)}
+        data = {k: v for k, v in data.items() if k in known}
+        data["files"] = [FileChange(**f) for f in data.get("files", [])]
+        data["attributes"] = [AttributePlan(**a) for a in data.get("attributes", [])]
+        return cls(**data)
 
 
 @dataclass
@@ -70,41 +124,35 @@ class Plan:
     refusals: list[str] = field(default_factory=list)
     findings: list[dict] = field(default_factory=list)
     fingerprint: str = ""
+    planned_at: str = ""
+    expires_at: str = ""
+
+    @property
+    def warnings(self) -> list[str]:
+        return [w for n in self.nodes for w in n.warnings]
+
+    @property
+    def expires(self) -> datetime | None:
+        return parse_datetime(self.expires_at) if self.expires_at else None
+
+    def signatures(self) -> dict[str, str]:
+        return {n.node: n.signature() for n in self.nodes if n.changes_anything}
 
     @classmethod
-    def from_json(cls, data: dict) -> "Plan":
-        nodes = [
-            NodePlan(**{**n, "files": [FileChange(**f) for f in n["files"]]}) for n in data["nodes"]
-        ]
+    def from_json(cls, data: dict) -> Plan:
+        known = {f.name for f in fields(cls)}
+        data = {k: v for k, v in data.items() if k in known}
+        nodes = [NodePlan.from_json(n) for n in data.get("nodes", [])]
         return cls(**{**data, "nodes": nodes})
 
 
 # --- the change, applied to the inventory ---------------------------------------------
 
 
-def change_apply(cluster: Cluster, change: dict) -> None:
-    """Apply a change description to the inventory (the caller owns the transaction)."""
-    kind = change["kind"]
-    if kind == "add_lun":
-        if change.get("new_resource"):
-            spec = inventory.NewResourceSpec.from_json(change["new_resource"])
-            inventory.drbd_resource_create(cluster, spec)
-        inventory.lun_create(cluster, inventory.LunSpec.from_json(change["spec"]))
-    elif kind == "remove_mappings":
-        inventory.lun_mapping_remove(cluster, change["mapping_ids"])
-    elif kind == "revert":
-        revision = Revision.objects.get(pk=change["revision"], cluster=cluster)
-        inventory.inventory_restore(cluster, revision.inventory)
-    elif kind == "enforce":
-        pass  # the inventory stays; the nodes are brought back to it
-    else:
-        raise PlanRefused(f"Unknown change kind {kind!r}.")
-
-
-def desired_after(cluster: Cluster, change: dict) -> dict[str, DesiredNode]:
+def desired_after(cluster: Cluster, change: Change) -> dict[str, DesiredNode]:
     """The desired state with the change applied, computed and rolled back."""
     with transaction.atomic():
-        change_apply(cluster, change)
+        change.apply_to(cluster)
         desired = desired_cluster(cluster)
         transaction.set_rollback(True)
     return desired
@@ -115,10 +163,10 @@ def fingerprint(desired: dict[str, DesiredNode]) -> str:
     return hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()
 
 
-# --- planning ----------------------------------------------------------------------------
+# --- what one node needs ------------------------------------------------------------------
 
 
-def _with_copy_manager(config: scst.ScstConfig, running: scst.ScstConfig | None) -> scst.ScstConfig:
+def with_copy_manager(config: scst.ScstConfig, running: scst.ScstConfig | None) -> scst.ScstConfig:
     """The config to push, carrying over the node's copy_manager section as it runs.
 
     SCST maps every device on its built-in copy_manager target by itself; `scstadmin
@@ -128,85 +176,161 @@ def _with_copy_manager(config: scst.ScstConfig, running: scst.ScstConfig | None)
     if running is None or COPY_MANAGER_DRIVER not in running.drivers:
         return config
     drivers = {COPY_MANAGER_DRIVER: running.drivers[COPY_MANAGER_DRIVER], **config.drivers}
-    return dataclasses.replace(config, drivers=drivers)
+    return scst.ScstConfig(
+        config.attributes, config.handlers, drivers, config.alua, config.device_groups
+    )
 
 
-def _live_files(node: NodeFacts, desired: DesiredNode, version: str) -> dict[str, str]:
-    """The node's running config rendered like the desired files, for a readable diff."""
-    live = {SCST_CONF: scst.render_config(node.scst_config) if node.scst_config else ""}
-    for path in desired.drbd_files:
-        name = path.removeprefix(f"{DRBD_DIR}/").removesuffix(".res")
-        config = (node.drbd_config or {}).get(name)
-        try:
-            live[path] = drbd.render_resource(config, version) if config else ""
-        except drbd.DrbdConfigError:
-            live[path] = "# the running resource cannot be rendered; see drbdadm dump\n"
-    return live
+def _render_drbd(config, version: str) -> str:
+    try:
+        return drbd.render_resource(config, version) if config else ""
+    except drbd.DrbdConfigError:
+        return "# the running resource cannot be rendered; see drbdadm dump\n"
 
 
-def new_resources_of(change: dict) -> set[str]:
-    """The DRBD resources a change creates (only ever on disks confirmed new and empty)."""
-    new = change.get("new_resource") if change.get("kind") == "add_lun" else None
-    return {new["name"]} if new else set()
+def _only_additions(node: NodeFacts, want: scst.ScstConfig) -> bool:
+    """True when every running difference is a device or LUN the change adds (or a
+    runtime attribute set before `-config`): scstadmin -config needs no -force then."""
+    for ref, details in scst_differences(node, want):
+        for detail in details:
+            text = detail.text
+            added = text.endswith("is missing") or " is absent, inventory says " in text
+            runtime = text.split(" ", 1)[0] in compare.RUNTIME_DEVICE_ATTRIBUTES
+            if not (added or (ref.startswith("device:") and runtime)):
+                return False
+    return True
 
 
-def needs_force(node: NodeFacts, desired: DesiredNode) -> bool:
-    """True unless the change only adds devices and LUNs. scstadmin -config refuses to
-    remove or re-create (to change a creation attribute such as write_through) a device
-    or LUN in use without -force; additions never need it."""
-    for ref, details in scst_differences(node, desired.scst_config):
-        only_added = ref.startswith("device:") and all(
-            d.text.endswith("is missing") for d in details
+def scst_plan(plan: NodePlan, node: NodeFacts, desired: DesiredNode) -> None:
+    """Runtime sets, re-creations and whether scstadmin -config must run (and -force)."""
+    want = desired.scst_config
+    for change in compare.device_attribute_changes(node, want):
+        plan.attributes.append(
+            AttributePlan(
+                change.device, change.attribute, change.live, change.wanted, change.runtime
+            )
         )
-        lun_added = ref.startswith("lun:") and all(" is absent, " in d.text for d in details)
-        if not (only_added or lun_added):
-            return True
-    return False
+        if change.runtime:
+            plan.runtime_sets.setdefault(change.device, {})[change.attribute] = change.wanted
+            if change.live is not None:
+                plan.runtime_restore.setdefault(change.device, {})[change.attribute] = change.live
+        elif change.device not in plan.recreated_devices:
+            plan.recreated_devices.append(change.device)
+    for device, _live, _wanted in compare.handler_changes(node, want):
+        if device not in plan.recreated_devices:
+            plan.recreated_devices.append(device)
+    plan.recreated_devices.sort()
+    plan.scst_reload = any(True for _ in scst_differences(node, want))
+    plan.scst_force = plan.scst_reload and (
+        bool(plan.recreated_devices) or not _only_additions(node, want)
+    )
+    for device in plan.recreated_devices:
+        plan.warnings.append(_path_loss_warning(node, device))
+    if plan.scst_force:
+        plan.warnings += _removal_warnings(node, want)
+
+
+def _path_loss_warning(node: NodeFacts, device: str) -> str:
+    seeing = node.sessions_seeing(device)
+    who = ", ".join(
+        f"{s.initiator_name or s.name} (LUN {', '.join(map(str, numbers))} on {target})"
+        for target, s, numbers in seeing
+    )
+    return (
+        f"{node.name}: {device} is re-created (a creation attribute changes), so its LUNs "
+        f"leave {node.name}'s targets for a moment; "
+        + (f"logged-in initiators lose this path: {who}." if who else "no initiator is logged in.")
+        + " The other node must serve them meanwhile (checked before the step)."
+    )
+
+
+def _removal_warnings(node: NodeFacts, want: scst.ScstConfig) -> list[str]:
+    """Initiators logged in to LUNs the change removes from this node."""
+    wanted = {
+        (t.name, n)
+        for d in want.drivers.values()
+        for t in d.targets.values()
+        for n in [*t.luns, *(n for g in t.groups.values() for n in g.luns)]
+    }
+    warnings = []
+    for _driver, target, _group, number, device in node.exported_luns():
+        if (target, number) in wanted:
+            continue
+        seeing = [s.initiator_name or s.name for t, s, nums in node.sessions_seeing(device)]
+        if seeing:
+            warnings.append(
+                f"{node.name}: LUN {number} ({device}) on {target} is removed while "
+                f"{', '.join(sorted(set(seeing)))} is logged in and sees it."
+            )
+    return warnings
+
+
+def file_plan(plan: NodePlan, node: NodeFacts, desired: DesiredNode, version: str, new: set[str]):
+    """Which files to install: SCST's when it must run or when the file on disk would
+    load something else than the inventory; a .res when it or what runs differs."""
+    scst_text = scst.render_config(with_copy_manager(desired.scst_config, node.scst_config))
+    live_text = scst.render_config(node.scst_config) if node.scst_config else ""
+    file_off = node.scst_file_config is not None and bool(
+        compare.scst_config_differences(
+            node.scst_file_config, with_copy_manager(desired.scst_config, node.scst_config)
+        )
+    )
+    if node.scst_file is not None and node.scst_file_config is None:
+        file_off = True  # unparseable: SCST would not load it either
+    if plan.scst_reload or file_off:
+        plan.files.append(FileChange(SCST_CONF, live_text, scst_text))
+        if file_off and not plan.scst_reload:
+            plan.warnings.append(
+                f"{node.name}: {SCST_CONF} on disk differs from what runs; the inventory's "
+                "file replaces it (nothing is reloaded: the running configuration is right)."
+            )
+    for path, after in sorted(desired.drbd_files.items()):
+        name = resource_of(path) or path
+        config = (node.drbd_config or {}).get(name)
+        before = _render_drbd(config, version)
+        if name in new:
+            plan.files.append(FileChange(path, before, after))
+            plan.new_drbd_resources.append(name)
+            continue
+        wanted = desired.drbd_resources.get(name)
+        running_off = wanted is not None and bool(
+            compare.drbd_running_differences(node, name, wanted)
+        )
+        if before != after:
+            plan.files.append(FileChange(path, before, after))
+        if before != after or running_off:
+            plan.drbd_adjust.append(name)
 
 
 def node_plan(
     node: NodeFacts, desired: DesiredNode, version: str, new: set[str] = frozenset()
 ) -> NodePlan:
     plan = NodePlan(node.name)
-    live = _live_files(node, desired, version)
-    scst_file = scst.render_config(_with_copy_manager(desired.scst_config, node.scst_config))
-    wanted = {SCST_CONF: scst_file, **desired.drbd_files}
-    for path, after in sorted(wanted.items()):
-        if live.get(path, "") != after:
-            plan.files.append(FileChange(path, live.get(path, ""), after))
-            if path == SCST_CONF:
-                plan.scst_changed = True
-                plan.scst_force = needs_force(node, desired)
-            else:
-                name = path.removeprefix(f"{DRBD_DIR}/").removesuffix(".res")
-                (plan.new_drbd_resources if name in new else plan.drbd_resources).append(name)
+    scst_plan(plan, node, desired)
+    file_plan(plan, node, desired, version, new)
+    plan.files.sort(key=lambda f: f.path)
     return plan
 
 
-def _fresh_facts(cluster: Cluster, now: bool = False) -> ClusterFacts:
-    """Facts at most FRESH_FOR old; `now`: collected for this plan."""
-    newest = NodeSnapshot.objects.filter(node__cluster=cluster).order_by("-collected_at").first()
-    if now or newest is None or timezone.now() - newest.collected_at > FRESH_FOR:
-        collection.collection_run(collection.collection_create(cluster))
-    return cluster_facts(cluster)
+# --- interlocks ---------------------------------------------------------------------------
 
 
-def new_resource_interlocks(cluster: Cluster, facts: ClusterFacts, change: dict) -> list[str]:
+def new_resource_interlocks(cluster: Cluster, facts: ClusterFacts, new: set[str], change) -> list:
     """A new resource must not exist on any node yet: not running, not configured, no
     file of its name, its minors free; create-md would otherwise destroy live meta data."""
-    new = change.get("new_resource") if change.get("kind") == "add_lun" else None
     if not new:
         return []
-    name, reasons = new["name"], []
+    reasons = []
     if cluster.drbd_version == "8.4":
         # The creation sequence reads `drbdsetup status --json`, which DRBD 8.4 lacks.
         reasons.append("New DRBD resources are created on DRBD 9 clusters only.")
-    minors = {node: minor for node, minor, _ in new["volumes"]}
+    spec = change.new_resource
+    minors = {node: minor for node, minor, _ in spec.volumes}
     for node in facts.with_data():
-        if name in (node.drbd_status or {}) or name in (node.drbd_config or {}):
-            reasons.append(f"{node.name}: a DRBD resource {name} already exists on the node.")
-        if f"{DRBD_DIR}/{name}.res" in (node.drbd_files or {}):
-            reasons.append(f"{node.name}: {DRBD_DIR}/{name}.res already exists on the node.")
+        if spec.name in (node.drbd_status or {}) or spec.name in (node.drbd_config or {}):
+            reasons.append(f"{node.name}: a DRBD resource {spec.name} already exists on the node.")
+        if resource_file(spec.name) in (node.drbd_files or {}):
+            reasons.append(f"{node.name}: {resource_file(spec.name)} already exists on the node.")
         for other in (node.drbd_status or {}).values():
             if any(d.minor == minors.get(node.name) for d in other.devices):
                 reasons.append(
@@ -215,25 +339,8 @@ def new_resource_interlocks(cluster: Cluster, facts: ClusterFacts, change: dict)
     return reasons
 
 
-def interlocks(
-    cluster: Cluster, facts: ClusterFacts, resources: set[str], enforce: bool = False
-) -> list[str]:
-    """Reasons the cluster cannot be changed now (empty: it can). Drift blocks every change
-    except the one that overwrites it on purpose (`enforce`), whose diff shows the drift."""
+def _drbd_interlocks(facts: ClusterFacts, resources: set[str]) -> list[str]:
     reasons = []
-    if cluster.mode != Cluster.Mode.MANAGED:
-        reasons.append(
-            f"{cluster.name} is monitored: the portal reads it but never writes to its nodes. "
-            "An admin can switch it to managed once the inventory matches the nodes."
-        )
-    holder = locks.holder_of(cluster.pk)
-    if holder is not None:
-        reasons.append(f"Another change (job {holder.job_id} by {holder.user}) is running.")
-    for node in facts.nodes:
-        if node.host_key_problem:
-            reasons.append(f"{node.name}: host key is not approved ({node.host_key_problem}).")
-        elif not node.has_data:
-            reasons.append(f"{node.name} is unreachable: {node.error or 'no data'}.")
     for node in facts.with_data():
         for name in sorted(resources):
             state = (node.drbd_status or {}).get(name)
@@ -251,31 +358,122 @@ def interlocks(
                         f"{options['protocol']}, allow-two-primaries "
                         f"{options['allow-two-primaries']})."
                     )
-    foreign = Finding.objects.filter(cluster=cluster, resolved_at=None, code__in=FOREIGN)
-    reasons += [
-        f"{f.object_ref} is owned by another tool or not modelled: {f.title}." for f in foreign
-    ]
-    drift = Finding.objects.filter(cluster=cluster, resolved_at=None, code__in=BLOCKING_DRIFT)
-    if drift.exists() and not enforce:
+    return reasons
+
+
+def _node_interlocks(cluster: Cluster, facts: ClusterFacts) -> list[str]:
+    reasons = []
+    for node in facts.nodes:
+        if node.host_key_problem:
+            reasons.append(f"{node.name}: host key is not approved ({node.host_key_problem}).")
+        elif not node.has_data:
+            reasons.append(f"{node.name} is unreachable: {node.error or 'no data'}.")
+    for node in Node.objects.filter(cluster=cluster, outcome_unknown_since__isnull=False):
         reasons.append(
-            f"The live config drifted from what the portal last wrote ({drift.count()} "
-            "difference(s)); review the drift on the compliance page first."
+            f"{node.name}: what job {node.outcome_unknown_job_id} left on this node is unknown "
+            "until a collection reads it in full."
         )
     return reasons
 
 
-def _resources_of(desired: dict[str, DesiredNode]) -> set[str]:
-    return {name for d in desired.values() for name in d.drbd_resources}
+def _interrupted(cluster: Cluster, change: Change) -> list[str]:
+    pending = Job.objects.filter(
+        cluster=cluster, kind=Job.Kind.APPLY, needs_reconcile=True, reconciled_at=None
+    )
+    if isinstance(change, Reconcile):
+        pending = pending.exclude(pk=change.job)
+    return [
+        f"Apply job {job.pk} was interrupted while changing nodes; reconcile it first "
+        f"(/jobs/{job.pk}/reconcile/)."
+        for job in pending
+    ]
 
 
-def plan_compute(cluster: Cluster, change: dict, description: str) -> Plan:
-    """The per-node diffs, the desired state's compliance, and the interlocks' verdict."""
-    new = new_resources_of(change)
-    # create-md destroys whatever meta data a disk holds: judge a new resource on facts
-    # read for this plan, not on a collection up to a minute old.
-    facts = _fresh_facts(cluster, now=bool(new))
-    desired = desired_after(cluster, change)
-    plan = Plan(description, change, fingerprint=fingerprint(desired))
+def _identity_interlocks(plans: list[NodePlan], facts: ClusterFacts) -> list[str]:
+    """README.dlm: a cluster_mode device's DLM lockspace is named after its t10_dev_id;
+    changing the id under it splits the reservations between nodes."""
+    by_name = {n.name: n for n in facts.with_data()}
+    reasons = []
+    for plan in plans:
+        for attr in plan.attributes:
+            if attr.attribute != "t10_dev_id":
+                continue
+            live_mode = by_name[plan.node].device_attribute(attr.device, "cluster_mode").value
+            if live_mode == "1":
+                reasons.append(
+                    f"{plan.node}: t10_dev_id of {attr.device} cannot change while its "
+                    "cluster_mode is 1 (its DLM lockspace scst-<t10_dev_id> would split); "
+                    "turn cluster_mode off first (README.dlm)."
+                )
+    return reasons
+
+
+def interlocks(
+    cluster: Cluster,
+    facts: ClusterFacts,
+    change: Change,
+    resources: set[str],
+    holder_job: int | None = None,
+) -> list[str]:
+    """Reasons the cluster cannot be changed now (empty: it can). Drift blocks every change
+    except those that overwrite it on purpose (enforce, reconcile), whose diff shows it."""
+    reasons = []
+    if cluster.mode != Cluster.Mode.MANAGED:
+        reasons.append(
+            f"{cluster.name} is monitored: the portal reads it but never writes to its nodes. "
+            "An admin can switch it to managed once the inventory matches the nodes."
+        )
+    holder = locks.holder_of(cluster.pk)
+    if holder is not None and holder.job_id != holder_job:
+        reasons.append(f"Another change (job {holder.job_id} by {holder.user}) is running.")
+    reasons += _node_interlocks(cluster, facts)
+    reasons += _interrupted(cluster, change)
+    reasons += _drbd_interlocks(facts, resources)
+    foreign = Finding.objects.filter(cluster=cluster, resolved_at=None, code__in=FOREIGN)
+    reasons += [
+        f"{f.object_ref} is owned by another tool or not modelled: {f.title}." for f in foreign
+    ]
+    overwrites = isinstance(change, Enforce | Reconcile)
+    drift = Finding.objects.filter(cluster=cluster, resolved_at=None, code__in=BLOCKING_DRIFT)
+    if drift.exists() and not overwrites:
+        reasons.append(
+            f"The live config or a config file drifted from what the portal last wrote "
+            f"({drift.count()} difference(s)); review the drift on the compliance page first."
+        )
+    return reasons
+
+
+# --- planning -----------------------------------------------------------------------------
+
+
+def _as_running(node: NodeFacts, desired: dict[str, DesiredNode]) -> NodeFacts:
+    """Facts as if the node ran the desired SCST config (for judging the plan)."""
+    return NodeFacts(node.name, True, scst_config=desired[node.name].scst_config)
+
+
+def plan_compute(
+    cluster: Cluster,
+    change: Change,
+    description: str,
+    facts: ClusterFacts,
+    holder_job: int | None = None,
+) -> Plan:
+    """The per-node plans on FACTS, the desired state's compliance, and the interlocks."""
+    new = change.new_resources()
+    try:
+        desired = desired_after(cluster, change)
+    except ValidationError as exc:  # e.g. a LUN number taken since the wizard checked
+        return Plan(
+            description, change.as_json(), refusals=[f"Invalid change: {m}" for m in exc.messages]
+        )
+    now = timezone.now()
+    plan = Plan(
+        description,
+        change.as_json(),
+        fingerprint=fingerprint(desired),
+        planned_at=now.isoformat(),
+        expires_at=(now + timedelta(seconds=settings.PLAN_TTL_SECONDS)).isoformat(),
+    )
     for node in facts.nodes:
         if node.name in desired and node.has_data:
             plan.nodes.append(node_plan(node, desired[node.name], cluster.drbd_version, new))
@@ -285,100 +483,226 @@ def plan_compute(cluster: Cluster, change: dict, description: str) -> Plan:
         for f in compliance.evaluate(judged)
         if f.code.startswith("SCST_")
     ]
-    enforce = change["kind"] == "enforce"
-    plan.refusals = interlocks(cluster, facts, _resources_of(desired) - new, enforce)
-    plan.refusals += new_resource_interlocks(cluster, facts, change)
+    touched = {r for p in plan.nodes for r in p.drbd_adjust} | {
+        name for d in desired.values() for name in d.drbd_resources
+    }
+    plan.refusals = interlocks(cluster, facts, change, touched - new, holder_job)
+    plan.refusals += new_resource_interlocks(cluster, facts, new, change)
+    plan.refusals += _identity_interlocks(plan.nodes, facts)
     if plan.findings:
         plan.refusals.append("The planned configuration itself breaks safety rules (see findings).")
-    if not any(n.files for n in plan.nodes) and not plan.refusals:
-        plan.refusals.append("Nothing to change: every node already runs this configuration.")
+    nothing = not any(n.changes_anything for n in plan.nodes)
+    if nothing and not plan.refusals and not isinstance(change, Reconcile):
+        plan.refusals.append(NOTHING_TO_CHANGE)  # a reconcile may only record the outcome
     return plan
 
 
-def _as_running(node: NodeFacts, desired: dict[str, DesiredNode]) -> NodeFacts:
-    """Facts as if the node ran the desired SCST config (for judging the plan)."""
-    return NodeFacts(node.name, True, scst_config=desired[node.name].scst_config)
-
-
-def plan_create(cluster: Cluster, user, change: dict, description: str) -> Job:
-    """Compute and record a plan (a Job of kind plan); refused plans are kept too."""
+def plan_create(cluster: Cluster, user, change: Change | dict, description: str) -> Job:
+    """Record a plan to compute (a queued job: the worker collects and judges); the
+    caller queues it with jobs.enqueue(job, tasks.plan_job) once committed."""
     access.require_role(user, cluster, Role.OPERATOR)
-    try:
-        plan = plan_compute(cluster, change, description)
-    except ValidationError as exc:  # e.g. a LUN number taken since the wizard checked
-        plan = Plan(description, change, refusals=[f"Invalid change: {m}" for m in exc.messages])
-    state = Job.State.FAILED if plan.refusals else Job.State.SUCCEEDED
-    summary = "; ".join(plan.refusals) if plan.refusals else f"ready: {description}"
-    now = timezone.now()
-    job = Job.objects.create(
+    if isinstance(change, dict):
+        change = change_from_json(change)
+    return Job.objects.create(
         kind=Job.Kind.PLAN,
         cluster=cluster,
         requested_by=user,
-        state=state,
-        summary=summary,
-        started_at=now,
-        finished_at=now,
-        params=asdict(plan),
+        params=asdict(Plan(description, change.as_json())),
     )
+
+
+def plan_run(job: Job) -> Job:
+    """The plan task's body: collect every node now, then diff and judge on those facts."""
+    from clusters.services.findings import findings_refresh
+
+    if job.state == Job.State.QUEUED:
+        jobs.job_start(job)
+    cluster = job.cluster
+    stored = Plan.from_json(job.params)
+    jobs.job_event(job, "collect", "reading every node before planning")
+    collection.nodes_collect(
+        job, list(Node.objects.filter(cluster=cluster).select_related("cluster", "credential"))
+    )
+    findings_refresh(cluster)
+    try:
+        change = change_from_json(stored.change)
+    except ValidationError as exc:
+        plan = Plan(stored.description, stored.change, refusals=exc.messages)
+    else:
+        plan = plan_compute(cluster, change, stored.description, cluster_facts(cluster))
+    job.params = asdict(plan)
+    job.save(update_fields=["params"])
+    if plan.refusals:
+        jobs.job_finish(job, Job.State.REFUSED, "; ".join(plan.refusals))
+    else:
+        jobs.job_finish(job, Job.State.SUCCEEDED, f"ready: {plan.description}")
     audit.record(
-        user,
+        job.requested_by,
         audit.Action.PLAN,
         job,
-        after={"change": change, "refusals": plan.refusals, "fingerprint": plan.fingerprint},
-        reason=description,
+        after={"change": plan.change, "refusals": plan.refusals, "fingerprint": plan.fingerprint},
+        reason=plan.description,
     )
     return job
+
+
+def plan_now(cluster: Cluster, user, change: Change | dict, description: str) -> Job:
+    """Create and compute a plan in this process (tests, benchmarks, the shell)."""
+    return plan_run(plan_create(cluster, user, change, description))
+
+
+@dataclass(frozen=True)
+class PlanStatus:
+    """What a plan's page and the API say about it now."""
+
+    code: str  # computing, refused, ready, out_of_date, expired, applying, applied
+    text: str
+
+    @property
+    def can_apply(self) -> bool:
+        return self.code == "ready"
+
+    @property
+    def label(self) -> str:
+        return "ready to apply" if self.code == "ready" else self.code.replace("_", " ")
+
+
+def plan_status(job: Job) -> PlanStatus:
+    """Ready only while nothing moved: not expired, not applied, and the plan recomputed
+    on the latest stored facts (no SSH) is the one shown."""
+    if job.state in (Job.State.QUEUED, Job.State.RUNNING):
+        return PlanStatus("computing", "Reading every node and computing the plan…")
+    if job.state != Job.State.SUCCEEDED:
+        return PlanStatus("refused", job.summary or "This plan cannot be applied.")
+    applies = Job.objects.filter(kind=Job.Kind.APPLY, params__plan_job=job.pk)
+    if applies.filter(state__in=[Job.State.QUEUED, Job.State.RUNNING]).exists():
+        return PlanStatus("applying", "Being applied.")
+    if applies.filter(state=Job.State.SUCCEEDED).exists():
+        return PlanStatus("applied", "Applied. Plan the next change again.")
+    plan = Plan.from_json(job.params)
+    if plan.expires is not None and plan.expires < timezone.now():
+        return PlanStatus("expired", f"Expired at {plan.expires:%Y-%m-%d %H:%M} UTC: plan again.")
+    try:
+        again = plan_compute(
+            job.cluster, change_from_json(plan.change), plan.description, cluster_facts(job.cluster)
+        )
+    except Exception as exc:
+        return PlanStatus("out_of_date", f"The plan cannot be re-checked: {exc}")
+    moved = _moved(plan, again)
+    if moved:
+        return PlanStatus("out_of_date", f"Out of date: {moved}. Plan again.")
+    return PlanStatus("ready", "Ready to apply.")
+
+
+def _moved(approved: Plan, now: Plan) -> str:
+    """Why NOW is not the APPROVED plan ('' when it is)."""
+    refusals = [r for r in now.refusals if r != NOTHING_TO_CHANGE]
+    if refusals:
+        return "; ".join(refusals)
+    if now.fingerprint != approved.fingerprint:
+        return "the inventory changed since this plan"
+    before, after = approved.signatures(), now.signatures()
+    changed = sorted(n for n in set(before) | set(after) if before.get(n) != after.get(n))
+    if changed:
+        return f"the live state of {', '.join(changed)} changed since this plan"
+    return ""
 
 
 # --- applying ----------------------------------------------------------------------------
 
 
 def apply_create(plan_job: Job, user, reason: str) -> Job:
-    """Queue the apply of a plan that passed its interlocks; a reason is required."""
+    """Record the apply of a ready plan (a reason is required); the caller queues it."""
     access.require_role(user, plan_job.cluster, Role.OPERATOR)
-    if plan_job.kind != Job.Kind.PLAN or plan_job.state != Job.State.SUCCEEDED:
-        raise PlanRefused("Only a plan that passed every interlock can be applied.")
     if not reason.strip():
         raise PlanRefused("Say why you apply this change (the reason goes to the audit trail).")
-    if Job.objects.filter(kind=Job.Kind.APPLY, params__plan_job=plan_job.pk).exists():
-        raise PlanRefused("This plan has been applied already; plan the change again.")
-    job = Job.objects.create(
-        kind=Job.Kind.APPLY,
-        cluster=plan_job.cluster,
-        requested_by=user,
-        params={"plan_job": plan_job.pk, "reason": reason.strip()},
-    )
+    with transaction.atomic():
+        plan_job = Job.objects.select_for_update().get(pk=plan_job.pk)
+        if plan_job.kind != Job.Kind.PLAN or plan_job.state != Job.State.SUCCEEDED:
+            raise PlanRefused("Only a plan that passed every interlock can be applied.")
+        taken = Job.objects.filter(kind=Job.Kind.APPLY, params__plan_job=plan_job.pk).exclude(
+            state__in=[Job.State.FAILED, Job.State.REFUSED]
+        )
+        if taken.exists():
+            raise PlanRefused("This plan has been applied already; plan the change again.")
+        status = plan_status(plan_job)
+        if not status.can_apply:
+            raise PlanRefused(status.text)
+        job = Job.objects.create(
+            kind=Job.Kind.APPLY,
+            cluster=plan_job.cluster,
+            requested_by=user,
+            params={"plan_job": plan_job.pk, "reason": reason.strip()},
+        )
     audit.record(user, audit.Action.APPLY, job, after={"plan_job": plan_job.pk}, reason=reason)
     return job
 
 
 def _endpoints(cluster: Cluster) -> dict[str, Node]:
-    return {n.name: n for n in Node.objects.filter(cluster=cluster).select_related("credential")}
+    nodes = Node.objects.filter(cluster=cluster).select_related("credential", "cluster")
+    return {n.name: n for n in nodes}
 
 
-def _verifier(old: dict[str, DesiredNode], new: dict[str, DesiredNode], plans: dict[str, NodePlan]):
-    """Compare a node's live state with the new plan (or the old state after a rollback)."""
+async def _read_facts(session) -> NodeFacts:
+    outputs = await collect.read_node(session)
+    return node_facts(session.endpoint.name, {k: vars(v) for k, v in outputs.items()}, True)
+
+
+def _verifier(
+    before: dict[str, NodeFacts], new: dict[str, DesiredNode], plans: dict[str, NodePlan]
+):
+    """Read the node back: after the apply every value the plan touched must be the
+    inventory's; after a rollback the node must run what it ran before."""
 
     async def verify(session, change: push.NodeChange, applied: bool) -> list[str]:
         name = change.endpoint.name
-        outputs = await collect.read_node(session)
-        facts = node_facts(name, {k: vars(v) for k, v in outputs.items()}, True)
-        want = (new if applied else old)[name]
-        problems = [
-            d.text for _, details in scst_differences(facts, want.scst_config) for d in details
-        ]
-        for resource in plans[name].drbd_resources + plans[name].new_drbd_resources:
-            have = (facts.drbd_config or {}).get(resource)
-            wanted = want.drbd_resources.get(resource)
-            if wanted is not None and have is None:
-                problems.append(f"DRBD {resource} is not in drbdadm dump")
-            elif wanted is not None:
-                problems += resource_differences(wanted, have)
-            if resource in plans[name].new_drbd_resources:
-                problems += _new_resource_problems(facts, resource, applied)
+        now = await _read_facts(session)
+        if now.scst_live is None and now.scst_config is None:
+            return ["SCST state could not be read back"]
+        plan = plans[name]
+        if applied:
+            problems = [
+                d.text
+                for _, details in scst_differences(now, new[name].scst_config)
+                for d in details
+            ]
+        else:
+            old = before[name].scst_config
+            problems = (
+                compare.scst_config_differences(
+                    compare.without_copy_manager(old), compare.without_copy_manager(now.scst_config)
+                )
+                if old is not None and now.scst_config is not None
+                else []
+            )
+        for resource in plan.drbd_adjust + plan.new_drbd_resources:
+            problems += _drbd_problems(now, before[name], new[name], resource, applied, plan)
         return problems
 
     return verify
+
+
+def _drbd_problems(
+    now: NodeFacts,
+    before: NodeFacts,
+    want: DesiredNode,
+    resource: str,
+    applied: bool,
+    plan: NodePlan,
+) -> list[str]:
+    if resource in plan.new_drbd_resources:
+        return _new_resource_problems(now, resource, applied)
+    have = (now.drbd_config or {}).get(resource)
+    wanted = (
+        want.drbd_resources.get(resource) if applied else (before.drbd_config or {}).get(resource)
+    )
+    if wanted is None:
+        return []
+    if have is None:
+        return [f"DRBD {resource} is not in drbdadm dump"]
+    problems = resource_differences(wanted, have)
+    problems += compare.drbd_running_differences(now, resource, wanted)
+    return problems
 
 
 def _new_resource_problems(facts: NodeFacts, resource: str, applied: bool) -> list[str]:
@@ -393,53 +717,121 @@ def _new_resource_problems(facts: NodeFacts, resource: str, applied: bool) -> li
     return problems
 
 
+async def _serving(session, devices: list[str]) -> list[str]:
+    """Why the node behind SESSION does not serve DEVICES' LUNs now (empty: it does)."""
+    facts = await _read_facts(session)
+    exported = {
+        device
+        for _driver, target, _group, _n, device in facts.exported_luns()
+        if _target_enabled(facts, target)
+    }
+    problems = [f"{d} is not exported by an enabled target" for d in devices if d not in exported]
+    for name, state in sorted((facts.drbd_status or {}).items()):
+        issues = state.dual_primary_problems()
+        if issues:
+            problems.append(f"DRBD {name}: {'; '.join(issues)}")
+    return problems
+
+
+def _target_enabled(facts: NodeFacts, target: str) -> bool:
+    views = compare.live_targets(facts) or {}
+    view = views.get(target)
+    return view is not None and view.enabled == "1"
+
+
+def node_changes(plan: Plan, nodes: dict[str, Node]) -> list[push.NodeChange]:
+    return [
+        push.NodeChange(
+            endpoint=collection.endpoint_for(nodes[p.node]),
+            files={f.path: f.after for f in p.files},
+            drbd_adjust=p.drbd_adjust,
+            new_drbd_resources=p.new_drbd_resources,
+            runtime_sets=p.runtime_sets,
+            runtime_restore=p.runtime_restore,
+            scst_reload=p.scst_reload,
+            scst_force=p.scst_force,
+            recreated_devices=p.recreated_devices,
+        )
+        for p in plan.nodes
+        if p.changes_anything
+    ]
+
+
 def apply_run(job: Job) -> Job:
-    """The apply task's body: lock, push with rollback, commit inventory, revision, collect."""
+    """The apply task's body: lock, collect fresh, re-judge, push, commit, collect."""
     from clusters.services.findings import findings_refresh
 
-    cluster, plan_job = job.cluster, Job.objects.get(pk=job.params["plan_job"])
-    plan = Plan.from_json(plan_job.params)
-    jobs.job_start(job)
+    if job.state == Job.State.QUEUED:
+        jobs.job_start(job)
+    cluster = job.cluster
     who = job.requested_by.get_username() if job.requested_by else "system"
     if not locks.acquire(cluster.pk, job.pk, who):
-        jobs.job_finish(job, Job.State.FAILED, "Another change is running on this cluster.")
+        holder = locks.holder_of(cluster.pk)
+        by = f" (job {holder.job_id} by {holder.user})" if holder else ""
+        jobs.job_finish(job, Job.State.REFUSED, f"Refused: another change holds the lock{by}.")
         return job
     try:
-        return _apply_locked(job, cluster, plan)
+        return _apply_locked(job, cluster)
     finally:
         locks.release(cluster.pk, job.pk)
         findings_refresh(cluster)
 
 
-def _apply_locked(job: Job, cluster: Cluster, plan: Plan) -> Job:
-    old = desired_cluster(cluster)
-    new = desired_after(cluster, plan.change)
-    if fingerprint(new) != plan.fingerprint:
-        jobs.job_finish(job, Job.State.FAILED, "The inventory changed since the plan; plan again.")
-        return job
+def rejudge(
+    job: Job, cluster: Cluster, approved: Plan, nodes: dict[str, Node]
+) -> tuple[Plan | None, ClusterFacts]:
+    """Under the lock: collect every node now and recompute; None with the job refused
+    when the plan expired, an interlock fails or the plan is no longer the approved one."""
+    from clusters.services.findings import findings_refresh
+
+    jobs.job_event(job, "collect", "reading every node before writing")
+    collection.nodes_collect(job, list(nodes.values()))
+    findings_refresh(cluster)
+    facts = cluster_facts(cluster)
+    reason = ""
+    if approved.expires is not None and approved.expires < timezone.now():
+        reason = f"the plan expired at {approved.expires:%H:%M:%S} UTC; plan again"
+    else:
+        change = change_from_json(approved.change)
+        fresh = plan_compute(cluster, change, approved.description, facts, holder_job=job.pk)
+        reason = _moved(approved, fresh)
+    if reason:
+        jobs.job_finish(job, Job.State.REFUSED, f"Refused, nothing written: {reason.rstrip('.')}.")
+        audit.record(job.requested_by, audit.Action.APPLY_FAILED, job, after={"refused": reason})
+        return None, facts
+    return fresh, facts
+
+
+def _apply_locked(job: Job, cluster: Cluster) -> Job:
+    plan_job = Job.objects.get(pk=job.params["plan_job"])
+    approved = Plan.from_json(plan_job.params)
     nodes = _endpoints(cluster)
-    plans = {p.node: p for p in plan.nodes}
-    changes = [
-        push.NodeChange(
-            endpoint=collection.endpoint_for(nodes[p.node]),
-            files={f.path: f.after for f in p.files},
-            drbd_resources=p.drbd_resources,
-            new_drbd_resources=p.new_drbd_resources,
-            scst_changed=p.scst_changed,
-            scst_force=p.scst_force,
-        )
-        for p in plan.nodes
-        if p.files
-    ]
-    change_id = f"job-{job.pk}"
-    verify = _verifier(old, new, plans)
-    result = jobs.run_with_progress(
-        job, lambda log: push.push(changes, change_id, verify, log), nodes
+    plan, facts = rejudge(job, cluster, approved, nodes)
+    if plan is None:
+        return job
+    change = change_from_json(plan.change)
+    new = desired_after(cluster, change)
+    before = {n.name: n for n in facts.with_data()}
+    pushing = push.Push(
+        owner=f"job-{job.pk}",
+        journal=jobs.JobJournal(job, nodes),
+        verify=_verifier(before, new, {p.node: p for p in plan.nodes}),
+        serving=_serving,
+        keep_jobs=settings.NODE_KEEP_JOBS,
+        heartbeat_seconds=settings.JOB_HEARTBEAT_SECONDS,
     )
+    changing = node_changes(plan, nodes)
+    names = {c.endpoint.name for c in changing}
+    pushing.others = [collection.endpoint_for(n) for name, n in nodes.items() if name not in names]
+    result = async_to_sync(push.push)(changing, pushing)
     per_node = ", ".join(f"{o.node}: {o.state}" for o in result.outcomes.values())
+    if result.stopped:
+        jobs.interrupt(job.pk, f"{result.error} ({per_node})")
+        job.refresh_from_db()
+        return job
+    _mark_unknown(job, nodes, result)
     reason = job.params.get("reason", "")
     if not result.ok:
-        jobs.job_finish(job, Job.State.FAILED, f"Not applied ({result.error}). {per_node}")
         audit.record(
             job.requested_by,
             audit.Action.APPLY_FAILED,
@@ -447,10 +839,40 @@ def _apply_locked(job: Job, cluster: Cluster, plan: Plan) -> Job:
             after={"nodes": per_node},
             reason=reason,
         )
+        _collect_then_finish(
+            job, cluster, nodes, Job.State.FAILED, f"Not applied ({result.error}). {per_node}"
+        )
         return job
+    _commit(job, cluster, change, plan, new, reason)
+    _collect_then_finish(
+        job, cluster, nodes, Job.State.SUCCEEDED, f"Applied: {plan.description}. {per_node}"
+    )
+    return job
+
+
+def _collect_then_finish(job: Job, cluster: Cluster, nodes: dict, state: str, summary: str) -> None:
+    """Read every node again and judge it before the job ends: a finished job's cluster
+    page already shows what the change left (findings included)."""
+    from clusters.services.findings import findings_refresh
+
+    collection.nodes_collect(job, list(nodes.values()))
+    locks.release(cluster.pk, job.pk)
+    findings_refresh(cluster)
+    jobs.job_finish(job, state, summary)
+
+
+def _mark_unknown(job: Job, nodes: dict[str, Node], result: push.PushResult) -> None:
+    unknown = [n for n, o in result.outcomes.items() if o.state == push.NodeState.UNKNOWN]
+    Node.objects.filter(pk__in=[nodes[n].pk for n in unknown]).update(
+        outcome_unknown_since=timezone.now(), outcome_unknown_job=job
+    )
+
+
+def _commit(job: Job, cluster: Cluster, change: Change, plan: Plan, new: dict, reason: str) -> None:
+    """Every node runs the change: it enters the inventory, with a revision."""
     with transaction.atomic():
         before = inventory.inventory_export(cluster)
-        change_apply(cluster, plan.change)
+        change.apply_to(cluster)
         revision = Revision.objects.create(
             cluster=cluster,
             job=job,
@@ -458,6 +880,10 @@ def _apply_locked(job: Job, cluster: Cluster, plan: Plan) -> Job:
             files={name: {SCST_CONF: d.scst_file, **d.drbd_files} for name, d in new.items()},
             inventory=inventory.inventory_export(cluster),
         )
+        if isinstance(change, Reconcile):
+            Job.objects.filter(pk=change.job).update(
+                reconciled_at=timezone.now(), reconciled_by=job
+            )
         audit.record(
             job.requested_by,
             audit.Action.APPLY,
@@ -466,6 +892,19 @@ def _apply_locked(job: Job, cluster: Cluster, plan: Plan) -> Job:
             after=revision.inventory,
             reason=reason,
         )
-    collection.collection_run(collection.collection_create(cluster, job.requested_by))
-    jobs.job_finish(job, Job.State.SUCCEEDED, f"Applied: {plan.description}. {per_node}")
-    return job
+
+
+__all__ = [
+    "DRBD_DIR",
+    "FileChange",
+    "NodePlan",
+    "Plan",
+    "PlanRefused",
+    "PlanStatus",
+    "apply_create",
+    "apply_run",
+    "plan_create",
+    "plan_now",
+    "plan_run",
+    "plan_status",
+]

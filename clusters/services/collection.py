@@ -24,6 +24,7 @@ def endpoint_for(node: Node) -> ssh.NodeEndpoint:
         private_key=node.credential.private_key() if node.credential_id else "",
         pinned_host_key=node.host_key,
         drbd_version=node.cluster.drbd_version,
+        command_timeout=float(settings.NODE_COMMAND_TIMEOUT_SECONDS),
     )
 
 
@@ -53,20 +54,27 @@ def collect_in_thread(
     return outcomes
 
 
+def nodes_collect(job: Job, nodes: list[Node]) -> list[NodeSnapshot]:
+    """Read NODES now and record a snapshot of each under JOB (which the caller runs)."""
+    by_id = {node.pk: node for node in nodes}
+    timeout = float(getattr(settings, "COLLECT_NODE_TIMEOUT_SECONDS", 20))
+    outcomes = collect_in_thread([endpoint_for(n) for n in by_id.values()], timeout)
+    snapshots = []
+    for _ in range(len(by_id)):
+        outcome = outcomes.get()
+        snapshots.append(snapshot_record(job, by_id[outcome.endpoint.node_id], outcome))
+    return snapshots
+
+
 def collection_run(job: Job) -> Job:
-    """Collect every node of the job, record snapshots and progress, refresh findings."""
+    """Collect every node of the job (claimed by the caller), record snapshots and
+    progress, refresh findings."""
     from clusters.services.findings import findings_refresh
 
-    jobs.job_start(job)
+    if job.state == Job.State.QUEUED:
+        jobs.job_start(job)
     nodes = {node.pk: node for node in nodes_of(job)}
-    timeout = float(getattr(settings, "COLLECT_NODE_TIMEOUT_SECONDS", 20))
-    outcomes = collect_in_thread([endpoint_for(n) for n in nodes.values()], timeout)
-    failed = 0
-    for _ in range(len(nodes)):
-        outcome = outcomes.get()
-        node = nodes[outcome.endpoint.node_id]
-        snapshot_record(job, node, outcome)
-        failed += bool(outcome.error)
+    failed = sum(1 for s in nodes_collect(job, list(nodes.values())) if s.error)
     for cluster in {node.cluster for node in nodes.values()}:
         findings_refresh(cluster)
     state = Job.State.SUCCEEDED if not failed else Job.State.PARTIAL
@@ -76,12 +84,20 @@ def collection_run(job: Job) -> Job:
     return job
 
 
+def snapshot_clears_unknown(outcome: collect.NodeCollection) -> bool:
+    """A full read of the node tells what a change left there."""
+    return outcome.reachable and not outcome.error and bool(outcome.outputs)
+
+
 @transaction.atomic
 def snapshot_record(job: Job, node: Node, outcome: collect.NodeCollection) -> NodeSnapshot:
     """Store one node's outcome; an unknown or changed host key is kept for approval."""
     if outcome.offered_host_key and outcome.offered_host_key != node.pending_host_key:
         node.pending_host_key = outcome.offered_host_key
         node.save(update_fields=["pending_host_key"])
+    if snapshot_clears_unknown(outcome) and node.outcome_unknown_since is not None:
+        node.outcome_unknown_since, node.outcome_unknown_job = None, None
+        node.save(update_fields=["outcome_unknown_since", "outcome_unknown_job"])
     snapshot = NodeSnapshot.objects.create(
         node=node,
         job=job,

@@ -49,6 +49,24 @@ def cluster_facts(cluster: Cluster) -> facts.ClusterFacts:
         reservations_expected=set(
             cluster.devices.filter(uses_reservations=True).values_list("name", flat=True)
         ),
+        interrupted_applies=interrupted_applies(cluster),
         now=timezone.now(),
         stale_after=timedelta(seconds=3 * settings.COLLECT_INTERVAL_SECONDS),
     )
+
+
+def interrupted_applies(cluster: Cluster) -> list[tuple[int, str, list[str]]]:
+    """Applies interrupted while writing to nodes, awaiting an operator's reconcile."""
+    from clusters.models import Job
+
+    pending = Job.objects.filter(
+        cluster=cluster, kind=Job.Kind.APPLY, needs_reconcile=True, reconciled_at=None
+    )
+    return [
+        (
+            job.pk,
+            job.summary,
+            sorted(set(job.steps.filter(writes=True).values_list("node_name", flat=True))),
+        )
+        for job in pending.order_by("pk")
+    ]

@@ -207,13 +207,14 @@ def desired_check(cluster: Cluster) -> None:
 def change_check(cluster: Cluster, change: dict) -> None:
     """Refuse a change the inventory would not accept, before it is planned: applied in a
     transaction that is rolled back, then rendered. ValidationError names the field."""
-    from clusters.services.changes import PlanRefused, change_apply
+    from clusters.services.change_kinds import change_from_json
 
+    try:
+        kind = change_from_json(change)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValidationError({"kind": f"Not a change the portal knows: {exc}"}) from exc
     with transaction.atomic():
-        try:
-            change_apply(cluster, change)
-        except PlanRefused as exc:
-            raise ValidationError({"kind": str(exc)}) from exc
+        kind.apply_to(cluster)
         desired_check(cluster)
         transaction.set_rollback(True)
 

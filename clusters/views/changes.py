@@ -7,7 +7,6 @@ from dataclasses import dataclass
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -20,6 +19,7 @@ from clusters.models import Cluster, Job, LunMapping, Revision, Role
 from clusters.services import changes
 from clusters.services.facts import latest_snapshots, node_facts_for
 from clusters.views.htmx import page_or_partial
+from clusters.views.queue import queue_job
 
 
 def _go(request: HttpRequest, name: str, *args) -> HttpResponse:
@@ -57,11 +57,13 @@ def _plan_job(request: HttpRequest, job_id: int) -> Job:
 def _plan_page(request: HttpRequest, job: Job, form: ApplyForm) -> HttpResponse:
     plan = changes.Plan.from_json(job.params)
     applies = Job.objects.filter(kind=Job.Kind.APPLY, params__plan_job=job.pk).order_by("pk")
+    status = changes.plan_status(job)
     context = {
         "job": job,
         "plan": plan,
+        "status": status,
         "cluster": job.cluster,
-        "passed": job.state == Job.State.SUCCEEDED,
+        "passed": status.can_apply,
         "can_apply": access.has_role(request.user, job.cluster, Role.OPERATOR),
         "nodes": [(node, [(f, diff_lines(f.diff)) for f in node.files]) for node in plan.nodes],
         "applies": list(applies),
@@ -88,8 +90,8 @@ def plan_apply(request: HttpRequest, job_id: int) -> HttpResponse:
         except changes.PlanRefused as exc:
             form.add_error(None, str(exc))
         else:
-            transaction.on_commit(lambda: tasks.apply_job.delay(applying.pk))
-            return _go(request, "job-detail", applying.pk)
+            down = queue_job(request, applying, tasks.apply_job)
+            return down or _go(request, "job-detail", applying.pk)
     return _plan_page(request, job, form)
 
 
@@ -154,7 +156,7 @@ def lun_remove(request: HttpRequest, cluster: Cluster, mapping_id: int) -> HttpR
         except (changes.PlanRefused, ValidationError) as exc:
             form.add_error(None, "; ".join(getattr(exc, "messages", [str(exc)])))
         else:
-            return _go(request, "plan-detail", job.pk)
+            return queue_job(request, job, tasks.plan_job) or _go(request, "plan-detail", job.pk)
     sessions, unknown, snapshots = connected_initiators(cluster, mapping.device.name)
     context = {
         "cluster": cluster,
@@ -185,7 +187,7 @@ def revision_revert(request: HttpRequest, cluster: Cluster, revision_id: int) ->
     except (changes.PlanRefused, ValidationError) as exc:
         messages.error(request, f"Revision {revision.pk} cannot be planned: {exc}")
         return _go(request, "cluster-detail", cluster.name)
-    return _go(request, "plan-detail", job.pk)
+    return queue_job(request, job, tasks.plan_job) or _go(request, "plan-detail", job.pk)
 
 
 @access.cluster_view(Role.OPERATOR)
@@ -196,7 +198,7 @@ def cluster_enforce(request: HttpRequest, cluster: Cluster) -> HttpResponse:
     job = changes.plan_create(
         cluster, request.user, change, "Bring the nodes back to the inventory"
     )
-    return _go(request, "plan-detail", job.pk)
+    return queue_job(request, job, tasks.plan_job) or _go(request, "plan-detail", job.pk)
 
 
 @access.cluster_view(Role.VIEWER)

@@ -1,7 +1,6 @@
 """Overview of all clusters, the cluster page and its "Collect now" button."""
 
 from django.conf import settings
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
@@ -10,6 +9,7 @@ from clusters import access, selectors, tasks
 from clusters.models import Cluster, Role
 from clusters.services import collection
 from clusters.views.htmx import page_or_partial
+from clusters.views.queue import queue_job
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -44,7 +44,9 @@ def cluster_detail(request: HttpRequest, cluster: Cluster) -> HttpResponse:
 def cluster_collect(request: HttpRequest, cluster: Cluster) -> HttpResponse:
     """Queue a collection of the cluster; htmx shows its progress in place."""
     job = collection.collection_create(cluster, request.user)
-    transaction.on_commit(lambda: tasks.collect_job.delay(job.pk))
+    down = queue_job(request, job, tasks.collect_job)
+    if down is not None:
+        return down
     if request.htmx:
         return render(request, "clusters/job_detail.html#job-status", {"job": job})
     return redirect("job-detail", job.pk)

@@ -7,7 +7,7 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django_htmx.http import HttpResponseClientRedirect
 
-from clusters import access
+from clusters import access, tasks
 from clusters.models import Cluster, Role
 from clusters.services import changes
 from clusters.services.lun_wizard import (
@@ -18,6 +18,7 @@ from clusters.services.lun_wizard import (
     previous_step,
 )
 from clusters.views.htmx import page_or_partial
+from clusters.views.queue import queue_job
 
 
 def _show(request: HttpRequest, wizard: LunWizard, step: str, form=None) -> HttpResponse:
@@ -70,6 +71,9 @@ def _plan(request: HttpRequest, wizard: LunWizard) -> HttpResponse:
     except changes.PlanRefused as exc:
         wizard.errors.append(str(exc))
         return _show(request, wizard, "review")
+    down = queue_job(request, job, tasks.plan_job)
+    if down is not None:
+        return down
     url = reverse("plan-detail", args=[job.pk])
     return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
 

@@ -1,0 +1,155 @@
+"""The changes an operator can plan, as typed objects.
+
+Each kind knows how it changes the inventory (inside the caller's transaction: planning
+rolls it back, the apply commits it once every node runs it) and how it is stored in a
+plan (`as_json`, with its `kind` string, which the API also speaks).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from django.core.exceptions import ValidationError
+
+from clusters.models import Cluster, Job, Revision
+from clusters.services import inventory
+
+
+@dataclass(frozen=True)
+class AddLun:
+    """Export a new device (and create its DRBD resource when `new_resource` is set)."""
+
+    kind: ClassVar[str] = "add_lun"
+    spec: inventory.LunSpec
+    new_resource: inventory.NewResourceSpec | None = None
+
+    def apply_to(self, cluster: Cluster) -> None:
+        if self.new_resource is not None:
+            inventory.drbd_resource_create(cluster, self.new_resource)
+        inventory.lun_create(cluster, self.spec)
+
+    def new_resources(self) -> set[str]:
+        """DRBD resources this change creates (only ever on disks confirmed empty)."""
+        return {self.new_resource.name} if self.new_resource else set()
+
+    def as_json(self) -> dict:
+        data = {"kind": self.kind, "spec": self.spec.as_json()}
+        if self.new_resource is not None:
+            data["new_resource"] = self.new_resource.as_json()
+        return data
+
+
+@dataclass(frozen=True)
+class RemoveMappings:
+    """Remove LUN mappings (a device disappears from targets; the device stays)."""
+
+    kind: ClassVar[str] = "remove_mappings"
+    mapping_ids: list[int] = field(default_factory=list)
+
+    def apply_to(self, cluster: Cluster) -> None:
+        inventory.lun_mapping_remove(cluster, self.mapping_ids)
+
+    def new_resources(self) -> set[str]:
+        return set()
+
+    def as_json(self) -> dict:
+        return {"kind": self.kind, "mapping_ids": list(self.mapping_ids)}
+
+
+@dataclass(frozen=True)
+class Revert:
+    """Return the inventory to what a revision recorded."""
+
+    kind: ClassVar[str] = "revert"
+    revision: int
+
+    def apply_to(self, cluster: Cluster) -> None:
+        revision = Revision.objects.filter(pk=self.revision, cluster=cluster).first()
+        if revision is None:
+            raise ValidationError({"revision": f"No revision {self.revision} of {cluster}."})
+        inventory.inventory_restore(cluster, revision.inventory)
+
+    def new_resources(self) -> set[str]:
+        return set()
+
+    def as_json(self) -> dict:
+        return {"kind": self.kind, "revision": self.revision}
+
+
+@dataclass(frozen=True)
+class Enforce:
+    """Bring every node back to the inventory (which stays as it is)."""
+
+    kind: ClassVar[str] = "enforce"
+
+    def apply_to(self, cluster: Cluster) -> None:
+        pass
+
+    def new_resources(self) -> set[str]:
+        return set()
+
+    def as_json(self) -> dict:
+        return {"kind": self.kind}
+
+
+@dataclass(frozen=True)
+class Reconcile:
+    """Resolve an interrupted apply: `finish` its change, or `roll_back` to the inventory
+    as it was (an interrupted apply never committed its change to the inventory)."""
+
+    kind: ClassVar[str] = "reconcile"
+    ACTIONS: ClassVar[tuple[str, ...]] = ("finish", "roll_back")
+    job: int
+    action: str
+
+    def interrupted(self, cluster: Cluster) -> Job:
+        job = Job.objects.filter(
+            pk=self.job, cluster=cluster, kind=Job.Kind.APPLY, needs_reconcile=True
+        ).first()
+        if job is None or self.action not in self.ACTIONS:
+            raise ValidationError({"job": f"Job {self.job} is not an apply awaiting reconcile."})
+        return job
+
+    def original(self, cluster: Cluster):
+        """The interrupted apply's own change."""
+        from clusters.services.changes import Plan
+
+        plan_job = Job.objects.get(pk=self.interrupted(cluster).params["plan_job"])
+        return change_from_json(Plan.from_json(plan_job.params).change)
+
+    def apply_to(self, cluster: Cluster) -> None:
+        if self.action == "finish":
+            self.original(cluster).apply_to(cluster)
+        else:
+            self.interrupted(cluster)
+
+    def new_resources(self) -> set[str]:
+        return set()  # whatever the interrupted apply created exists now, or not at all
+
+    def as_json(self) -> dict:
+        return {"kind": self.kind, "job": self.job, "action": self.action}
+
+
+Change = AddLun | RemoveMappings | Revert | Enforce | Reconcile
+KINDS = {kind.kind: kind for kind in (AddLun, RemoveMappings, Revert, Enforce, Reconcile)}
+
+
+def change_from_json(data: dict) -> Change:
+    """The typed change of a stored plan or an API request; ValidationError if unknown."""
+    kind = KINDS.get(data.get("kind", ""))
+    if kind is None:
+        raise ValidationError({"kind": f"Unknown change kind {data.get('kind')!r}."})
+    if kind is AddLun:
+        new = data.get("new_resource")
+        return AddLun(
+            inventory.LunSpec.from_json(data["spec"]),
+            inventory.NewResourceSpec.from_json(new) if new else None,
+        )
+    if kind is RemoveMappings:
+        return RemoveMappings([int(i) for i in data["mapping_ids"]])
+    if kind is Revert:
+        return Revert(int(data["revision"]))
+    if kind is Reconcile:
+        return Reconcile(int(data["job"]), str(data["action"]))
+    return Enforce()
