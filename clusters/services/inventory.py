@@ -135,7 +135,12 @@ def device_backing_check(device: ScstDevice) -> None:
 
 
 def device_validate(device: ScstDevice) -> None:
-    """Every rule for a device: its fields, then the one-identity-per-backing rule."""
+    """Every rule for a device: its fields, then the one-identity-per-backing rule.
+
+    The field rules run first on their own: ScstDevice.clean queries with t10_dev_id,
+    and a value PostgreSQL cannot hold (NUL) must be refused before it reaches a query.
+    """
+    device.clean_fields()
     device.full_clean()
     device_backing_check(device)
 
