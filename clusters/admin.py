@@ -2,9 +2,11 @@
 
 from django import forms
 from django.contrib import admin
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from clusters import audit, models
+from clusters.services import inventory
 
 
 class AuditedAdmin(admin.ModelAdmin):
@@ -144,8 +146,31 @@ class DrbdVolumeAdmin(AuditedAdmin):
     search_fields = ["resource__name", "node__name", "backing_disk"]
 
 
+class ScstDeviceForm(forms.ModelForm):
+    """The admin passes the services' rules: the fields' own (the renderers' rules), then
+    one backing device, one identity."""
+
+    class Meta:
+        model = models.ScstDevice
+        exclude: list[str] = []
+
+    def clean(self):
+        cleaned = super().clean()
+        probe = models.ScstDevice(
+            pk=self.instance.pk,
+            drbd_resource=cleaned.get("drbd_resource"),
+            drbd_volume=cleaned.get("drbd_volume") or 0,
+        )
+        try:
+            inventory.device_backing_check(probe)
+        except ValidationError as exc:
+            self.add_error(None, exc)
+        return cleaned
+
+
 @admin.register(models.ScstDevice)
 class ScstDeviceAdmin(AuditedAdmin):
+    form = ScstDeviceForm
     list_display = [
         "name",
         "cluster",

@@ -55,6 +55,19 @@ RUNNING_CONFIG_STEPS: list[list[str]] = [
     ],
 ]
 MAKE_STATE_DIR = ["mkdir", "-p", STATE_DIR]
+# A command whose output is larger than this is not stored (COLLECT_OUTPUT_MAX_BYTES): a
+# node must not be able to size the database or a page. The read is recorded as failed
+# with this exit status, so the node's collection is incomplete, naming the command.
+OUTPUT_MAX_BYTES = 8 * 1024 * 1024
+OVER_CAP = -2
+
+
+def output_max_bytes() -> int:
+    from django.conf import settings
+
+    return int(getattr(settings, "COLLECT_OUTPUT_MAX_BYTES", OUTPUT_MAX_BYTES))
+
+
 # `test -x HANDLER` for each fence-peer handler `drbdadm dump` names, stored as
 # "fence_handler:PATH"; run as soon as the dump is in, beside the running-config steps.
 FENCE_HANDLER_KEY = "fence_handler:"
@@ -79,8 +92,24 @@ class CommandOutput:
     exit_status: int
 
     @classmethod
-    def of(cls, result: ssh.CommandResult) -> "CommandOutput":
+    def of(cls, result: ssh.CommandResult, cap: int | None = None) -> "CommandOutput":
+        """The result as stored; over `cap` bytes (output_max_bytes) it is replaced by a
+        failure that says so."""
+        cap = output_max_bytes() if cap is None else cap
+        size = sum(len(text.encode("utf-8", "surrogateescape")) for text in _texts(result))
+        if size > cap:
+            return cls(
+                result.command,
+                "",
+                f"output of {size} bytes exceeds the portal's limit of {cap} bytes "
+                "(COLLECT_OUTPUT_MAX_BYTES); not stored",
+                OVER_CAP,
+            )
         return cls(result.command, result.stdout, result.stderr, result.exit_status)
+
+
+def _texts(result: ssh.CommandResult) -> tuple[str, str]:
+    return (result.stdout or "", result.stderr or "")
 
 
 @dataclass
@@ -158,6 +187,8 @@ def running_config_output(written: ssh.CommandResult, dump: ssh.CommandResult) -
     scstadmin's failure."""
     if not written.ok:
         return CommandOutput.of(written)
+    if len(dump.stdout) > output_max_bytes():
+        return CommandOutput.of(dump)  # refused as over the limit, like the dump itself
     prefix = RUNNING_CONFIG + "\0"
     lines = [r[len(prefix) :] for r in dump.stdout.splitlines() if r.startswith(prefix)]
     text = "\n".join(lines) + "\n" if lines else ""

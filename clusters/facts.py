@@ -74,6 +74,10 @@ class NodeFacts:
     versions: dict[str, str] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     stack: cluster_stack.ClusterStack | None = None
+    # (where, why) of every live name or value scst.conf cannot carry; left out of
+    # scst_config and scst_file_config so that they can still be rendered
+    # (see _drop_unwritable).
+    unwritable: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def has_data(self) -> bool:
@@ -306,7 +310,14 @@ def _parse_scst(facts: NodeFacts, raw: dict) -> None:
         try:
             facts.scst_config = scst.parse_config(text)
         except scst.ScstConfigError as exc:
-            facts.problems.append(f"SCST running config unreadable: {exc}")
+            facts.problems.append(f"SCST running config unreadable: {_short(str(exc))}")
+        if facts.scst_config is not None:
+            facts.unwritable += _drop_unwritable(facts.scst_config)
+            try:
+                scst.render_config(facts.scst_config)
+            except ValueError as exc:  # a case _drop_unwritable missed: never crash on it
+                facts.unwritable.append(("scst.conf", _short(str(exc))))
+                facts.scst_config = None
     dump, problem = _output(raw, "file_dump")
     links, link_problem = _output(raw, "scst_links")
     if dump is None and not (raw.get("file_dump") or {}).get("stdout"):
@@ -322,9 +333,117 @@ def _parse_scst(facts: NodeFacts, raw: dict) -> None:
     except (scst.SysfsFormatError, ValueError) as exc:
         facts.problems.append(f"SCST sysfs unreadable: {exc}")
     if facts.scst_live is not None:
-        facts.problems += [f"SCST sysfs: {p}" for p in facts.scst_live.problems]
+        facts.problems += [f"SCST sysfs: {_short(p)}" for p in facts.scst_live.problems]
+        for name, device in sorted(facts.scst_live.devices.items()):
+            problem = scst.name_problem(name)
+            if problem:
+                facts.unwritable.append((f"device {_shown(name)}", problem))
+            for attr in MODELLED_DEVICE_ATTRIBUTES:
+                value = device.attributes[attr].value if attr in device.attributes else None
+                problem = scst.value_problem(value) if value else None
+                if problem:
+                    where = f"/sys/kernel/scst_tgt/devices/{_shown(name)}/{attr} = {_shown(value)}"
+                    facts.unwritable.append((where, problem))
+            # PostgreSQL text and jsonb cannot hold NUL: a NUL a node reports is kept
+            # visible as the four characters \x00 wherever the value travels (plans, jobs).
+            for attr, found in list(device.attributes.items()):
+                if "\0" in found.value:
+                    device.attributes[attr] = scst.SysfsAttribute(
+                        found.value.replace("\0", "\\x00"), found.is_key
+                    )
     if link_problem:
         facts.problems.append(f"SCST sysfs links unknown: {link_problem}")
+
+
+SHOWN = 80
+
+
+def _shown(value: str) -> str:
+    """A node's value as it may be shown: repr-escaped and at most SHOWN characters."""
+    text = repr(value)
+    return text if len(text) <= SHOWN else text[: SHOWN - 4] + "...'"
+
+
+def _short(text: str, limit: int = 500) -> str:
+    return text if len(text) <= limit else text[:limit] + f"… ({len(text)} characters)"
+
+
+def _drop_unwritable(cfg: scst.ScstConfig) -> list[tuple[str, str]]:
+    """Remove from a parsed running config every name and value scst.conf cannot carry
+    (the renderer's own rules), so that it still renders; return (where, why) of each."""
+    dropped: list[tuple[str, str]] = []
+
+    def attrs(attributes: scst.Attributes, where: str) -> scst.Attributes:
+        kept = scst.Attributes()
+        for item in attributes:
+            problem = scst.name_problem(item.name) or (
+                scst.value_problem(item.value) if item.value else None
+            )
+            if problem:
+                dropped.append((f"{where}: {_shown(item.name)} {_shown(item.value)}", problem))
+            else:
+                kept.add(*item)
+        return kept
+
+    def named(children: dict, where: str, kind: str) -> None:
+        for key in list(children):
+            problem = scst.name_problem(key) if isinstance(key, str) else None
+            if problem:
+                dropped.append((f"{where}{kind} {_shown(key)}", problem))
+                del children[key]
+
+    def luns(section, where: str) -> None:
+        for number, lun in list(section.luns.items()):
+            problem = scst.name_problem(lun.device)
+            if problem:
+                dropped.append((f"{where}LUN {number} {_shown(lun.device)}", problem))
+                del section.luns[number]
+            else:
+                lun.attributes = attrs(lun.attributes, f"{where}LUN {number}")
+
+    cfg.attributes = attrs(cfg.attributes, "SCST")
+    cfg.alua = attrs(cfg.alua, "ALUA")
+    named(cfg.handlers, "", "HANDLER")
+    for handler in cfg.handlers.values():
+        handler.attributes = attrs(handler.attributes, f"HANDLER {handler.name}")
+        named(handler.devices, f"HANDLER {handler.name} ", "DEVICE")
+        for device in handler.devices.values():
+            device.attributes = attrs(device.attributes, f"DEVICE {device.name}")
+    named(cfg.drivers, "", "TARGET_DRIVER")
+    for driver in cfg.drivers.values():
+        driver.attributes = attrs(driver.attributes, f"TARGET_DRIVER {driver.name}")
+        named(driver.targets, f"TARGET_DRIVER {driver.name} ", "TARGET")
+        for target in driver.targets.values():
+            where = f"TARGET {target.name} "
+            target.attributes = attrs(target.attributes, where.strip())
+            luns(target, where)
+            named(target.groups, where, "GROUP")
+            for group in target.groups.values():
+                inner = f"{where}GROUP {group.name} "
+                group.attributes = attrs(group.attributes, inner.strip())
+                luns(group, inner)
+                for name in list(group.initiators):
+                    problem = scst.value_problem(name) if name else "an empty name"
+                    if problem:
+                        dropped.append((f"{inner}INITIATOR {_shown(name)}", problem))
+                        del group.initiators[name]
+                    else:
+                        ini = group.initiators[name]
+                        ini.attributes = attrs(ini.attributes, f"{inner}INITIATOR {name}")
+    named(cfg.device_groups, "", "DEVICE_GROUP")
+    for dgroup in cfg.device_groups.values():
+        dgroup.attributes = attrs(dgroup.attributes, f"DEVICE_GROUP {dgroup.name}")
+        for name in sorted(dgroup.devices):
+            if scst.name_problem(name):
+                dropped.append((f"DEVICE_GROUP {dgroup.name} DEVICE {_shown(name)}", "name"))
+                dgroup.devices.discard(name)
+        named(dgroup.target_groups, f"DEVICE_GROUP {dgroup.name} ", "TARGET_GROUP")
+        for tgroup in dgroup.target_groups.values():
+            tgroup.attributes = attrs(tgroup.attributes, f"TARGET_GROUP {tgroup.name}")
+            named(tgroup.targets, f"TARGET_GROUP {tgroup.name} ", "TARGET")
+            for member in tgroup.targets.values():
+                member.attributes = attrs(member.attributes, f"TARGET {member.name}")
+    return dropped
 
 
 def _parse_scst_file(facts: NodeFacts, raw: dict) -> None:
@@ -336,7 +455,15 @@ def _parse_scst_file(facts: NodeFacts, raw: dict) -> None:
     try:
         facts.scst_file_config = scst.parse_config(facts.scst_file)
     except scst.ScstConfigError as exc:
-        facts.problems.append(f"{SCST_CONF} unreadable: {exc}")
+        facts.problems.append(f"{SCST_CONF} unreadable: {_short(str(exc))}")
+    if facts.scst_file_config is not None:
+        dropped = _drop_unwritable(facts.scst_file_config)
+        facts.unwritable += [(f"{SCST_CONF}: {where}", why) for where, why in dropped]
+        try:
+            scst.render_config(facts.scst_file_config)
+        except ValueError as exc:
+            facts.unwritable.append((SCST_CONF, _short(str(exc))))
+            facts.scst_file_config = None
 
 
 def _parse_drbd(facts: NodeFacts, raw: dict) -> None:

@@ -1,9 +1,11 @@
 """Read-only queries the pages use (fetching, never changing)."""
 
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from django.conf import settings
+from django.core.paginator import Page, Paginator
 from django.db.models import (
     Case,
     Count,
@@ -234,8 +236,28 @@ def open_findings(
 ) -> list[Finding]:
     """Open findings of the clusters, worst first, each with its active mute (if any)
     as mute_until / mute_by / mute_reason and its catalogue entry as `rule`."""
-    from clusters.compliance import CATALOGUE
+    return _with_rules(
+        list(open_findings_query(clusters, severity, code, cluster_name, now=now, pk=pk))
+    )
 
+
+def open_findings_page(
+    clusters: QuerySet[Cluster], page: str | int | None, per_page: int, **filters: str
+) -> Page:
+    """One page of open_findings (the rest stays in the database)."""
+    found = Paginator(open_findings_query(clusters, **filters), per_page).get_page(page)
+    _with_rules(found.object_list)
+    return found
+
+
+def open_findings_query(
+    clusters: QuerySet[Cluster],
+    severity: str = "",
+    code: str = "",
+    cluster_name: str = "",
+    now: datetime | None = None,
+    pk: int | None = None,
+) -> QuerySet[Finding]:
     mute = _active_mute(now or timezone.now()).order_by("-until")
     findings = (
         Finding.objects.filter(cluster__in=clusters, resolved_at=None)
@@ -246,7 +268,7 @@ def open_findings(
             mute_by=Subquery(mute.values("created_by__username")[:1]),
             mute_reason=Subquery(mute.values("reason")[:1]),
         )
-        .order_by("-rank", "cluster__name", "code", "object_ref")
+        .order_by("-rank", "cluster__name", "code", "object_ref", "pk")
     )
     if severity:
         findings = findings.filter(severity=severity)
@@ -256,7 +278,12 @@ def open_findings(
         findings = findings.filter(cluster__name=cluster_name)
     if pk is not None:
         findings = findings.filter(pk=pk)
-    rows = list(findings)
+    return findings
+
+
+def _with_rules(rows):
+    from clusters.compliance import CATALOGUE
+
     for finding in rows:
         finding.rule = CATALOGUE.get(finding.code)
     return rows
@@ -304,6 +331,21 @@ def worst(healths) -> str:
     return min(healths, key=HEALTH_ORDER.index, default="neutral")
 
 
+SHOWN_MAX = 200
+
+
+def shown(text: str | None) -> str | None:
+    """A node's text as a page may show it: control characters (NUL, newlines) escaped as
+    Python does, and at most SHOWN_MAX characters (a node must not size the page)."""
+    if text is None:
+        return None
+    if any(unicodedata.category(c) == "Cc" for c in text):
+        text = repr(text)[1:-1]
+    if len(text) > SHOWN_MAX:
+        text = text[:SHOWN_MAX] + f"… ({len(text)} characters)"
+    return text
+
+
 @dataclass
 class Compared:
     """One attribute of one object on every node; `differs` when nodes that were read
@@ -312,6 +354,9 @@ class Compared:
     label: str
     values: list[Value]
     healths: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.values = [Value(shown(v.value), shown(v.evidence) or "") for v in self.values]
 
     @property
     def differs(self) -> bool:
@@ -344,6 +389,9 @@ class ComparedObject:
     @property
     def health(self) -> str:
         return worst(c.health for c in self.cells)
+
+    def __post_init__(self) -> None:
+        self.name = shown(self.name) or ""
 
 
 def host_key_state(node: Node) -> HostKeyState:

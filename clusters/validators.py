@@ -1,7 +1,11 @@
 """Strict patterns for every name or path that may reach a node or a config file.
 
-Each validator's message says what is allowed. The patterns are also used in database
-check constraints (see models.py), so a value that slips past a form is still refused.
+Each validator's message says what is allowed. On top of its pattern, every value that
+goes into scst.conf or a .res file must pass the renderer's own rule
+(clusters.scst.render value_problem/name_problem, clusters.drbd.validate disk_problem):
+what the inventory accepts is exactly what the portal can write and read back.
+The patterns are also used in database check constraints (see models.py), so a value that
+slips past a form is still refused.
 Limits come from SCST (scst_const.h SCST_MAX_NAME 50, SCST_MAX_LUN 16383; scst_vdisk.c
 buffer sizes) and RFC 3720 (iSCSI names).
 """
@@ -11,6 +15,10 @@ import re
 
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
+
+from clusters import scst
+from clusters.drbd import validate as drbd_rules
+from clusters.scst.parser import KEYWORDS
 
 SCST_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,49}$"
 DRBD_RESOURCE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$"
@@ -39,11 +47,11 @@ BLOCK_SIZES = (512, 1024, 2048, 4096)
 MAX_LUN = 16383
 MAX_IQN_LENGTH = 223
 
-validate_scst_name = RegexValidator(
+_scst_name_pattern = RegexValidator(
     SCST_NAME_PATTERN,
     "Use 1–50 characters: letters, digits, '_', '.', '-', starting with a letter or digit.",
 )
-validate_drbd_resource_name = RegexValidator(
+_drbd_resource_name_pattern = RegexValidator(
     DRBD_RESOURCE_PATTERN,
     "Use 1–63 characters: letters, digits, '_', '.', '-', starting with a letter or digit.",
 )
@@ -62,7 +70,7 @@ validate_initiator_name = RegexValidator(
     "Use an initiator name (iqn./eui./naa. form) or a pattern with * and ?: letters, "
     "digits, '.', ':', '-', '_' only, at most 223 characters.",
 )
-validate_device_path = RegexValidator(
+_device_path_pattern = RegexValidator(
     DEVICE_PATH_PATTERN,
     "Use an absolute path such as /dev/sdb1 or /dev/vg0/lun1: letters, digits, '.', '_', "
     "'+', '-' between slashes; no blanks, shell characters or '..' components.",
@@ -71,14 +79,14 @@ validate_unix_user = RegexValidator(
     UNIX_USER_PATTERN,
     "Use a Unix user name: lower-case letters, digits, '_' or '-', at most 32 characters.",
 )
-validate_t10_dev_id = RegexValidator(
+_t10_dev_id_pattern = RegexValidator(
     T10_DEV_ID_PATTERN, "t10_dev_id: 1–24 printable ASCII characters without blanks."
 )
-validate_usn = RegexValidator(USN_PATTERN, "usn: 1–20 printable ASCII characters without blanks.")
-validate_prod_id = RegexValidator(
+_usn_pattern = RegexValidator(USN_PATTERN, "usn: 1–20 printable ASCII characters without blanks.")
+_prod_id_pattern = RegexValidator(
     PROD_ID_PATTERN, "prod_id: 1–16 printable ASCII characters without blanks."
 )
-validate_t10_vend_id = RegexValidator(
+_t10_vend_id_pattern = RegexValidator(
     T10_VEND_ID_PATTERN, "t10_vend_id: 1–8 printable ASCII characters without blanks."
 )
 validate_eui64_id = RegexValidator(
@@ -115,3 +123,60 @@ def validate_block_size(value: int) -> None:
 def validate_iscsi_name_length(value: str) -> None:
     if len(value.encode()) > MAX_IQN_LENGTH:
         raise ValidationError(f"iSCSI names are at most {MAX_IQN_LENGTH} bytes (RFC 3720).")
+
+
+def _renderable(field: str, value: str, problem: str | None) -> None:
+    if problem:
+        raise ValidationError(
+            f"{field}: {value[:60]!r} cannot be written to the node's config: {problem}.",
+            code="not_writable",
+        )
+
+
+def validate_scst_name(value: str) -> None:
+    """A name of an SCST device, group or cluster: pattern, and not an scst.conf keyword."""
+    _scst_name_pattern(value)
+    if value in KEYWORDS:
+        raise ValidationError(
+            f"{value} is a keyword of scst.conf ({', '.join(sorted(KEYWORDS))}); "
+            "choose another name.",
+            code="keyword",
+        )
+
+
+def validate_drbd_resource_name(value: str) -> None:
+    _drbd_resource_name_pattern(value)
+    _renderable("name", value, drbd_rules.resource_name_problem(value))
+
+
+def validate_device_path(value: str) -> None:
+    """A backing or meta-data disk: a block device path under /dev/ that DRBD can carry."""
+    if not value.startswith("/dev/"):
+        raise ValidationError(
+            f"Use the absolute path of a block device under /dev/, such as /dev/sdb1 or "
+            f"/dev/vg0/lun1, "
+            f"not {value[:60]!r}.",
+            code="not_dev",
+        )
+    _device_path_pattern(value)
+    _renderable("disk", value, drbd_rules.disk_problem(value))
+
+
+def validate_t10_dev_id(value: str) -> None:
+    _t10_dev_id_pattern(value)
+    _renderable("t10_dev_id", value, scst.creation_value_problem(value))
+
+
+def validate_usn(value: str) -> None:
+    _usn_pattern(value)
+    _renderable("usn", value, scst.creation_value_problem(value))
+
+
+def validate_prod_id(value: str) -> None:
+    _prod_id_pattern(value)
+    _renderable("prod_id", value, scst.creation_value_problem(value))
+
+
+def validate_t10_vend_id(value: str) -> None:
+    _t10_vend_id_pattern(value)
+    _renderable("t10_vend_id", value, scst.creation_value_problem(value))

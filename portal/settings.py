@@ -15,7 +15,10 @@ from portal.ldap_settings import ldap_settings
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("PORTAL_VAR_DIR", BASE_DIR / "var"))
-VAR_DIR.mkdir(parents=True, exist_ok=True)
+# var/ holds the SQLite database (API tokens, sessions), the secrets files and the queue:
+# readable by the portal's own user only.
+VAR_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
+VAR_DIR.chmod(0o700)
 
 
 def env_bool(name: str, default: bool = False) -> bool:
@@ -42,10 +45,28 @@ def secret_from_env_or_file(name: str) -> str:
     )
 
 
+SECRETS_KEY_MIN_LENGTH = 32
+SECRETS_KEY_MIN_DISTINCT = 12
+
+
+def secrets_key_checked(keys: str) -> str:
+    """PORTAL_SECRETS_KEY, refused at start unless every key in it is strong enough: it
+    is the only thing between a copy of the database and the nodes' root keys."""
+    for number, key in enumerate((k.strip() for k in keys.split(",")), start=1):
+        if len(key) < SECRETS_KEY_MIN_LENGTH or len(set(key)) < SECRETS_KEY_MIN_DISTINCT:
+            raise ImproperlyConfigured(
+                f"PORTAL_SECRETS_KEY key {number} is too weak: use at least "
+                f"{SECRETS_KEY_MIN_LENGTH} random characters (at least "
+                f"{SECRETS_KEY_MIN_DISTINCT} different ones), e.g. the output of "
+                '`python -c "import secrets; print(secrets.token_urlsafe(48))"`.'
+            )
+    return keys
+
+
 DEBUG = env_bool("DEBUG")
 SECRET_KEY = secret_from_env_or_file("SECRET_KEY")
 # Key for secrets at rest (SSH private keys). Kept out of the database on purpose.
-PORTAL_SECRETS_KEY = secret_from_env_or_file("PORTAL_SECRETS_KEY")
+PORTAL_SECRETS_KEY = secrets_key_checked(secret_from_env_or_file("PORTAL_SECRETS_KEY"))
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
@@ -64,11 +85,13 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "csp",
     "clusters",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -111,7 +134,7 @@ AXES_IPWARE_PROXY_COUNT = int(os.environ.get("AXES_PROXY_COUNT", "0"))
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "clusters.api.authentication.ApiTokenAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
+        "clusters.api.authentication.ExpiringTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -165,6 +188,12 @@ DATABASES = {
     )
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Created 0600 before SQLite opens it: it holds password hashes and API tokens.
+    _sqlite = Path(DATABASES["default"]["NAME"])
+    if _sqlite.parent.is_dir() and str(_sqlite) != ":memory:":
+        os.close(os.open(_sqlite, os.O_CREAT | os.O_WRONLY, 0o600))
+        _sqlite.chmod(0o600)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -200,6 +229,22 @@ if env_bool("PORTAL_HTTPS", default=not DEBUG and not env_bool("PORTAL_DEMO")):
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# Content-Security-Policy (django-csp): scripts and styles from our own origin only, no
+# inline script (htmx and our code are files under static/), no plugins, no framing.
+# htmx's own indicator style is turned off in base.html (htmx.config.includeIndicatorStyles).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+    }
+}
 
 # Celery: Redis when REDIS_URL is set. Otherwise kombu's filesystem transport, a real
 # queue in var/celery/ that needs no server: web and worker on one host only.
@@ -281,6 +326,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 3600.0,
         "options": {"expires": 3600},
     },
+    "prune-snapshots": {
+        "task": "clusters.snapshots_prune",
+        "schedule": 3600.0,
+        "options": {"expires": 3600},
+    },
 }
 
 # Alerts (docs: README "Alerts"): sent by the worker, retried with exponential backoff.
@@ -304,3 +354,14 @@ ALERT_RETRY_MAX_SECONDS = int(os.environ.get("ALERT_RETRY_MAX_SECONDS", "1800"))
 
 # History (charts): samples recorded at each collection, kept this many days.
 HISTORY_RETENTION_DAYS = int(os.environ.get("HISTORY_RETENTION_DAYS", "30"))
+
+CELERY_IMPORTS = ["clusters.retention"]
+# Bounded records: what a node sends never sizes a page or the database.
+COLLECT_OUTPUT_MAX_BYTES = int(os.environ.get("COLLECT_OUTPUT_MAX_BYTES", str(8 * 1024 * 1024)))
+SNAPSHOT_KEEP_PER_NODE = int(os.environ.get("SNAPSHOT_KEEP_PER_NODE", "100"))
+SNAPSHOT_KEEP_DAILY_DAYS = int(os.environ.get("SNAPSHOT_KEEP_DAILY_DAYS", "90"))
+FINDING_EVIDENCE_MAX_CHARS = int(os.environ.get("FINDING_EVIDENCE_MAX_CHARS", "2000"))
+FINDING_MAX_DETAILS = int(os.environ.get("FINDING_MAX_DETAILS", "100"))
+PAGE_SIZE = int(os.environ.get("PAGE_SIZE", "50"))
+# API tokens expire this many days after they were created (0: never).
+API_TOKEN_MAX_AGE_DAYS = int(os.environ.get("API_TOKEN_MAX_AGE_DAYS", "90"))

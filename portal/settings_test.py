@@ -7,7 +7,7 @@ runs on SQLite with the filesystem queue for quick local iteration.
 import os
 
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production")
-os.environ.setdefault("PORTAL_SECRETS_KEY", "test-only-secrets-key")
+os.environ.setdefault("PORTAL_SECRETS_KEY", "test-only-secrets-key-0123456789-not-for-production")
 os.environ.setdefault("PORTAL_DEMO", "1")
 
 from portal.settings import *  # noqa: F403

@@ -142,19 +142,15 @@ def test_switch_to_managed_needs_a_decision_for_every_drift(lab, admin):
 
 
 def test_monitored_cluster_is_never_written_to(lab, admin):
-    from clusters.services import changes, inventory
+    from clusters.models import LunMapping
+    from clusters.services import changes
 
     cluster = register(lab, admin)
     approve_keys_and_collect(cluster, admin)
     onboarding.inventory_adopt(cluster, admin)
-    spec = inventory.LunSpec(
-        device_name="new",
-        resource="r0",
-        identity=inventory.identity_generate(cluster, "new"),
-        lun=9,
-        lun_sets=[(t.pk, None) for t in cluster.targets.all()],
-    )
-    plan = changes.plan_now(cluster, admin, {"kind": "add_lun", "spec": spec.as_json()}, "try")
+    mapping = LunMapping.objects.filter(target__cluster=cluster).first()
+    change = {"kind": "remove_mappings", "mapping_ids": [mapping.pk]}
+    plan = changes.plan_now(cluster, admin, change, "try")
     assert "monitored" in plan.summary
     for node in cluster.nodes.all():
         log = (lab.dir / "nodes" / node.name / "commands.log").read_text()

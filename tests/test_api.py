@@ -20,7 +20,7 @@ from rest_framework.test import APIClient
 from schemathesis import GenerationMode
 
 from clusters import ssh
-from clusters.models import Job, SshCredential
+from clusters.models import DrbdResource, DrbdVolume, Job, SshCredential
 from tests import records
 from tests.test_access_matrix import HELD, ON_CLUSTER, PERSONAS, RANK
 
@@ -249,13 +249,24 @@ def plan_job(cluster, state: str = Job.State.FAILED) -> Job:
     )
 
 
+def spare_resource(cluster, name: str = "r7") -> str:
+    """A DRBD resource that backs no device yet (one backing device, one identity)."""
+    resource, created = DrbdResource.objects.get_or_create(cluster=cluster, name=name, port=7797)
+    if created:
+        for node in cluster.nodes.all():
+            DrbdVolume.objects.create(
+                resource=resource, node=node, minor=7, backing_disk="/dev/vg0/lun7"
+            )
+    return name
+
+
 def add_lun(cluster, **spec) -> dict:
     target = cluster.targets.order_by("pk").first()
     change = {
         "kind": "add_lun",
         "spec": {
             "device_name": "lun7",
-            "resource": "r0",
+            "resource": spare_resource(cluster),
             "lun": 7,
             "lun_sets": [{"target": target.pk, "group": target.groups.get().pk}],
             **spec,

@@ -172,10 +172,11 @@ def test_host_key_approval_needs_a_reason(cluster):
     assert not AuditEntry.objects.exists()
 
 
-def test_host_key_approval_through_the_page_is_recorded(client, cluster):
+def test_host_key_approval_through_the_page_is_recorded(client, cluster, monkeypatch):
     node = cluster.nodes.order_by("name").first()
     offered = node.pending_host_key = new_host_key()
     node.save()
+    monkeypatch.setattr(hostkeys, "offered_host_key", lambda node: offered)
     client.force_login(make_user("a", Role.ADMIN, cluster))
     url = reverse("host-key-approve", args=[cluster.name, node.name])
     data = {"fingerprint": ssh.fingerprint(offered), "reason": "checked on the iLO console"}

@@ -226,7 +226,11 @@ def test_drift_is_overwritten_only_by_an_explicit_enforce_plan(lab_cluster, lab)
     node = f"{lab_cluster.name}-b"
     api.set_device_attr(lab.dir, node, "r1", "write_through", "0")  # changed by hand
     collection.collection_run(collection.collection_create(lab_cluster))
-    blocked = changes.plan_now(lab_cluster, operator, add_lun_change(lab_cluster, "x", 5), "add")
+    from clusters.models import LunMapping
+
+    mapping = LunMapping.objects.filter(target__cluster=lab_cluster).first()
+    change = {"kind": "remove_mappings", "mapping_ids": [mapping.pk]}
+    blocked = changes.plan_now(lab_cluster, operator, change, "remove")
     assert "drifted" in blocked.summary
     plan_job = changes.plan_now(lab_cluster, operator, {"kind": "enforce"}, "enforce")
     assert plan_job.state == Job.State.SUCCEEDED, plan_job.summary
@@ -244,16 +248,17 @@ def test_drift_is_overwritten_only_by_an_explicit_enforce_plan(lab_cluster, lab)
 
 def test_nodes_keep_the_backups_of_the_last_jobs_only(spare_cluster, operator, lab, settings):
     settings.NODE_KEEP_JOBS = 1
-    applied = []
-    for name, lun in (("vmfs1", 1), ("vmfs2", 2)):
-        plan_job = changes.plan_now(
-            spare_cluster, operator, add_lun_change(spare_cluster, name, lun), f"add {name}"
-        )
-        job = apply(plan_job, operator)
-        assert job.state == Job.State.SUCCEEDED, job.summary
-        applied.append(job.pk)
+    added = apply(
+        changes.plan_now(spare_cluster, operator, add_lun_change(spare_cluster), "add vmfs1"),
+        operator,
+    )
+    assert added.state == Job.State.SUCCEEDED, added.summary
+    ids = list(LunMapping.objects.filter(device__name="vmfs1").values_list("pk", flat=True))
+    change = {"kind": "remove_mappings", "mapping_ids": ids}
+    removed = apply(changes.plan_now(spare_cluster, operator, change, "remove vmfs1"), operator)
+    assert removed.state == Job.State.SUCCEEDED, removed.summary
     for suffix in "ab":
         root = lab.dir / "nodes" / f"{spare_cluster.name}-{suffix}" / "root"
         for folder in ("var/lib/scst-portal/backup", "var/lib/scst-portal/staged"):
             kept = sorted(p.name for p in (root / folder).iterdir())
-            assert kept == [f"job-{applied[-1]}"], (folder, kept)
+            assert kept == [f"job-{removed.pk}"], (folder, kept)

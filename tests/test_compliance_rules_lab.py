@@ -174,3 +174,19 @@ def test_lun_mapping_changed_by_hand_is_drift(lab, lab_cluster):
     collect(lab_cluster)
     finding = codes(lab_cluster)["DRIFT_SCST"]
     assert "LUN 7" in finding.details[0]["text"]
+
+
+def test_two_devices_on_one_backing_device_are_critical(lab, lab_cluster):
+    import dataclasses
+
+    node_name = f"{lab_cluster.name}-a"
+    with node_state(lab, node_name) as node:
+        r0 = node.state.scst.devices["r0"]
+        twin = dataclasses.replace(r0, name="twin", attrs={**r0.attrs, "t10_dev_id": "twin"})
+        node.state.scst.devices["twin"] = twin
+    collect(lab_cluster)
+    found = codes(lab_cluster)["SCST_BACKING_SHARED"]
+    assert found.severity == "CRITICAL"
+    filename = r0.attrs.get("filename") or "/dev/drbd0"
+    assert found.object_ref == f"backing:{node_name}:{filename}"
+    assert "r0, twin" in found.details[0]["text"]

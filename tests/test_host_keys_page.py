@@ -6,7 +6,8 @@ import pytest
 from django.urls import reverse
 
 from clusters import ssh
-from clusters.models import Role
+from clusters.models import NodeSnapshot, Role
+from clusters.services import hostkeys
 from tests.factories import make_user
 
 
@@ -57,7 +58,22 @@ def test_confirmation_page_shows_the_sha256_fingerprint_and_asks_for_a_reason(
     assert node.host_key == ""  # looking is not approving
 
 
-def test_admin_approves_with_a_reason_and_the_key_is_pinned(client, cluster, node):
+@pytest.fixture
+def offers(monkeypatch):
+    """What the node offers when the approval checks it (no SSH server in these tests)."""
+    offered = {}
+
+    def offered_host_key(node):
+        if node.name not in offered:
+            raise ssh.NodeUnreachable(f"cannot reach {node.address}:{node.ssh_port}")
+        return offered[node.name]
+
+    monkeypatch.setattr(hostkeys, "offered_host_key", offered_host_key)
+    return offered
+
+
+def test_admin_approves_with_a_reason_and_the_key_is_pinned(client, cluster, node, offers):
+    offers[node.name] = node.pending_host_key
     client.force_login(make_user("a", Role.ADMIN, cluster))
     offered = node.pending_host_key
     response = client.post(
@@ -127,3 +143,60 @@ def test_nothing_to_approve(client, cluster):
     client.force_login(make_user("a", Role.ADMIN, cluster))
     page = client.get(approve_url(node)).content.decode()
     assert "offers no host key waiting for approval" in page
+
+
+def test_a_key_the_node_no_longer_offers_is_not_pinned(client, cluster, node, offers):
+    pinned = new_host_key()
+    node.host_key = pinned
+    node.save()
+    offers[node.name] = pinned  # the node went back to its pinned key
+    client.force_login(make_user("a", Role.ADMIN, cluster))
+    shown = ssh.fingerprint(node.pending_host_key)
+    page = client.post(approve_url(node), {"fingerprint": shown, "reason": "checked"})
+    assert f"no longer offers {shown}" in page.content.decode()
+    node.refresh_from_db()
+    assert node.host_key == pinned
+
+
+def test_a_node_that_cannot_be_reached_gets_no_key_pinned(client, cluster, node, offers):
+    client.force_login(make_user("a", Role.ADMIN, cluster))
+    shown = ssh.fingerprint(node.pending_host_key)
+    page = client.post(approve_url(node), {"fingerprint": shown, "reason": "checked"})
+    assert "Nothing was pinned" in page.content.decode()
+    node.refresh_from_db()
+    assert node.host_key == ""
+
+
+def test_the_service_pins_only_the_fingerprint_shown(cluster, node, offers):
+    offers[node.name] = node.pending_host_key
+    admin = make_user("a", Role.ADMIN, cluster)
+    with pytest.raises(hostkeys.HostKeyError, match="another key waiting"):
+        hostkeys.host_key_approve(node, admin, "checked", fingerprint="SHA256:something-else")
+    node.refresh_from_db()
+    assert node.host_key == ""
+
+
+def test_a_login_with_the_pinned_key_clears_a_waiting_key(cluster, node):
+    from django.utils import timezone
+
+    node.host_key = new_host_key()
+    node.save()
+    NodeSnapshot.objects.create(
+        node=node, collected_at=timezone.now(), reachable=True, facts={"host_key_problem": ""}
+    )
+    node.refresh_from_db()
+    assert node.pending_host_key == ""
+
+
+def test_a_collection_refused_for_its_key_keeps_the_waiting_key(cluster, node):
+    from django.utils import timezone
+
+    NodeSnapshot.objects.create(
+        node=node,
+        collected_at=timezone.now(),
+        reachable=False,
+        error="host key changed",
+        facts={"host_key_problem": "changed"},
+    )
+    node.refresh_from_db()
+    assert node.pending_host_key != ""

@@ -165,14 +165,18 @@ def change_for(cluster: Cluster, change: dict) -> dict:
                 "blocksize": int(spec["blocksize"]),
             }
         )
-        return {"kind": kind, "spec": lun_spec.as_json()}
+        change = {"kind": kind, "spec": lun_spec.as_json()}
+        inventory.change_check(cluster, change)
+        return change
     if (
         kind == "revert"
         and not Revision.objects.filter(pk=change["revision"], cluster=cluster).exists()
     ):
         raise ValidationError({"revision": f"No revision {change['revision']} of {cluster}."})
     key = "mapping_ids" if kind == "remove_mappings" else "revision"
-    return {"kind": kind, key: change[key]}
+    checked = {"kind": kind, key: change[key]}
+    inventory.change_check(cluster, checked)
+    return checked
 
 
 def queue_or_refusal(job: Job, task) -> Response | None:
@@ -188,6 +192,11 @@ def queue_or_refusal(job: Job, task) -> Response | None:
 
 
 def refusal(exc: Exception, status_code: int = status.HTTP_400_BAD_REQUEST) -> Response:
+    """A 4xx answer: every message under "detail", and by field where one is named."""
+    if isinstance(exc, ValidationError) and hasattr(exc, "error_dict"):
+        fields = exc.message_dict
+        messages = [f"{name}: {m}" for name, ms in fields.items() for m in ms]
+        return Response({"detail": messages, "fields": fields}, status=status_code)
     messages = exc.messages if isinstance(exc, ValidationError) else [str(exc)]
     return Response({"detail": messages}, status=status_code)
 

@@ -318,3 +318,51 @@ def _desired_filename(desired, device: str) -> str | None:
 def _exported_on_all(facts: ClusterFacts, device: str) -> bool:
     nodes = facts.with_data()
     return len(nodes) > 1 and all(device in {r[4] for r in n.exported_luns()} for n in nodes)
+
+
+@rule(
+    "SCST_BACKING_SHARED",
+    CRITICAL,
+    "Two devices on one node share a backing file",
+    f"{README_DRBD}: one LUN is one SCSI identity. Two devices on the same filename present "
+    "the same blocks under two identities; initiators treat them as two disks, and writes "
+    "through both, or reservations on one, corrupt the data.",
+    "Remove the extra device (and its LUNs) on the affected node, so that each backing "
+    "device is exported by exactly one device with the inventory's identity.",
+)
+def backing_shared(facts: ClusterFacts):
+    for node in facts.with_data():
+        by_file: dict[str, list[str]] = {}
+        for device in node.device_names():
+            filename = node.device_attribute(device, "filename").value
+            if filename:
+                by_file.setdefault(filename, []).append(device)
+        for filename, devices in sorted(by_file.items()):
+            if len(devices) > 1:
+                shown = ", ".join(devices)
+                yield backing_shared.rule.finding(
+                    f"backing:{node.name}:{filename[:200]}",
+                    Detail(
+                        f"{filename!r} backs {len(devices)} devices: {shown}",
+                        "; ".join(node.device_attribute(d, "filename").evidence for d in devices),
+                        node.name,
+                    ),
+                )
+
+
+@rule(
+    "SCST_VALUE_UNWRITABLE",
+    WARNING,
+    "A node runs a value the portal cannot write back",
+    "Whatever a node reports is data: a name or value that scst.conf cannot carry (braces, "
+    "a leading double quote, a newline, NUL) can be neither rendered nor pushed, so the "
+    "portal leaves that object out of what it would write and keeps reporting it.",
+    "Change the value on the node (scstadmin or sysfs) to one scst.conf can carry; until "
+    "then keep the cluster monitored for this object.",
+)
+def value_unwritable(facts: ClusterFacts):
+    for node in facts.with_data():
+        for where, problem in node.unwritable:
+            yield value_unwritable.rule.finding(
+                f"scst:{node.name}:unwritable", Detail(f"{where}: {problem}", where, node.name)
+            )

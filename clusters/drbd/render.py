@@ -20,8 +20,36 @@ INDENT = "    "
 # Values made only of these characters need no quotes; anything else is quoted.
 # Validation has already excluded '"', '\\' and newlines, so quoting cannot be escaped.
 _BARE = re.compile(r"[A-Za-z0-9_./-]+")
-# drbdadm's scanner reads these as numbers (with a unit suffix), not as names.
-_NUMBER_LIKE = re.compile(r"[0-9]+[kKmMgGsS]?")
+# drbdadm's scanner reads these as numbers (with a unit suffix) or IPv4 addresses, not
+# as names.
+_NUMBER_LIKE = re.compile(r"[0-9]+[kKmMgGsS]?|([0-9]{1,3}\.){3}[0-9]{1,3}")
+# Words drbdadm's scanner returns as keywords, not as a name (drbd-utils
+# user/v9/drbdadm_scanner.fl and user/v84/drbdadm_scanner.fl): a resource or host called
+# `skip` or `protocol` must be quoted, which makes it a plain string (DQSTRING).
+_KEYWORD_LIST = """
+    on stacked-on-top-of floating no net yes ask via skip disk host hosts port proxy minor
+    inside volume cmd-timeout-short cmd-timeout-medium cmd-timeout-long syncer device global
+    common options outside address alternate-link-address startup include handlers
+    connection connection-mesh minor-count disable-ip-verification dialog-refresh resource
+    meta-disk flexible-meta-disk node-id usage-count _this_host _remote_host _peer_node_id
+    _is_standalone template-file path sci ssocks sdp ipv4 ipv6 ignore-on size on-io-error
+    fencing max-bio-bvecs disk-timeout read-balancing use-bmbv disk-barrier disk-flushes
+    disk-drain md-flushes no-disk-barrier no-disk-flushes no-disk-drain no-md-flushes timeout
+    protocol ko-count ping-int max-buffers sndbuf-size rcvbuf-size connect-int cram-hmac-alg
+    shared-secret max-epoch-size after-sb-0pri after-sb-1pri after-sb-2pri rr-conflict
+    ping-timeout unplug-watermark data-integrity-alg on-congestion socket-check-timeout
+    congestion-fill congestion-extents allow-two-primaries always-asbp no-tcp-cork tcp-cork
+    discard-my-data rate resync-rate after resync-after verify-alg csums-alg
+    csums-after-crash-only al-extents al-updates discard-zeroes-if-aligned cpu-mask use-rle
+    delay-probe-volume delay-probe-interval c-plan-ahead c-delay-target c-fill-target
+    c-max-rate c-min-rate throttle-threshold hold-off-threshold on-no-data-accessible
+    wfc-timeout degr-wfc-timeout outdated-wfc-timeout stacked-timeouts become-primary-on
+    wait-after-sb pri-on-incon-degr pri-lost-after-sb pri-lost initial-split-brain
+    split-brain outdate-peer fence-peer unfence-peer local-io-error before-resync-target
+    after-resync-target before-resync-source memlimit read-loops compression bwlimit plugin
+    out-of-sync
+"""
+KEYWORDS = frozenset(_KEYWORD_LIST.split())
 
 SPLIT_BRAIN_POLICY = {
     "after-sb-0pri": "discard-zero-changes",
@@ -142,7 +170,9 @@ def _volume_body(volume: VolumeConfig, indent: str) -> list[str]:
 
 
 def _name(value: str) -> str:
-    return f'"{value}"' if _NUMBER_LIKE.fullmatch(value) else _quote(value)
+    if _NUMBER_LIKE.fullmatch(value) or value in KEYWORDS:
+        return f'"{value}"'
+    return _quote(value)
 
 
 def _quote(value: str) -> str:

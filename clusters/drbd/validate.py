@@ -209,12 +209,27 @@ def validate_volume(volume: VolumeConfig, host: str) -> None:
         _check_block_device(volume.meta_disk, f"{where}: meta-disk")
 
 
-def _check_block_device(path: str, what: str) -> None:
+def disk_problem(path: str) -> str | None:
+    """Why `path` cannot be a disk or meta-disk in a .res file, or None."""
     if len(path) > 255 or not BLOCK_DEVICE.fullmatch(path):
-        raise DrbdConfigError(
-            f"{what} {path!r} is invalid: use an absolute /dev/… path of letters, digits"
+        return (
+            "use an absolute /dev/… path of letters, digits"
             " and _ . + : = @ - (no spaces, quotes or '..')"
         )
+    return None
+
+
+def resource_name_problem(name: str) -> str | None:
+    """Why `name` cannot be a DRBD resource name, or None."""
+    if not RESOURCE_NAME.fullmatch(name):
+        return "use 1-64 letters, digits, '_', '.', '-' (not starting with '.' or '-')"
+    return None
+
+
+def _check_block_device(path: str, what: str) -> None:
+    problem = disk_problem(path)
+    if problem:
+        raise DrbdConfigError(f"{what} {path!r} is invalid: {problem}")
 
 
 def _validate_sections(res: ResourceConfig, version: str) -> None:

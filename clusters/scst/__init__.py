@@ -31,7 +31,14 @@ from clusters.scst.model import (
     TargetGroupMember,
 )
 from clusters.scst.parser import ScstConfigError, parse_config
-from clusters.scst.render import DEFAULT_HEADER, escape_value, render_config
+from clusters.scst.render import (
+    DEFAULT_HEADER,
+    creation_value_problem,
+    escape_value,
+    name_problem,
+    render_config,
+    value_problem,
+)
 from clusters.scst.sysfs import (
     PrRegistrant,
     PrReservation,
@@ -74,13 +81,16 @@ __all__ = [
     "TargetGroup",
     "TargetGroupMember",
     "build_live_state",
+    "creation_value_problem",
     "default_device_attribute",
     "effective_device_attribute",
     "escape_value",
+    "name_problem",
     "parse_attribute",
     "parse_config",
     "parse_dump",
     "parse_links",
     "parse_pr_state",
     "render_config",
+    "value_problem",
 ]

@@ -51,14 +51,17 @@ def _header(header: str) -> str:
 
 def escape_value(value: str) -> str:
     """Quote and escape a value as scstadmin's escapeMeta does (blanks → double quotes)."""
-    problem = _value_problem(value)
+    problem = value_problem(value)
     if problem:
         raise ValueError(f"cannot write value {value!r} to scst.conf: {problem}")
     escaped = re.sub(r"([\\#])", r"\\\1", value)
     return f'"{escaped}"' if any(c in BLANKS for c in value) else escaped
 
 
-def _value_problem(value: str) -> str | None:
+def value_problem(value: str) -> str | None:
+    """Why `value` cannot be written to scst.conf and read back unchanged, or None."""
+    if "\0" in value:
+        return "a NUL character cannot be expressed"
     if any(c in "\n{}" for c in value):
         return "newlines and braces cannot be expressed"
     blanks = any(c in BLANKS for c in value)
@@ -69,8 +72,25 @@ def _value_problem(value: str) -> str | None:
     return None
 
 
+def name_problem(name: str) -> str | None:
+    """Why `name` cannot be a section or attribute name in scst.conf, or None."""
+    if name in KEYWORDS:
+        return f"{name} is an scst.conf keyword"
+    if not _NAME.fullmatch(name):
+        return "blanks, braces, '\"', '#' and '\\' cannot be expressed in a name"
+    return None
+
+
+def creation_value_problem(value: str) -> str | None:
+    """Why `value` cannot be a device creation parameter (add_device NAME k=v;k=v), or None:
+    scstadmin passes them to the handler's mgmt file separated by ';'."""
+    if ";" in value:
+        return "';' separates creation parameters"
+    return value_problem(value)
+
+
 def _name(name: str, what: str) -> str:
-    if not _NAME.fullmatch(name) or name in KEYWORDS:
+    if name_problem(name):
         raise ValueError(f"cannot write {what} name {name!r} to scst.conf")
     return name
 

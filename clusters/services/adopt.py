@@ -1,11 +1,15 @@
 """Adopt a running cluster: turn the live SCST and DRBD config of its nodes into inventory.
 
 Reads only parsed facts (from a collection); writes inventory rows in one transaction.
-What the inventory cannot model is reported, not guessed.
+What the inventory cannot model is reported, not guessed. Every row passes the same rules
+as one typed in (clusters.services.inventory); a live value the portal could not write
+back is reported with the field and the value (escaped), and that object is left out,
+so the cluster stays monitored for it (compliance reports it too).
 """
 
 from dataclasses import dataclass, field
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from clusters.facts import COPY_MANAGER_DRIVER, NodeFacts
@@ -20,6 +24,7 @@ from clusters.models import (
     ScstDevice,
     Target,
 )
+from clusters.services.inventory import device_validate
 
 MODELLED_HANDLERS = {"vdisk_blockio", "vdisk_fileio"}
 FLAGS = ("nv_cache", "write_through", "cluster_mode", "rotational")
@@ -54,6 +59,29 @@ def drbd_options(config) -> dict[str, dict[str, str]]:
         "startup": dict(config.startup),
         "options": dict(config.options),
     }
+
+
+def _shown(value: object) -> str:
+    """A live value as it may be shown: escaped, and short."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _create(obj, what: str, report: AdoptionReport):
+    """Validate and save `obj`, or report why not (field and message) and return None."""
+    try:
+        if isinstance(obj, ScstDevice):
+            device_validate(obj)
+        else:
+            obj.full_clean()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{name}: {' '.join(messages)}" for name, messages in exc.message_dict.items()
+        )
+        report.skipped.append(f"{what}: {problems}")
+        return None
+    obj.save()
+    return obj
 
 
 @transaction.atomic
@@ -97,31 +125,44 @@ def _import_drbd(cluster, facts, nodes, report, choices) -> dict[str, DrbdResour
             two_primaries = choices.get(
                 drbd_key(name, "net", "allow-two-primaries"), config.net.get("allow-two-primaries")
             )
-            resource = DrbdResource.objects.create(
-                cluster=cluster,
-                name=name,
-                port=port,
-                protocol=choices.get(drbd_key(name, "protocol")) or config.protocol or "C",
-                allow_two_primaries=two_primaries == "yes",
-                options=options,
+            resource = _create(
+                DrbdResource(
+                    cluster=cluster,
+                    name=name,
+                    port=port,
+                    protocol=choices.get(drbd_key(name, "protocol")) or config.protocol or "C",
+                    allow_two_primaries=two_primaries == "yes",
+                    options=options,
+                ),
+                f"DRBD resource {_shown(name)}",
+                report,
             )
+            if resource is None:
+                continue
             report.count("DRBD resources")
             resources[name] = resource
             for host in config.hosts:
                 node = nodes.get(host.name)
                 if node is None:
-                    report.skipped.append(f"{name}: host {host.name} is not a node of {cluster}")
+                    report.skipped.append(
+                        f"{name}: host {_shown(host.name)} is not a node of {cluster}"
+                    )
                     continue
                 for number, volume in enumerate(host.volumes):
-                    DrbdVolume.objects.create(
-                        resource=resource,
-                        node=node,
-                        volume=volume.number if volume.number is not None else number,
-                        minor=volume.minor,
-                        backing_disk=volume.disk,
-                        meta_disk=volume.meta_disk,
+                    row = _create(
+                        DrbdVolume(
+                            resource=resource,
+                            node=node,
+                            volume=volume.number if volume.number is not None else number,
+                            minor=volume.minor,
+                            backing_disk=volume.disk,
+                            meta_disk=volume.meta_disk,
+                        ),
+                        f"DRBD {name} volume {number} on {node.name}",
+                        report,
                     )
-                    report.count("DRBD volumes")
+                    if row is not None:
+                        report.count("DRBD volumes")
     return resources
 
 
@@ -145,7 +186,7 @@ def _import_devices(cluster, facts, nodes, resources, report, choices) -> dict[s
             handler = choices.get(device_key(name, "handler")) or node_facts.device_handler(name)
             if handler not in MODELLED_HANDLERS:
                 report.skipped.append(
-                    f"device {name}: handler {handler} is not managed by the portal"
+                    f"device {_shown(name)}: handler {_shown(handler)} is not managed by the portal"
                 )
                 continue
             value = _reader(node_facts, name, choices)
@@ -155,7 +196,7 @@ def _import_devices(cluster, facts, nodes, resources, report, choices) -> dict[s
                 resource, volume = minor_to_resource.get(
                     (node_facts.name, int(filename[9:])), (None, 0)
                 )
-            devices[name] = ScstDevice.objects.create(
+            device = ScstDevice(
                 cluster=cluster,
                 name=name,
                 handler=handler,
@@ -170,12 +211,22 @@ def _import_devices(cluster, facts, nodes, resources, report, choices) -> dict[s
                 else "",
                 eui64_id=value("eui64_id") or "",
                 naa_id=value("naa_id") or "",
-                blocksize=int(value("blocksize") or 512),
+                blocksize=_number(value("blocksize"), 512),
                 uses_reservations=False,
-                **{flag: int(value(flag) or 0) for flag in FLAGS},
+                **{flag: _number(value(flag), 0) for flag in FLAGS},
             )
+            if _create(device, f"device {_shown(name)}", report) is None:
+                continue
+            devices[name] = device
             report.count("SCST devices")
     return devices
+
+
+def _number(text: str | None, default: int) -> int:
+    """A live number; anything else becomes -1, which the field rules then refuse."""
+    if not text:
+        return default
+    return int(text) if text.isascii() and text.isdigit() and len(text) < 10 else -1
 
 
 def _reader(node_facts: NodeFacts, device: str, choices: dict[str, str]):
@@ -200,25 +251,40 @@ def _import_targets(cluster, node, node_facts, devices, report) -> None:
         if driver.name == COPY_MANAGER_DRIVER:
             continue  # SCST's own, on every node; its LUNs are automatic (facts.py)
         if driver.name != "iscsi":
-            report.skipped.append(f"{node.name}: target driver {driver.name} is not managed")
+            report.skipped.append(
+                f"{node.name}: target driver {_shown(driver.name)} is not managed"
+            )
             continue
         for tname, target in sorted(driver.targets.items()):
-            row = Target.objects.create(
-                cluster=cluster,
-                node=node,
-                name=tname,
-                rel_tgt_id=rel_ids.get(tname) or 0,
-                enabled=target.attributes.get("enabled") == "1",
+            row = _create(
+                Target(
+                    cluster=cluster,
+                    node=node,
+                    name=tname,
+                    rel_tgt_id=rel_ids.get(tname) or 0,
+                    enabled=target.attributes.get("enabled") == "1",
+                ),
+                f"{node.name}: target {_shown(tname)}",
+                report,
             )
+            if row is None:
+                continue
             report.count("targets")
             for number, lun in target.luns.items():
                 _map(row, None, number, lun.device, devices, report)
             for gname, group in target.groups.items():
-                group_row = InitiatorGroup.objects.create(target=row, name=gname)
+                group_row = _create(
+                    InitiatorGroup(target=row, name=gname),
+                    f"{node.name}: group {_shown(gname)} of {tname}",
+                    report,
+                )
+                if group_row is None:
+                    continue
                 report.count("initiator groups")
                 for ini in group.initiators:
-                    Initiator.objects.create(group=group_row, name=ini)
-                    report.count("initiators")
+                    where = f"{node.name}: initiator {_shown(ini)} in {gname}"
+                    if _create(Initiator(group=group_row, name=ini), where, report):
+                        report.count("initiators")
                 for number, lun in group.luns.items():
                     _map(row, group_row, number, lun.device, devices, report)
 
@@ -226,7 +292,10 @@ def _import_targets(cluster, node, node_facts, devices, report) -> None:
 def _map(target, group, number, device_name, devices, report) -> None:
     device = devices.get(device_name)
     if device is None:
-        report.skipped.append(f"LUN {number} on {target.name}: device {device_name} not imported")
+        report.skipped.append(
+            f"LUN {number} on {target.name}: device {_shown(device_name)} not imported"
+        )
         return
-    LunMapping.objects.create(device=device, target=target, group=group, lun=number)
-    report.count("LUN mappings")
+    where = f"LUN {number} on {target.name}"
+    if _create(LunMapping(device=device, target=target, group=group, lun=number), where, report):
+        report.count("LUN mappings")

@@ -2,6 +2,7 @@
 
 from datetime import datetime
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
@@ -110,8 +111,8 @@ def findings_store(
             finding = Finding(
                 cluster=cluster, code=item.code, object_ref=item.object_ref, first_seen=now
             )
-        finding.severity, finding.title = item.severity, item.title
-        finding.details, finding.last_seen = item.details_json(), now
+        finding.severity, finding.title = item.severity, bounded(item.title, 200)
+        finding.details, finding.last_seen = bounded_details(item.details_json()), now
         finding.last_known_at = None
         finding.save()
         kept.append(finding)
@@ -136,6 +137,31 @@ def _report(cluster: Cluster, kept: list[Finding], before: dict, gone: list[Find
 
     alerts.findings_stored(cluster, kept, before, gone)
     history.record_findings(cluster)
+
+
+def bounded(text: str | None, limit: int | None = None) -> str:
+    """Node-sent text as stored: NUL made visible (PostgreSQL text cannot hold it) and cut
+    at `limit` (FINDING_EVIDENCE_MAX_CHARS) with the original length said."""
+    limit = limit or settings.FINDING_EVIDENCE_MAX_CHARS
+    text = (text or "").replace("\x00", "\\x00")
+    if len(text) <= limit:
+        return text
+    return text[:limit] + f"… [truncated: {len(text)} characters]"
+
+
+def bounded_details(details: list[dict]) -> list[dict]:
+    """A finding's detail lines with every text and evidence bounded, and at most
+    FINDING_MAX_DETAILS lines: a page's size never depends on what a node sends."""
+    limit = settings.FINDING_MAX_DETAILS
+    kept = [
+        {**d, "text": bounded(d.get("text")), "evidence": bounded(d.get("evidence"))}
+        for d in details[:limit]
+    ]
+    if len(details) > limit:
+        kept.append(
+            {"node": None, "text": f"… and {len(details) - limit} more lines", "evidence": ""}
+        )
+    return kept
 
 
 def _end_mutes_if_worse(cluster: Cluster, finding: Finding, now: datetime) -> None:

@@ -1,11 +1,16 @@
 """Inventory changes the wizard and revisions make: add a LUN, remove a mapping, export and
-restore a cluster's storage inventory. Each validates with the models' own rules."""
+restore a cluster's storage inventory. Each validates with the models' own rules (whose
+field validators carry the renderers' rules, clusters/validators.py) and the rules that
+span objects here, before anything is saved; a refusal is a ValidationError naming the
+field."""
 
 import secrets
 from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
+from django.db import transaction
 
+from clusters import drbd
 from clusters.models import (
     Cluster,
     DrbdResource,
@@ -17,6 +22,7 @@ from clusters.models import (
     ScstDevice,
     Target,
 )
+from clusters.validators import validate_drbd_resource_name
 
 
 def identity_generate(cluster: Cluster, name: str) -> dict[str, str]:
@@ -74,6 +80,8 @@ class NewResourceSpec:
 
 def drbd_resource_create(cluster: Cluster, spec: NewResourceSpec) -> DrbdResource:
     """Create the resource (protocol C, two primaries) and one volume 0 per node."""
+    resource = DrbdResource(cluster=cluster, name=spec.name, port=spec.port)
+    resource.clean_fields(exclude=["cluster"])  # the field rules before any query uses them
     if DrbdResource.objects.filter(cluster=cluster, name=spec.name).exists():
         raise ValidationError({"name": f"{cluster.name} already has a DRBD resource {spec.name}."})
     if DrbdResource.objects.filter(cluster=cluster, port=spec.port).exists():
@@ -82,30 +90,87 @@ def drbd_resource_create(cluster: Cluster, spec: NewResourceSpec) -> DrbdResourc
     missing = sorted(set(nodes) - {node for node, _, _ in spec.volumes})
     if missing:
         raise ValidationError(f"The new resource {spec.name} has no disk on {', '.join(missing)}.")
-    resource = DrbdResource(cluster=cluster, name=spec.name, port=spec.port)
     resource.full_clean()
     resource.save()
     for node_name, minor, disk in spec.volumes:
         if node_name not in nodes:
             raise ValidationError(f"{cluster.name} has no node {node_name}.")
-        used = DrbdVolume.objects.filter(node=nodes[node_name], backing_disk=disk).first()
-        if used is not None:
-            raise ValidationError(
-                f"{node_name}: {disk} is already the backing disk of DRBD {used.resource.name}."
-            )
         volume = DrbdVolume(
             resource=resource, node=nodes[node_name], minor=minor, backing_disk=disk
         )
         volume.full_clean()
+        used = DrbdVolume.objects.filter(node=nodes[node_name], backing_disk=disk).first()
+        if used is not None:
+            raise ValidationError(
+                {
+                    "backing_disk": f"{node_name}: {disk} is already the backing disk of "
+                    f"DRBD {used.resource.name}."
+                }
+            )
         volume.save()
     return resource
 
 
+def device_backing_check(device: ScstDevice) -> None:
+    """One backing device, one identity: a DRBD volume backs at most one SCST device.
+    Two devices on one /dev/drbdN present two SCSI identities for the same blocks, and
+    initiators writing through both corrupt the data."""
+    if not device.drbd_resource_id:
+        return
+    other = (
+        ScstDevice.objects.filter(
+            drbd_resource_id=device.drbd_resource_id, drbd_volume=device.drbd_volume
+        )
+        .exclude(pk=device.pk)
+        .first()
+    )
+    if other is not None:
+        raise ValidationError(
+            {
+                "drbd_resource": f"DRBD resource {device.drbd_resource.name} volume "
+                f"{device.drbd_volume} already backs device {other.name}: one backing "
+                "device can carry only one SCSI identity."
+            }
+        )
+
+
+def device_validate(device: ScstDevice) -> None:
+    """Every rule for a device: its fields, then the one-identity-per-backing rule.
+
+    The field rules run first on their own: ScstDevice.clean queries with t10_dev_id,
+    and a value PostgreSQL cannot hold (NUL) must be refused before it reaches a query.
+    """
+    device.clean_fields()
+    device.full_clean()
+    device_backing_check(device)
+
+
+def _lun_set_check(cluster: Cluster, target_id: object, group_id: object) -> None:
+    if (
+        not isinstance(target_id, int)
+        or not Target.objects.filter(pk=target_id, cluster=cluster).exists()
+    ):
+        raise ValidationError({"lun_sets": f"{cluster.name} has no target with id {target_id}."})
+    if group_id is not None and not (
+        isinstance(group_id, int)
+        and InitiatorGroup.objects.filter(pk=group_id, target_id=target_id).exists()
+    ):
+        raise ValidationError(
+            {"lun_sets": f"Target {target_id} of {cluster.name} has no group with id {group_id}."}
+        )
+
+
 def lun_create(cluster: Cluster, spec: LunSpec) -> ScstDevice:
     """Create the device (safe attributes fixed) and its mappings; ValidationError if not."""
+    try:
+        validate_drbd_resource_name(spec.resource)
+    except ValidationError as exc:
+        raise ValidationError({"resource": exc.messages}) from exc
     resource = DrbdResource.objects.filter(cluster=cluster, name=spec.resource).first()
     if resource is None:
         raise ValidationError({"resource": f"No DRBD resource {spec.resource} in {cluster}."})
+    for target_id, group_id in spec.lun_sets:
+        _lun_set_check(cluster, target_id, group_id)
     device = ScstDevice(
         cluster=cluster,
         name=spec.device_name,
@@ -118,13 +183,45 @@ def lun_create(cluster: Cluster, spec: LunSpec) -> ScstDevice:
         blocksize=spec.blocksize,
         **spec.identity,
     )
-    device.full_clean()
+    try:
+        device_validate(device)
+    except ValidationError as exc:
+        if hasattr(exc, "error_dict") and "drbd_resource" in exc.error_dict:
+            exc.error_dict["resource"] = exc.error_dict.pop("drbd_resource")
+        if hasattr(exc, "error_dict") and "name" in exc.error_dict:
+            exc.error_dict["device_name"] = exc.error_dict.pop("name")
+        raise
     device.save()
     for target_id, group_id in spec.lun_sets:
         mapping = LunMapping(device=device, target_id=target_id, group_id=group_id, lun=spec.lun)
         mapping.full_clean()
         mapping.save()
     return device
+
+
+def desired_check(cluster: Cluster) -> None:
+    """The inventory renders into files for every node, or a ValidationError says why."""
+    from clusters.desired import desired_cluster
+
+    try:
+        desired_cluster(cluster)
+    except (ValueError, drbd.DrbdConfigError) as exc:
+        raise ValidationError(f"The inventory cannot be written to the nodes: {exc}") from exc
+
+
+def change_check(cluster: Cluster, change: dict) -> None:
+    """Refuse a change the inventory would not accept, before it is planned: applied in a
+    transaction that is rolled back, then rendered. ValidationError names the field."""
+    from clusters.services.change_kinds import change_from_json
+
+    try:
+        kind = change_from_json(change)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValidationError({"kind": f"Not a change the portal knows: {exc}"}) from exc
+    with transaction.atomic():
+        kind.apply_to(cluster)
+        desired_check(cluster)
+        transaction.set_rollback(True)
 
 
 def lun_mapping_remove(cluster: Cluster, mapping_ids: list[int]) -> list[str]:
@@ -201,7 +298,35 @@ DEVICE_FIELDS = (
 
 
 def inventory_restore(cluster: Cluster, data: dict) -> None:
-    """Replace the cluster's storage inventory with an exported one (call in a transaction)."""
+    """Replace the cluster's storage inventory with an exported one (call in a transaction).
+
+    Every object passes the same rules as a new one; a revision that no longer does is
+    refused with a ValidationError naming the object and field (the caller rolls back).
+    """
+    try:
+        _restore(cluster, data)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValidationError(
+            {"revision": f"The revision's inventory is malformed ({exc!r}); it cannot be restored."}
+        ) from exc
+
+
+def _saved(obj, what: str):
+    """full_clean, then save; a refusal names the object it is about."""
+    try:
+        if isinstance(obj, ScstDevice):
+            device_validate(obj)
+        else:
+            obj.full_clean()
+    except ValidationError as exc:
+        raise ValidationError(
+            {f"{what}.{field}": messages for field, messages in exc.message_dict.items()}
+        ) from exc
+    obj.save()
+    return obj
+
+
+def _restore(cluster: Cluster, data: dict) -> None:
     LunMapping.objects.filter(target__cluster=cluster).delete()
     Target.objects.filter(cluster=cluster).delete()
     ScstDevice.objects.filter(cluster=cluster).delete()
@@ -209,44 +334,57 @@ def inventory_restore(cluster: Cluster, data: dict) -> None:
     nodes = {n.name: n for n in cluster.nodes.all()}
     resources = {}
     for r in data["resources"]:
-        res = DrbdResource.objects.create(
-            cluster=cluster,
-            name=r["name"],
-            port=r["port"],
-            protocol=r["protocol"],
-            allow_two_primaries=r["allow_two_primaries"],
-            options=r.get("options") or {},
+        res = _saved(
+            DrbdResource(
+                cluster=cluster,
+                name=r["name"],
+                port=r["port"],
+                protocol=r["protocol"],
+                allow_two_primaries=r["allow_two_primaries"],
+                options=r.get("options") or {},
+            ),
+            f"resource {str(r['name'])[:60]!r}",
         )
         resources[res.name] = res
         for node, volume, minor, disk, meta in r["volumes"]:
-            DrbdVolume.objects.create(
-                resource=res,
-                node=nodes[node],
-                volume=volume,
-                minor=minor,
-                backing_disk=disk,
-                meta_disk=meta,
+            _saved(
+                DrbdVolume(
+                    resource=res,
+                    node=nodes[node],
+                    volume=volume,
+                    minor=minor,
+                    backing_disk=disk,
+                    meta_disk=meta,
+                ),
+                f"resource {res.name} volume {volume} on {node}",
             )
     devices = {}
     for d in data["devices"]:
         fields = {f: d[f] for f in DEVICE_FIELDS}
-        devices[d["name"]] = ScstDevice.objects.create(
-            cluster=cluster, drbd_resource=resources.get(d["resource"]), **fields
+        devices[d["name"]] = _saved(
+            ScstDevice(cluster=cluster, drbd_resource=resources.get(d["resource"]), **fields),
+            f"device {str(d['name'])[:60]!r}",
         )
     for t in data["targets"]:
-        target = Target.objects.create(
-            cluster=cluster,
-            node=nodes[t["node"]],
-            name=t["name"],
-            rel_tgt_id=t["rel_tgt_id"],
-            enabled=t["enabled"],
+        target = _saved(
+            Target(
+                cluster=cluster,
+                node=nodes[t["node"]],
+                name=t["name"],
+                rel_tgt_id=t["rel_tgt_id"],
+                enabled=t["enabled"],
+            ),
+            f"target {str(t['name'])[:60]!r}",
         )
         groups = {}
         for gname, initiators in t["groups"].items():
-            groups[gname] = InitiatorGroup.objects.create(target=target, name=gname)
+            groups[gname] = _saved(
+                InitiatorGroup(target=target, name=gname), f"group {str(gname)[:60]!r}"
+            )
             for ini in initiators:
-                Initiator.objects.create(group=groups[gname], name=ini)
+                _saved(Initiator(group=groups[gname], name=ini), f"initiator {str(ini)[:60]!r}")
         for gname, lun, device in t["luns"]:
-            LunMapping.objects.create(
-                device=devices[device], target=target, group=groups.get(gname), lun=lun
+            _saved(
+                LunMapping(device=devices[device], target=target, group=groups.get(gname), lun=lun),
+                f"LUN {lun} on {target.name}",
             )

@@ -1,5 +1,6 @@
 """Overview of all clusters, the cluster page and its "Collect now" button."""
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
@@ -28,7 +29,9 @@ def cluster_detail(request: HttpRequest, cluster: Cluster) -> HttpResponse:
         "role": access.role_on(request.user, cluster),
         "can_operate": access.has_role(request.user, cluster, Role.OPERATOR),
         "can_admin": access.has_role(request.user, cluster, Role.ADMIN),
-        "findings": selectors.open_findings(Cluster.objects.filter(pk=cluster.pk)),
+        "findings": selectors.open_findings_page(
+            Cluster.objects.filter(pk=cluster.pk), 1, settings.PAGE_SIZE
+        ),
         "status": selectors.cluster_overview(Cluster.objects.filter(pk=cluster.pk))[0],
         **selectors.cluster_inventory(cluster),
         **selectors.cluster_live_state(cluster),

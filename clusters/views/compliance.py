@@ -1,5 +1,6 @@
 """Compliance: open findings of every visible cluster, and muting one of them."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -18,9 +19,16 @@ def compliance(request: HttpRequest) -> HttpResponse:
         codes=selectors.finding_codes(clusters),
         cluster_names=list(clusters.order_by("name").values_list("name", flat=True)),
     )
+    page = selectors.open_findings_page(
+        clusters, request.GET.get("page"), settings.PAGE_SIZE, **form.filters()
+    )
+    query = request.GET.copy()
+    query.pop("page", None)
     context = {
         "form": form,
-        "findings": selectors.open_findings(clusters, **form.filters()),
+        "page": page,
+        "findings": page.object_list,
+        "query": query.urlencode(),
         "mutable_cluster_ids": mutable_cluster_ids(request),
         "mute_form": MuteForm(),
     }

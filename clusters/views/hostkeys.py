@@ -17,7 +17,12 @@ def host_key_approve(request: HttpRequest, cluster: Cluster, node_name: str) -> 
     form = HostKeyApproveForm(request.POST or None, offered_fingerprint=key.pending)
     if request.method == "POST" and key.pending and form.is_valid():
         try:
-            hostkeys.host_key_approve(node, request.user, form.cleaned_data["reason"])
+            hostkeys.host_key_approve(
+                node,
+                request.user,
+                form.cleaned_data["reason"],
+                fingerprint=form.cleaned_data["fingerprint"],
+            )
         except hostkeys.HostKeyError as exc:
             form.add_error(None, str(exc))
         else:
