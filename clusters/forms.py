@@ -375,3 +375,18 @@ class LunRemoveForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["mapping_ids"].choices = [(m.pk, str(m)) for m in mappings]
         self.fields["mapping_ids"].initial = [m.pk for m in mappings]
+
+
+class WorkflowApplyForm(forms.Form):
+    """Run an approved day-2 workflow: a reason and a confirmation of its steps."""
+
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}),
+        strip=True,
+        help_text="Goes to the audit trail and the job record.",
+        error_messages={"required": "Say why you run this workflow."},
+    )
+    confirm = forms.BooleanField(
+        label="I have reviewed every step and what each node's initiators see meanwhile",
+        error_messages={"required": "Confirm that you have reviewed the steps."},
+    )

@@ -3,6 +3,7 @@ from django.urls import path
 from clusters import views
 from clusters.views import changes as change_views
 from clusters.views import onboarding, reconcile, wizard
+from clusters.views import workflows as workflow_views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -44,4 +45,12 @@ urlpatterns = [
     ),
     path("plans/<int:job_id>/", change_views.plan_detail, name="plan-detail"),
     path("plans/<int:job_id>/apply/", change_views.plan_apply, name="plan-apply"),
+    # Day-2 workflows: each ends in a workflow plan and its run.
+    path(
+        "clusters/<str:cluster_name>/devices/<str:device>/grow/",
+        workflow_views.lun_grow,
+        name="lun-grow",
+    ),
+    path("workflows/<int:workflow_id>/", workflow_views.workflow_plan, name="workflow-plan"),
+    path("workflows/<int:workflow_id>/run/", workflow_views.workflow_apply, name="workflow-apply"),
 ]

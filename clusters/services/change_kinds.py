@@ -135,6 +135,40 @@ Change = AddLun | RemoveMappings | Revert | Enforce | Reconcile
 KINDS = {kind.kind: kind for kind in (AddLun, RemoveMappings, Revert, Enforce, Reconcile)}
 
 
+# --- day-2 workflows: node command sequences, planned and applied by
+# clusters/services/workflows.py (they change no inventory file) ----------------------
+
+
+@dataclass(frozen=True)
+class GrowLun:
+    """Grow a LUN after its backing disks grew on both nodes: `drbdadm resize` on one
+    node, then SCST's resync_size on every node's device."""
+
+    kind: ClassVar[str] = "grow_lun"
+    device: str
+
+    def apply_to(self, cluster: Cluster) -> None:
+        pass  # sizes are not in the inventory
+
+    def new_resources(self) -> set[str]:
+        return set()
+
+    def as_json(self) -> dict:
+        return {"kind": self.kind, "device": self.device}
+
+
+Workflow = GrowLun
+WORKFLOW_KINDS = {kind.kind: kind for kind in (GrowLun,)}
+
+
+def workflow_from_json(data: dict) -> Workflow:
+    """The typed workflow of a stored workflow plan; ValidationError if unknown."""
+    kind = WORKFLOW_KINDS.get(data.get("kind", ""))
+    if kind is None:
+        raise ValidationError({"kind": f"Unknown workflow {data.get('kind')!r}."})
+    return GrowLun(str(data["device"]))
+
+
 def change_from_json(data: dict) -> Change:
     """The typed change of a stored plan or an API request; ValidationError if unknown."""
     kind = KINDS.get(data.get("kind", ""))

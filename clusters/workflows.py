@@ -1,0 +1,320 @@
+"""Day-2 workflows on a dual-primary pair: node command sequences (async, no ORM).
+
+A workflow is planned on what every node reports (read-only probes), approved, then
+applied under the cluster's lock: the apply probes again on the connections it writes
+through and refuses unless the judgement is still the approved one (its signature),
+then runs each step through push.Push.run (journaled as a NodeStep, fenced by the
+lock) and reads the nodes back after each step. Reads and judgements are separate
+from the ORM: clusters/services/workflows.py records jobs and inventory.
+
+Grow a LUN (docs/workflows.md): the admin grew the backing disk on both nodes; the
+portal checks `blockdev --getsize64` on each (both grew, within 1 MiB of each other;
+never a shrink), that both nodes are Primary/UpToDate/Connected, runs `drbdadm resize
+RES` on one node (DRBD grows both sides to the smaller backing disk), waits until both
+report the new size, then `scstadmin -resync_dev DEV` on every node, whose SCST device
+must then show the DRBD size in sysfs `size`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import shlex
+from dataclasses import asdict, dataclass, field
+from typing import Protocol
+
+from clusters import drbd, push, ssh
+from clusters.paths import SCST_SYSFS_ROOT
+
+MIB = 1024 * 1024
+SIZE_TOLERANCE = MIB  # both backing disks must agree within this
+RESIZE_WAIT = 30.0  # seconds both nodes get to report the new DRBD size
+POLL = 0.5
+
+
+class Runner(Protocol):
+    """How a probe runs a read: directly (planning) or through the journal (apply)."""
+
+    async def __call__(self, session: ssh.NodeSession, argv: list[str]) -> ssh.CommandResult: ...
+
+
+async def plain_read(session: ssh.NodeSession, argv: list[str]) -> ssh.CommandResult:
+    return await session.run(argv)
+
+
+def journaled_read(job: push.Push) -> Runner:
+    async def read(session: ssh.NodeSession, argv: list[str]) -> ssh.CommandResult:
+        step_id = await job._record(
+            job.journal.started(session.endpoint.name, "probe", shlex.join(argv), False)
+        )
+        result = await session.run(argv)
+        await job._record(job.journal.finished(step_id, result, ""))
+        return result
+
+    return read
+
+
+@dataclass
+class Step:
+    """One planned node command, shown on the plan page and run by the apply."""
+
+    node: str
+    step: str
+    argv: list[str]
+    why: str
+
+
+@dataclass
+class Judgement:
+    """What the probes found, the steps they call for, and why not (refusals)."""
+
+    facts: dict[str, dict] = field(default_factory=dict)  # node → values shown on the plan
+    steps: list[Step] = field(default_factory=list)
+    refusals: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def signature(self) -> str:
+        """The approved facts and steps: an apply refuses unless they are still these."""
+        data = {"facts": self.facts, "steps": [asdict(s) for s in self.steps]}
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class GrowTarget:
+    """The LUN to grow: its SCST device, DRBD resource and volume, each node's disk."""
+
+    device: str
+    resource: str
+    volume: int
+    disks: dict[str, str]  # node → backing disk
+
+
+# --- reading a node ----------------------------------------------------------------------
+
+
+def parse_int(result: ssh.CommandResult) -> int | None:
+    text = result.stdout.strip()
+    return int(text) if result.ok and text.isdigit() else None
+
+
+def drbd_volume_kib(status_json: str, resource: str, volume: int) -> int | None:
+    """The DRBD device size (KiB) from `drbdsetup status --json RES` (devices[].size)."""
+    try:
+        data = json.loads(status_json)
+    except ValueError:
+        return None
+    for res in data if isinstance(data, list) else []:
+        if not isinstance(res, dict) or res.get("name") != resource:
+            continue
+        for dev in res.get("devices", []):
+            if isinstance(dev, dict) and dev.get("volume") == volume:
+                size = dev.get("size")
+                return size if isinstance(size, int) else None
+    return None
+
+
+def internal_md_bytes(size: int, peers: int = 1) -> int:
+    """Upper bound of DRBD 9's internal meta data for a SIZE-byte disk (drbdmeta: 4 KiB
+    superblock, 32 KiB activity log, one bitmap bit per 4 KiB per peer, 4 KiB aligned),
+    plus a 1 MiB allowance for alignment."""
+    bitmap = -(-(-(-size // 4096) * peers) // 8)
+    return 4096 + 32768 + -(-bitmap // 4096) * 4096 + MIB
+
+
+@dataclass
+class GrowProbe:
+    node: str
+    disk_bytes: int | None = None
+    drbd_kib: int | None = None
+    scst_bytes: int | None = None
+    problems: list[str] = field(default_factory=list)  # DRBD health
+
+
+async def grow_probe(read: Runner, session: ssh.NodeSession, target: GrowTarget) -> GrowProbe:
+    name = session.endpoint.name
+    probe = GrowProbe(name)
+    disk = target.disks.get(name, "")
+    probe.disk_bytes = parse_int(await read(session, ["blockdev", "--getsize64", disk]))
+    status = await read(session, ["drbdsetup", "status", "--json", target.resource])
+    probe.drbd_kib = drbd_volume_kib(status.stdout, target.resource, target.volume)
+    try:
+        states = drbd.parse_status_json(status.stdout) if status.ok else []
+    except drbd.DrbdConfigError as exc:
+        states, probe.problems = [], [str(exc)]
+    state = next((s for s in states if s.name == target.resource), None)
+    probe.problems += state.dual_primary_problems() if state else ["not running"]
+    size_path = f"{SCST_SYSFS_ROOT}/devices/{target.device}/size"
+    probe.scst_bytes = parse_int(await read(session, ["cat", size_path]))
+    return probe
+
+
+def grow_judge(target: GrowTarget, probes: list[GrowProbe]) -> Judgement:
+    """Refuse unless both disks grew and agree within 1 MiB, the pair is healthy, and
+    there is something to do; else: resize on the first node, resync on every node."""
+    judged = Judgement()
+    for p in probes:
+        judged.facts[p.node] = {
+            "backing disk": target.disks.get(p.node, ""),
+            "backing disk bytes": p.disk_bytes,
+            "DRBD device KiB": p.drbd_kib,
+            "SCST size bytes": p.scst_bytes,
+        }
+        if p.disk_bytes is None:
+            judged.refusals.append(
+                f"{p.node}: the size of {target.disks.get(p.node)} could not be read "
+                "(blockdev --getsize64)."
+            )
+        if p.drbd_kib is None:
+            judged.refusals.append(f"{p.node}: DRBD {target.resource} reports no size.")
+        if p.scst_bytes is None:
+            judged.refusals.append(f"{p.node}: SCST device {target.device} has no size.")
+        for problem in p.problems:
+            judged.refusals.append(
+                f"{p.node}: DRBD {target.resource} is not healthy dual-primary ({problem}); "
+                "drbdadm resize needs both nodes Connected and UpToDate."
+            )
+    if len(probes) != 2:
+        judged.refusals.append("Growing a LUN needs both nodes of the pair.")
+    if judged.refusals:
+        return judged
+    disks = [p.disk_bytes or 0 for p in probes]
+    drbd_bytes = max(p.drbd_kib or 0 for p in probes) * 1024
+    if abs(disks[0] - disks[1]) > SIZE_TOLERANCE:
+        sizes = ", ".join(f"{p.node} {p.disk_bytes} bytes" for p in probes)
+        judged.refusals.append(
+            f"The backing disks differ by more than 1 MiB ({sizes}): grow both to the same "
+            "size first (DRBD would use only the smaller)."
+        )
+    if any(d < drbd_bytes for d in disks):
+        judged.refusals.append(
+            f"A backing disk is smaller than DRBD {target.resource} ({drbd_bytes} bytes): "
+            "shrinking is refused (it would cut off data the initiators wrote)."
+        )
+    if judged.refusals:
+        return judged
+    grows = min(disks) - internal_md_bytes(min(disks)) > drbd_bytes
+    stale = [p.node for p in probes if p.scst_bytes != drbd_bytes]
+    if not grows and not stale:
+        judged.refusals.append(
+            f"Nothing to grow: both backing disks ({min(disks)} bytes) hold DRBD "
+            f"{target.resource} ({drbd_bytes} bytes) and its meta data, and SCST presents "
+            "that size on every node. Grow both backing disks first."
+        )
+        return judged
+    first = probes[0].node
+    if grows:
+        judged.steps.append(
+            Step(
+                first,
+                "resize",
+                ["drbdadm", "resize", target.resource],
+                f"DRBD grows {target.resource} on both nodes to the smaller backing disk "
+                "(online; runs on one node only, the peer follows).",
+            )
+        )
+    for p in probes:
+        judged.steps.append(
+            Step(
+                p.node,
+                "resync_size",
+                ["scstadmin", "-noprompt", "-resync_dev", target.device],
+                f"SCST re-reads the size of {target.device} on {p.node} so its initiators "
+                "see the new capacity (they may need a rescan).",
+            )
+        )
+    if not grows:
+        judged.warnings.append(
+            f"DRBD {target.resource} was grown already; only SCST's size is brought up to it."
+        )
+    return judged
+
+
+# --- applying ----------------------------------------------------------------------------
+
+
+class Refused(Exception):
+    """The fresh judgement is not the approved one: nothing was written."""
+
+
+async def grow_apply(
+    job: push.Push,
+    sessions: dict[str, ssh.NodeSession],
+    target: GrowTarget,
+    approved: str,
+) -> list[str]:
+    """Re-probe, re-judge against the APPROVED signature, then run the steps, reading
+    both nodes back after each. Returns one line per node saying what it presents."""
+    read = journaled_read(job)
+    ordered = [sessions[n] for n in sorted(sessions)]
+    probes = [await grow_probe(read, s, target) for s in ordered]
+    judged = grow_judge(target, probes)
+    if judged.refusals:
+        raise Refused("; ".join(judged.refusals))
+    if judged.signature() != approved:
+        raise Refused("the nodes changed since the plan (sizes or health); plan again")
+    await job.log(None, "rejudge", "ok", "sizes and health are still the approved ones")
+    for step in judged.steps:
+        session = sessions[step.node]
+        if step.step == "resize":
+            await job.run(session, step.argv, step.step, writes=True)
+            kib = await _wait_resized(job, ordered, target, probes)
+            await job.log(None, "resize", "ok", f"DRBD {target.resource}: {kib} KiB on both nodes")
+        else:
+            await _resync(job, session, step, target, ordered)
+    return [await _presents(read, s, target) for s in ordered]
+
+
+async def _wait_resized(job, sessions, target: GrowTarget, before: list[GrowProbe]) -> int:
+    """Both nodes report one DRBD size, larger than before, and stay healthy."""
+    old = max(p.drbd_kib or 0 for p in before)
+    deadline = asyncio.get_running_loop().time() + RESIZE_WAIT
+    read = journaled_read(job)
+    while True:
+        probes = [await grow_probe(read, s, target) for s in sessions]
+        sizes = {p.drbd_kib for p in probes}
+        problems = [f"{p.node}: {'; '.join(p.problems)}" for p in probes if p.problems]
+        if problems:
+            raise push.StepFailed(
+                probes[0].node,
+                "resize",
+                f"DRBD {target.resource} is no longer healthy: " + "; ".join(problems),
+            )
+        if len(sizes) == 1 and (sizes.pop() or 0) > old:
+            return probes[0].drbd_kib or 0
+        if asyncio.get_running_loop().time() > deadline:
+            seen = ", ".join(f"{p.node} {p.drbd_kib} KiB" for p in probes)
+            raise push.StepFailed(
+                probes[0].node,
+                "resize",
+                f"DRBD {target.resource} did not grow on both nodes within "
+                f"{RESIZE_WAIT:.0f} s ({seen}; it was {old} KiB)",
+            )
+        await asyncio.sleep(POLL)
+
+
+async def _resync(job, session, step: Step, target: GrowTarget, sessions) -> None:
+    """`scstadmin -resync_dev` exits 1 after a successful write (it returns its change
+    count), so the step is judged by the size read back, never by the exit status."""
+    with contextlib.suppress(push.StepFailed):  # judged below
+        await job.run(session, step.argv, step.step, writes=True)
+    read = journaled_read(job)
+    probe = await grow_probe(read, session, target)
+    want = (probe.drbd_kib or 0) * 1024
+    if probe.scst_bytes != want:
+        raise push.StepFailed(
+            step.node,
+            "resync_size",
+            f"SCST device {target.device} presents {probe.scst_bytes} bytes, not the DRBD "
+            f"size {want} bytes, after scstadmin -resync_dev",
+        )
+    await job.log(step.node, "resync_size", "ok", f"{target.device} presents {want} bytes")
+
+
+async def _presents(read: Runner, session, target: GrowTarget) -> str:
+    probe = await grow_probe(read, session, target)
+    return (
+        f"{probe.node}: SCST {target.device} {probe.scst_bytes} bytes, DRBD "
+        f"{probe.drbd_kib} KiB" + (f" ({'; '.join(probe.problems)})" if probe.problems else "")
+    )

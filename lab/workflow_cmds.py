@@ -1,0 +1,207 @@
+"""Day-2 workflow commands on a lab node, answered as the real tools answer them.
+
+- `drbdadm resize RES` (drbd-utils user/v9/drbdadm_main.c adm_resize → `drbdsetup
+  resize MINOR`): the device grows to the smaller of the two backing disks while the
+  peer is connected; the kernel refuses during a resync (ERR_RESIZE_RESYNC, 130) and
+  when no node is Primary (ERR_NO_PRIMARY, 131). drbdsetup prints `MINOR: Failure: (N)
+  TEXT` (drbdsetup.c error_messages) and drbdadm `Command '…' terminated with exit code
+  10`. Disconnected, DRBD keeps the peer's last known size, so nothing grows.
+- `scstadmin -resync_dev DEV` (scstadmin resyncDevice: setDeviceAttributes(DEV,
+  {resync_size => 1})): writing the write-only (0200) `resync_size` makes scst_vdisk.c
+  vdisk_resync_size re-read the backing size into the device's `size`. scstadmin exits
+  with resyncDevice's return value, which is setAttributes' change count: 1 when it
+  wrote the attribute, and 1 (TRUE) after the warning for a device that is not open;
+  `issueWarning(errorString(1))` prints nothing, as %VERBOSE_ERROR has no entry 1.
+
+Registered in lab/interpreter.py's COMMANDS by wrapping `drbdadm` and `scstadmin`: any
+other sub-command goes to the existing emulation unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from lab import drbdconf, drbdrun
+from lab.node import Node
+from lab.scstadmin import Exit, Run
+
+WORKFLOW_DRBDADM = {"resize"}
+ERR_RESIZE_RESYNC = (130, "Resize not allowed during resync.")
+ERR_NO_PRIMARY = (131, "Need one Primary node to resize.")
+ERR_MINOR_INVALID = (127, "Device minor not allocated")
+
+
+def _result(out: str = "", err: str = "", code: int = 0):
+    from lab.interpreter import Result
+
+    return Result(out, err, code)
+
+
+def _drbdadm_command(args: list[str]) -> tuple[str | None, list[str], str]:
+    """(sub-command, resource names, config file) of a drbdadm argv."""
+    config, rest, i = "/etc/drbd.conf", [], 0
+    while i < len(args):
+        a = args[i]
+        if a in ("-c", "--config-file") and i + 1 < len(args):
+            config, i = args[i + 1], i + 2
+            continue
+        if a.startswith("--config-file="):
+            config = a.split("=", 1)[1]
+        elif not a.startswith("-"):
+            rest.append(a)
+        i += 1
+    return (rest[0] if rest else None), rest[1:], config
+
+
+def make_drbdadm(base: Callable) -> Callable:
+    """`drbdadm` with the workflow sub-commands added."""
+
+    def cmd_drbdadm(node: Node, args: list[str]):
+        cmd, names, config = _drbdadm_command(args)
+        if cmd not in WORKFLOW_DRBDADM or not names:
+            return base(node, args)
+        try:
+            cfg = drbdconf.parse_config(config, node)
+        except drbdconf.ParseError as e:
+            return _result("", e.text, e.code)
+        try:
+            for name in names:
+                resize(node, cfg, name)
+        except drbdrun.DrbdError as e:
+            return _result("", e.stderr, e.code)
+        return _result()
+
+    return cmd_drbdadm
+
+
+def _failure(minor: int, error: tuple[int, str], call: str) -> drbdrun.DrbdError:
+    number, text = error
+    return drbdrun.DrbdError(
+        f"{minor}: Failure: ({number}) {text}\n" + drbdrun._terminated(call, 10), 10
+    )
+
+
+def resize(node: Node, cfg: drbdconf.Config, name: str) -> None:
+    """`drbdadm resize RES`: every volume grows to what both backing disks allow."""
+    peer_name = drbdrun.peer_name(node)
+    peer_state = _peer_node_state(node, peer_name)
+    for r in drbdrun.my_resources(node, cfg, name):
+        run = node.cluster.resources.get(r.name)
+        side = run.sides.get(node.name) if run else None
+        peer = run.sides.get(peer_name) if run else None
+        connected = side is not None and side.cstate == "Connected" and peer is not None
+        for v in drbdrun._host(node, r).volumes:
+            call = f"drbdsetup resize {v.minor}"
+            if side is None or not side.up:
+                raise _failure(v.minor or 0, ERR_MINOR_INVALID, call)
+            index = next(i for i, x in enumerate(side.volumes) if x.minor == v.minor)
+            mine = side.volumes[index]
+            theirs = peer.volumes[index] if connected and index < len(peer.volumes) else None
+            if connected and (mine.out_of_sync_kib or (theirs and theirs.out_of_sync_kib)):
+                raise _failure(v.minor or 0, ERR_RESIZE_RESYNC, call)
+            if connected and "Primary" not in (side.role, peer.role):
+                raise _failure(v.minor or 0, ERR_NO_PRIMARY, call)
+            if not connected:
+                continue  # the peer's last known size limits the device
+            local = node.state.disks.get(v.disk or "", mine.size_kib * 1024)
+            peer_disk = _peer_disk(r, peer_name, v.number or 0)
+            remote = peer_state.get(peer_disk, local) if peer_disk else local
+            size_kib = min(local, remote) // 1024
+            if size_kib > mine.size_kib:
+                mine.size_kib = size_kib
+                if theirs is not None:
+                    theirs.size_kib = size_kib
+    node.dirty_cluster = True
+
+
+def _peer_disk(r: drbdconf.Resource, peer: str, number: int) -> str | None:
+    host = next((h for h in r.hosts if h.name == peer), None)
+    volume = next((v for v in host.volumes if (v.number or 0) == number), None) if host else None
+    return volume.disk if volume else None
+
+
+def _peer_node_state(node: Node, peer: str) -> dict[str, int]:
+    """The peer's block device sizes (its node.json; the cluster lock is held)."""
+    import json
+
+    path = node.dir.parent / peer / "node.json"
+    try:
+        return dict(json.loads(path.read_text()).get("disks", {}))
+    except (OSError, ValueError):
+        return {}
+
+
+def make_scstadmin(base: Callable) -> Callable:
+    """`scstadmin` with -resync_dev added."""
+
+    def cmd_scstadmin(node: Node, args: list[str]):
+        names = [a.lstrip("-").split("=", 1)[0] for a in args if a.startswith("-")]
+        if "resync_dev" not in names:
+            return base(node, args)
+        return resync_dev(node, args)
+
+    return cmd_scstadmin
+
+
+def resync_dev(node: Node, args: list[str]):
+    """scstadmin's `defined($resyncDev)` branch: print, setDeviceAttributes, print."""
+    device = None
+    for i, a in enumerate(args):
+        if a.lstrip("-").startswith("resync_dev"):
+            if "=" in a:
+                device = a.split("=", 1)[1]
+            elif i + 1 < len(args):
+                device = args[i + 1]
+    if device is None:
+        return _result("", "Option resync_dev requires an argument\n", 1)
+    run = Run(node.state, node.read)
+    run.p("\nCollecting current configuration: done.\n\n")
+    try:
+        run.p("\n-> Making requested changes.\n")
+        dev = node.state.scst.devices.get(device)
+        if dev is None:
+            run.issue_warning(f"deviceAttributes(): Device '{device}' is not open")
+        else:
+            run.p(
+                f"\t-> Setting device attribute 'resync_size' to value '1' for device "
+                f"'{device}': done.\n"
+            )
+            size = backing_size(node, dev.attrs.get("filename", ""))
+            if size is not None and size != dev.size:
+                dev.size = size
+                node.dirty_node = True
+        run.p("\t-> Done.\n")
+    except Exit as e:
+        return _result("".join(run.out), "".join(run.err), e.code)
+    run.p("\nAll done.\n")
+    return _result("".join(run.out), "".join(run.err), 1)
+
+
+def backing_size(node: Node, filename: str) -> int | None:
+    """What vdisk_get_file_size reads: a DRBD device's size, or a plain disk's."""
+    if filename.startswith("/dev/drbd") and filename[9:].isdigit():
+        minor = int(filename[9:])
+        for run in node.cluster.resources.values():
+            side = run.sides.get(node.name)
+            for v in side.volumes if side and side.up else []:
+                if v.minor == minor:
+                    return v.size_kib * 1024
+        return None
+    return node.state.disks.get(filename)
+
+
+# --- scripting the lab (tests, demos) ------------------------------------------------------
+
+
+def grow_disk(lab: str | Path, node_name: str, path: str, size: int) -> None:
+    """The admin grew NODE's block device PATH to SIZE bytes (an LV extended): its data
+    and DRBD meta data stay, unlike lab.api.set_disk which gives a new empty disk."""
+    from lab import api
+
+    n = api.node(lab, node_name)
+    with n.session():
+        if path not in n.state.disks:
+            raise KeyError(f"{node_name} has no block device {path}")
+        n.state.disks[path] = size
+        n.dirty_node = True
