@@ -205,3 +205,12 @@ def grow_disk(lab: str | Path, node_name: str, path: str, size: int) -> None:
             raise KeyError(f"{node_name} has no block device {path}")
         n.state.disks[path] = size
         n.dirty_node = True
+
+
+def parse_size(text: str) -> int:
+    """`12G` → bytes (K, M, G, T: powers of 1024); a plain number is bytes."""
+    units = {"K": 1, "M": 2, "G": 3, "T": 4}
+    suffix = text[-1:].upper()
+    if suffix in units:
+        return int(text[:-1]) * 1024 ** units[suffix]
+    return int(text)

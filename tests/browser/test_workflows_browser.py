@@ -1,0 +1,85 @@
+"""In a real browser, against lab nodes: the day-2 workflow pages. Grow a LUN from the
+cluster page: its explanation, the plan with what each node reported and the steps, the
+run and its job; and a refused grow, which says why and offers no Run."""
+
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from clusters import workflow_tasks
+from clusters.models import Job, Role
+from clusters.services import workflows
+from lab import workflow_cmds
+from tests.browser.conftest import log_in
+from tests.factories import make_user
+
+pytestmark = pytest.mark.browser
+GIB = 1024**3
+
+
+@pytest.fixture
+def operator_on(lab_cluster):
+    make_user("olga", Role.OPERATOR, lab_cluster)
+    return lab_cluster
+
+
+@pytest.fixture
+def run_in_web_thread(monkeypatch):
+    """No worker here: the queued run happens where it is enqueued (the worker path is
+    tested with Celery in tests/workflows)."""
+
+    def run_now(job_id: int) -> None:
+        workflows.apply_run(Job.objects.get(pk=job_id))
+
+    monkeypatch.setattr(workflow_tasks.workflow_apply_job, "delay", run_now)
+
+
+def grow_disks(lab, cluster, a: int, b: int) -> None:
+    workflow_cmds.grow_disk(lab.dir, f"{cluster.name}-a", "/dev/lab/r0", a)
+    workflow_cmds.grow_disk(lab.dir, f"{cluster.name}-b", "/dev/lab/r0", b)
+
+
+def plan_grow(page: Page, cluster: str) -> None:
+    page.goto(f"/clusters/{cluster}/")
+    page.locator("#grow-r0").click()
+    expect(page.locator("h1")).to_contain_text("Grow LUN r0")
+    expect(page.locator("#grow-intro")).to_contain_text("drbdadm resize r0")
+    page.get_by_role("button", name="Plan: read every node and judge").click()
+    page.wait_for_url(re.compile(r"/workflows/\d+/$"))
+
+
+def test_operator_grows_a_lun_from_the_cluster_page(
+    browser_page, operator_on, lab, run_in_web_thread
+):
+    page, name = browser_page, operator_on.name
+    grow_disks(lab, operator_on, 12 * GIB, 12 * GIB)
+    log_in(page, "olga")
+    plan_grow(page, name)
+
+    expect(page.locator("#plan-status")).to_contain_text("ready to apply")
+    expect(page.locator(f"#facts-{name}-a")).to_contain_text(str(12 * GIB))
+    steps = page.locator("#workflow-steps li")
+    expect(steps).to_have_count(3)
+    expect(steps.nth(0)).to_contain_text("drbdadm resize r0")
+    expect(steps.nth(2)).to_contain_text("scstadmin -noprompt -resync_dev r0")
+    page.get_by_label("Reason").fill("datastore full")
+    page.get_by_label(re.compile("I have reviewed every step")).check()
+    page.get_by_role("button", name="Run workflow").click()
+
+    page.wait_for_url(re.compile(r"/jobs/\d+/$"))
+    expect(page.locator(".job .badge")).to_have_text("Succeeded")
+    expect(page.locator(".job")).to_contain_text(f"presents {12 * GIB} bytes")
+
+
+def test_grow_refused_when_the_disks_differ_says_why_and_offers_no_run(
+    browser_page, operator_on, lab, run_in_web_thread
+):
+    page, name = browser_page, operator_on.name
+    grow_disks(lab, operator_on, 12 * GIB, 11 * GIB)
+    log_in(page, "olga")
+    plan_grow(page, name)
+
+    expect(page.locator("#refusals")).to_contain_text("differ by more than 1 MiB")
+    expect(page.get_by_role("button", name="Run workflow")).to_have_count(0)
+    expect(page.locator("#run-unavailable")).to_contain_text("this plan was refused")
