@@ -51,6 +51,16 @@ urlpatterns = [
         workflow_views.lun_grow,
         name="lun-grow",
     ),
+    path(
+        "clusters/<str:cluster_name>/resources/<str:resource>/verify/",
+        workflow_views.resource_verify,
+        name="resource-verify",
+    ),
+    path(
+        "clusters/<str:cluster_name>/resources/<str:resource>/resync/",
+        workflow_views.resource_resync,
+        name="resource-resync",
+    ),
     path("workflows/<int:workflow_id>/", workflow_views.workflow_plan, name="workflow-plan"),
     path("workflows/<int:workflow_id>/run/", workflow_views.workflow_apply, name="workflow-apply"),
 ]

@@ -238,32 +238,63 @@ class Refused(Exception):
     """The fresh judgement is not the approved one: nothing was written."""
 
 
-async def grow_apply(
-    job: push.Push,
-    sessions: dict[str, ssh.NodeSession],
-    target: GrowTarget,
-    approved: str,
-) -> list[str]:
-    """Re-probe, re-judge against the APPROVED signature, then run the steps, reading
-    both nodes back after each. Returns one line per node saying what it presents."""
+async def apply_procedure(
+    job: push.Push, sessions: dict[str, ssh.NodeSession], proc: Procedure, approved: str
+) -> tuple[list[str], str]:
+    """Re-probe and re-judge on the connections the run writes through; refuse unless the
+    judgement is still the APPROVED one; then run the steps (each reads the nodes back).
+    Returns (one line per node saying what it has now, the run's summary)."""
     read = journaled_read(job)
     ordered = [sessions[n] for n in sorted(sessions)]
-    probes = [await grow_probe(read, s, target) for s in ordered]
-    judged = grow_judge(target, probes)
+    judged = await proc.judge(read, ordered)
     if judged.refusals:
         raise Refused("; ".join(judged.refusals))
     if judged.signature() != approved:
-        raise Refused("the nodes changed since the plan (sizes or health); plan again")
-    await job.log(None, "rejudge", "ok", "sizes and health are still the approved ones")
-    for step in judged.steps:
-        session = sessions[step.node]
-        if step.step == "resize":
-            await job.run(session, step.argv, step.step, writes=True)
-            kib = await _wait_resized(job, ordered, target, probes)
-            await job.log(None, "resize", "ok", f"DRBD {target.resource}: {kib} KiB on both nodes")
-        else:
-            await _resync(job, session, step, target, ordered)
-    return [await _presents(read, s, target) for s in ordered]
+        raise Refused("the nodes changed since the plan; plan again")
+    await job.log(None, "rejudge", "ok", "every node still reports what the plan shows")
+    summary = await proc.run(job, sessions, judged)
+    return [await proc.presents(read, s) for s in ordered], summary
+
+
+class Procedure(Protocol):
+    """One workflow's node side: judge on fresh reads, run the steps, say what a node has."""
+
+    async def judge(self, read: Runner, sessions: list[ssh.NodeSession]) -> Judgement: ...
+
+    async def run(
+        self, job: push.Push, sessions: dict[str, ssh.NodeSession], judged: Judgement
+    ) -> str: ...
+
+    async def presents(self, read: Runner, session: ssh.NodeSession) -> str: ...
+
+
+@dataclass(frozen=True)
+class Grow:
+    """Grow a LUN (see the module docstring)."""
+
+    target: GrowTarget
+    failure_note = "Both nodes keep serving (no target was disabled). "
+
+    async def judge(self, read: Runner, sessions: list[ssh.NodeSession]) -> Judgement:
+        self_probes = [await grow_probe(read, s, self.target) for s in sessions]
+        return grow_judge(self.target, self_probes)
+
+    async def run(self, job, sessions, judged: Judgement) -> str:
+        target = self.target
+        ordered = [sessions[n] for n in sorted(sessions)]
+        before = [await grow_probe(journaled_read(job), s, target) for s in ordered]
+        for step in judged.steps:
+            session = sessions[step.node]
+            if step.step == "resize":
+                await job.run(session, step.argv, step.step, writes=True)
+                kib = await _wait_resized(job, ordered, target, before)
+                await job.log(None, "resize", "ok", f"DRBD {target.resource}: {kib} KiB on both")
+            else:
+                await _resync(job, session, step, target, ordered)
+        return f"Grew {target.device}"
+
+    async def presents(self, read: Runner, session) -> str:
+        return await _presents(read, session, self.target)
 
 
 async def _wait_resized(job, sessions, target: GrowTarget, before: list[GrowProbe]) -> int:
@@ -318,3 +349,275 @@ async def _presents(read: Runner, session, target: GrowTarget) -> str:
         f"{probe.node}: SCST {target.device} {probe.scst_bytes} bytes, DRBD "
         f"{probe.drbd_kib} KiB" + (f" ({'; '.join(probe.problems)})" if probe.problems else "")
     )
+
+
+# --- online verify and the resync it may call for ----------------------------------------
+# DRBD User's Guide, "Using on-line device verification": `drbdadm verify RES` compares
+# both nodes block by block (it needs a verify-alg in the net section); blocks found to
+# differ are marked out of sync, and "to resynchronize them, disconnect and reconnect
+# the resource" (`drbdadm disconnect RES`, `drbdadm connect RES`).
+
+VERIFYING = ("VerifyS", "VerifyT")
+SYNCING = ("SyncSource", "SyncTarget", "PausedSyncS", "PausedSyncT", "WFBitMapS", "WFBitMapT")
+PROGRESS_EVERY = 5.0  # seconds between progress lines in the job
+
+
+@dataclass
+class DrbdProbe:
+    node: str
+    state: drbd.ResourceState | None = None
+    verify_alg: str | None = None
+    ov_left: int | None = None  # sectors still to verify (drbdsetup status --json ov-left)
+    error: str = ""
+
+    @property
+    def out_of_sync_kib(self) -> int:
+        peers = self.state.peers if self.state else []
+        return sum(d.out_of_sync_kib or 0 for p in peers for d in p.devices)
+
+    @property
+    def replication(self) -> list[str]:
+        peers = self.state.peers if self.state else []
+        return [d.replication for p in peers for d in p.devices]
+
+    @property
+    def connection(self) -> str:
+        peers = self.state.peers if self.state else []
+        return ", ".join(p.connection for p in peers) or "not up"
+
+    def health(self) -> list[str]:
+        """Healthy dual-primary but for out-of-sync data (what verify and resync handle)."""
+        if self.error:
+            return [self.error]
+        if self.state is None:
+            return ["not running"]
+        return [p for p in self.state.dual_primary_problems() if "out of sync" not in p]
+
+    def facts(self) -> dict:
+        return {
+            "role": self.state.role if self.state else None,
+            "connection": self.connection,
+            "replication": ", ".join(self.replication) or None,
+            "out of sync KiB": self.out_of_sync_kib if self.state else None,
+            "verify-alg": self.verify_alg,
+        }
+
+
+def _ov_left(status_json: str, resource: str) -> int | None:
+    try:
+        data = json.loads(status_json)
+    except ValueError:
+        return None
+    left = [
+        pd.get("ov-left")
+        for res in (data if isinstance(data, list) else [])
+        if isinstance(res, dict) and res.get("name") == resource
+        for conn in res.get("connections", [])
+        for pd in conn.get("peer_devices", [])
+        if isinstance(pd, dict) and isinstance(pd.get("ov-left"), int)
+    ]
+    return sum(left) if left else None
+
+
+async def drbd_probe(
+    read: Runner, session: ssh.NodeSession, resource: str, show: bool = True
+) -> DrbdProbe:
+    probe = DrbdProbe(session.endpoint.name)
+    status = await read(session, ["drbdsetup", "status", "--json", resource])
+    try:
+        states = drbd.parse_status_json(status.stdout) if status.ok else []
+    except drbd.DrbdConfigError as exc:
+        probe.error = str(exc)
+        return probe
+    probe.state = next((s for s in states if s.name == resource), None)
+    probe.ov_left = _ov_left(status.stdout, resource)
+    if show:
+        shown = await read(session, ["drbdsetup", "show", resource])
+        try:
+            found = [r for r in drbd.parse_show(shown.stdout) if r.name == resource]
+            options = drbd.effective_net_options(found[0]) if found else {}
+        except drbd.DrbdConfigError as exc:
+            probe.error = str(exc)
+            return probe
+        probe.verify_alg = options.get("verify-alg")
+    return probe
+
+
+@dataclass(frozen=True)
+class Verify:
+    """Online verify of one DRBD resource, started on the first node."""
+
+    resource: str
+    failure_note = "Both nodes keep serving (a verify only reads). "
+
+    async def judge(self, read: Runner, sessions: list[ssh.NodeSession]) -> Judgement:
+        probes = [await drbd_probe(read, s, self.resource) for s in sessions]
+        judged = Judgement(facts={p.node: p.facts() for p in probes})
+        for p in probes:
+            judged.refusals += [
+                f"{p.node}: DRBD {self.resource} is not healthy dual-primary ({problem}); "
+                "online verify needs both nodes Connected and UpToDate."
+                for problem in p.health()
+            ]
+            if p.state is not None and not p.verify_alg:
+                judged.refusals.append(
+                    f"{p.node}: DRBD {self.resource} has no verify-alg in force (drbdsetup "
+                    'show); drbdadm verify refuses without one ("Need a verify algorithm '
+                    'to start online verify"). Add `verify-alg sha256;` to its net section.'
+                )
+            if p.out_of_sync_kib:
+                judged.refusals.append(
+                    f"{p.node}: {p.out_of_sync_kib} KiB of DRBD {self.resource} are out of "
+                    "sync already: resync first (disconnect/connect), then verify."
+                )
+        if len(probes) != 2:
+            judged.refusals.append("Online verify needs both nodes of the pair.")
+        if not judged.refusals:
+            judged.steps.append(
+                Step(
+                    probes[0].node,
+                    "verify",
+                    ["drbdadm", "verify", self.resource],
+                    "DRBD compares both nodes block by block, online; both nodes keep "
+                    "serving. Blocks that differ are marked out of sync, nothing is copied.",
+                )
+            )
+        return judged
+
+    async def run(self, job, sessions, judged: Judgement) -> str:
+        [step] = judged.steps
+        ordered = [sessions[n] for n in sorted(sessions)]
+        await job.run(sessions[step.node], step.argv, step.step, writes=True)
+        probes = await _wait_while(job, ordered, self.resource, VERIFYING, "verify")
+        found = {p.node: p.out_of_sync_kib for p in probes}
+        if any(found.values()):
+            where = ", ".join(f"{n}: {k} KiB" for n, k in found.items())
+            return (
+                f"Online verify of {self.resource} found blocks out of sync ({where}). "
+                "Resync them: plan the resource's disconnect/connect resync."
+            )
+        return f"Online verify of {self.resource}: no block differs between the nodes"
+
+    async def presents(self, read: Runner, session) -> str:
+        p = await drbd_probe(read, session, self.resource, show=False)
+        return f"{p.node}: {p.connection}, {', '.join(p.replication) or '—'}, " + (
+            f"{p.out_of_sync_kib} KiB out of sync"
+        )
+
+
+@dataclass(frozen=True)
+class Resync:
+    """Resynchronise the blocks an online verify found: disconnect and reconnect."""
+
+    resource: str
+
+    async def judge(self, read: Runner, sessions: list[ssh.NodeSession]) -> Judgement:
+        probes = [await drbd_probe(read, s, self.resource, show=False) for s in sessions]
+        judged = Judgement(facts={p.node: p.facts() for p in probes})
+        for p in probes:
+            judged.refusals += [
+                f"{p.node}: DRBD {self.resource} is not healthy dual-primary ({problem}); "
+                "a disconnect/connect resync needs both nodes Connected and UpToDate."
+                for problem in p.health()
+            ]
+        if len(probes) != 2:
+            judged.refusals.append("A resync needs both nodes of the pair.")
+        if not judged.refusals and not any(p.out_of_sync_kib for p in probes):
+            judged.refusals.append(
+                f"Nothing to resync: no block of {self.resource} is out of sync."
+            )
+        if judged.refusals:
+            return judged
+        first = probes[0].node
+        judged.warnings.append(
+            f"Between the disconnect and the connect (a moment) {self.resource} is not "
+            "replicated while both nodes stay Primary and serve: the run reconnects at "
+            "once, and stops and says so if it cannot."
+        )
+        judged.steps += [
+            Step(first, "disconnect", ["drbdadm", "disconnect", self.resource],
+                 f"{first} leaves the connection (StandAlone); the peer waits for it."),
+            Step(first, "connect", ["drbdadm", "connect", self.resource],
+                 "Reconnecting resyncs every block marked out of sync."),
+        ]  # fmt: skip
+        return judged
+
+    async def run(self, job, sessions, judged: Judgement) -> str:
+        disconnect, connect = judged.steps
+        session = sessions[disconnect.node]
+        ordered = [sessions[n] for n in sorted(sessions)]
+        read = journaled_read(job)
+        await job.run(session, disconnect.argv, disconnect.step, writes=True)
+        mine = await drbd_probe(read, session, self.resource, show=False)
+        await job.log(disconnect.node, "disconnect", "ok", f"{self.resource}: {mine.connection}")
+        try:
+            await job.run(session, connect.argv, connect.step, writes=True)
+        except push.StepFailed as exc:
+            raise push.StepFailed(
+                connect.node,
+                "connect",
+                f"{exc}. DRBD {self.resource} is NOT replicated now while both nodes serve: "
+                f"writes diverge until `drbdadm connect {self.resource}` succeeds on "
+                f"{connect.node}",
+            ) from exc
+        await _wait_while(job, ordered, self.resource, SYNCING, "resync", connecting=True)
+        return f"Resynchronised {self.resource}: both nodes Connected, UpToDate, in sync"
+
+    async def presents(self, read: Runner, session) -> str:
+        return await Verify(self.resource).presents(read, session)
+
+
+async def _wait_while(
+    job, sessions, resource: str, states: tuple[str, ...], what: str, connecting: bool = False
+) -> list[DrbdProbe]:
+    """Poll both nodes while a verify or resync runs, with a progress line every few
+    seconds; then both must be Connected, Established and UpToDate (a resync: and in
+    sync). Bounded by WAIT_SECONDS[what]."""
+    from django.conf import settings  # the bound is a setting; this module has no ORM
+
+    limit = float(settings.WORKFLOW_WAIT_SECONDS)
+    loop = asyncio.get_running_loop()
+    start = last = loop.time()
+    read = journaled_read(job)
+    while True:
+        probes = [await drbd_probe(read, s, resource, show=False) for s in sessions]
+        running = [p for p in probes if any(r in states for r in p.replication)]
+        waiting = connecting and any(p.connection != "Connected" for p in probes)
+        now = loop.time()
+        if not running and not waiting:
+            break
+        broken = [
+            p
+            for p in probes
+            if p.state is None
+            or p.connection == "StandAlone"
+            or (not connecting and p.connection != "Connected")
+        ]
+        if broken:
+            raise push.StepFailed(broken[0].node, what, f"{resource}: {broken[0].connection}")
+        if now - start > limit:
+            seen = "; ".join(f"{p.node}: {p.connection} {', '.join(p.replication)}" for p in probes)
+            raise push.StepFailed(
+                probes[0].node,
+                what,
+                f"{what} of {resource} still running after {limit:.0f} s ({seen})",
+            )
+        if now - last >= PROGRESS_EVERY or last == start:
+            left = [p.ov_left for p in probes if p.ov_left is not None]
+            detail = f", {sum(left) // 2} KiB left to verify" if left else ""
+            oos = max(p.out_of_sync_kib for p in probes)
+            states_now = ", ".join(r for p in running for r in p.replication) or "connecting"
+            message = f"{resource}: {states_now} for {now - start:.0f} s{detail}"
+            await job.log(None, what, "info", f"{message}; {oos} KiB out of sync")
+            last = now
+        await asyncio.sleep(POLL)
+    problems = [f"{p.node}: {'; '.join(p.health())}" for p in probes if p.health()]
+    if problems:
+        raise push.StepFailed(probes[0].node, what, f"after the {what}: " + "; ".join(problems))
+    if connecting and any(p.out_of_sync_kib for p in probes):
+        left = ", ".join(f"{p.node}: {p.out_of_sync_kib} KiB" for p in probes)
+        raise push.StepFailed(probes[0].node, what, f"still out of sync after the resync ({left})")
+    await job.log(
+        None, what, "ok", f"{resource}: {what} finished after {loop.time() - start:.0f} s"
+    )
+    return probes

@@ -19,6 +19,7 @@ other sub-command goes to the existing emulation unchanged.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -26,7 +27,16 @@ from lab import drbdconf, drbdrun
 from lab.node import Node
 from lab.scstadmin import Exit, Run
 
-WORKFLOW_DRBDADM = {"resize"}
+WORKFLOW_DRBDADM = {"resize", "verify", "connect", "disconnect"}
+# How long a lab online verify and a lab resync run (real ones take minutes to hours).
+VERIFY_SECONDS = 2.0
+SYNC_SECONDS = 2.0
+# drbd.h enum drbd_state_rv and drbd_strings.c drbd_state_sw_errors
+SS_RESYNC_RUNNING = (-8, "Can not start OV/resync since it is already active")
+SS_ALREADY_STANDALONE = (-9, "Can not disconnect a StandAlone device")
+SS_NO_VERIFY_ALG = (-14, "Need a verify algorithm to start online verify")
+SS_NEED_CONNECTION = (-15, "Need a connection to start verify or resync")
+ERR_NET_CONFIGURED = (125, "Device has a net-config (use disconnect first)")
 ERR_RESIZE_RESYNC = (130, "Resize not allowed during resync.")
 ERR_NO_PRIMARY = (131, "Need one Primary node to resize.")
 ERR_MINOR_INVALID = (127, "Device minor not allocated")
@@ -65,9 +75,15 @@ def make_drbdadm(base: Callable) -> Callable:
             cfg = drbdconf.parse_config(config, node)
         except drbdconf.ParseError as e:
             return _result("", e.text, e.code)
+        handler = {
+            "resize": resize,
+            "verify": verify,
+            "connect": connect,
+            "disconnect": disconnect,
+        }[cmd]
         try:
             for name in names:
-                resize(node, cfg, name)
+                handler(node, cfg, name)
         except drbdrun.DrbdError as e:
             return _result("", e.stderr, e.code)
         return _result()
@@ -113,6 +129,110 @@ def resize(node: Node, cfg: drbdconf.Config, name: str) -> None:
                 if theirs is not None:
                     theirs.size_kib = size_kib
     node.dirty_cluster = True
+
+
+def _state_failed(name: str, error: tuple[int, str], call: str) -> drbdrun.DrbdError:
+    """drbdsetup's print of a refused state change: exit 11 (drbdsetup.c)."""
+    number, text = error
+    return drbdrun.DrbdError(
+        f"{name}: State change failed: ({number}) {text}\n" + drbdrun._terminated(call, 11), 11
+    )
+
+
+def _run_sides(node: Node, cfg: drbdconf.Config, name: str):
+    """(resource config, run, my side, peer side or None) for each resource NAME names."""
+    for r in drbdrun.my_resources(node, cfg, name):
+        run = node.cluster.resources.get(r.name)
+        side = run.sides.get(node.name) if run else None
+        if side is None or not side.up:
+            minor = drbdrun._host(node, r).volumes[0].minor or 0
+            raise _failure(minor, ERR_MINOR_INVALID, f"drbdsetup {name} {r.name}")
+        yield r, run, side, run.sides.get(drbdrun.peer_name(node))
+
+
+def verify(node: Node, cfg: drbdconf.Config, name: str) -> None:
+    """`drbdadm verify RES` → `drbdsetup verify RES PEER_ID VOL` per volume: both nodes go
+    VerifyS/VerifyT; when it ends, what it found is out of sync on both (the bitmap)."""
+    now = time.time()
+    for r, _run, side, peer in _run_sides(node, cfg, name):
+        peer_id = node.cluster.node_ids[drbdrun.peer_name(node)]
+        call = f"drbdsetup verify {r.name} {peer_id} {side.volumes[0].volume}"
+        if side.cstate != "Connected" or peer is None:
+            raise _state_failed(r.name, SS_NEED_CONNECTION, call)
+        if not side.net.get("verify-alg") or not peer.net.get("verify-alg"):
+            raise _state_failed(r.name, SS_NO_VERIFY_ALG, call)
+        if side.repl or peer.repl:
+            raise _state_failed(r.name, SS_RESYNC_RUNNING, call)
+        side.repl, peer.repl = "VerifyS", "VerifyT"
+        side.repl_until = peer.repl_until = now + VERIFY_SECONDS
+    node.dirty_cluster = True
+
+
+def disconnect(node: Node, cfg: drbdconf.Config, name: str) -> None:
+    """`drbdadm disconnect RES`: this node StandAlone, the peer waits (Connecting)."""
+    for r, _run, side, peer in _run_sides(node, cfg, name):
+        peer_id = node.cluster.node_ids[drbdrun.peer_name(node)]
+        if side.cstate == "StandAlone":
+            raise _state_failed(
+                r.name, SS_ALREADY_STANDALONE, f"drbdsetup disconnect {r.name} {peer_id}"
+            )
+        side.cstate, side.repl, side.repl_until = "StandAlone", "", 0.0
+        if peer is not None and peer.up:
+            peer.cstate, peer.repl, peer.repl_until = "Connecting", "", 0.0
+    node.dirty_cluster = True
+
+
+def connect(node: Node, cfg: drbdconf.Config, name: str) -> None:
+    """`drbdadm connect RES`: Connected when the peer waits; out-of-sync blocks resync
+    (this node SyncTarget); a split brain is detected again (StandAlone)."""
+    now = time.time()
+    for r, run, side, peer in _run_sides(node, cfg, name):
+        peer_id = node.cluster.node_ids[drbdrun.peer_name(node)]
+        if side.cstate != "StandAlone":
+            minor = side.volumes[0].minor if side.volumes else 0
+            raise _failure(minor, ERR_NET_CONFIGURED, f"drbdsetup connect {r.name} {peer_id}")
+        if run.split_brain:
+            side.cstate = "StandAlone"
+            continue
+        side.cstate = "Connecting"
+        if peer is None or not peer.up or peer.cstate != "Connecting":
+            continue
+        side.cstate = peer.cstate = "Connected"
+        if any(v.out_of_sync_kib for v in side.volumes + peer.volumes):
+            side.repl, peer.repl = "SyncTarget", "SyncSource"
+            for v in side.volumes:
+                v.disk = "Inconsistent"  # until the resync ends
+            side.repl_until = peer.repl_until = now + SYNC_SECONDS
+    node.dirty_cluster = True
+
+
+def replication(side) -> str:
+    """The replication state a connected side shows (drbdrun.status_json)."""
+    return side.repl or "Established"
+
+
+def settle(node: Node) -> None:
+    """End the verifies and resyncs whose time is up: a verify marks what it found out of
+    sync on both nodes; a resync leaves nothing out of sync."""
+    now = time.time()
+    for run in node.cluster.resources.values():
+        sides = [s for s in run.sides.values() if s.repl and s.repl_until <= now]
+        if not sides:
+            continue
+        verify_done = any(s.repl.startswith("Verify") for s in sides)
+        all_volumes = list(zip(*(s.volumes for s in run.sides.values()), strict=False))
+        for volumes in all_volumes:
+            if verify_done:
+                found = max(v.diverged_kib for v in volumes)
+                for v in volumes:
+                    v.out_of_sync_kib += found
+                    v.diverged_kib = 0
+            else:
+                for v in volumes:
+                    v.out_of_sync_kib, v.disk = 0, "UpToDate"
+        for s in sides:
+            s.repl, s.repl_until = "", 0.0
+        node.dirty_cluster = True
 
 
 def _peer_disk(r: drbdconf.Resource, peer: str, number: int) -> str | None:
@@ -214,3 +334,14 @@ def parse_size(text: str) -> int:
     if suffix in units:
         return int(text[:-1]) * 1024 ** units[suffix]
     return int(text)
+
+
+def diverge(lab: str | Path, node_name: str, resource: str, kib: int) -> None:
+    """KIB of NODE's copy of RESOURCE differ from the peer's without DRBD knowing (a lost
+    write, a flipped bit): what an online verify finds."""
+    from lab import api
+
+    n = api.node(lab, node_name)
+    with n.session():
+        n.cluster.resources[resource].sides[node_name].volumes[0].diverged_kib = kib
+        n.dirty_cluster = True

@@ -227,6 +227,11 @@ COLLECT_NODE_TIMEOUT_SECONDS = float(os.environ.get("COLLECT_NODE_TIMEOUT_SECOND
 # interrupted, how long one remote command may run (it runs under the node's `timeout`,
 # so nothing the portal gave up on runs later), and how many jobs' backups a node keeps.
 PLAN_TTL_SECONDS = int(os.environ.get("PLAN_TTL_SECONDS", "900"))
+# Day-2 workflows: how long a run waits for an online verify or a resync to finish (keep
+# it under TASK_SOFT_TIME_LIMIT_SECONDS: raise both for volumes whose verify takes hours),
+# and how often every DRBD resource of a managed cluster is verified (0: never, default).
+WORKFLOW_WAIT_SECONDS = int(os.environ.get("WORKFLOW_WAIT_SECONDS", "1500"))
+DRBD_VERIFY_INTERVAL_HOURS = int(os.environ.get("DRBD_VERIFY_INTERVAL_HOURS", "0"))
 CLUSTER_LOCK_LEASE_SECONDS = int(os.environ.get("CLUSTER_LOCK_LEASE_SECONDS", "60"))
 JOB_HEARTBEAT_SECONDS = float(os.environ.get("JOB_HEARTBEAT_SECONDS", "5"))
 JOB_HEARTBEAT_TIMEOUT_SECONDS = int(os.environ.get("JOB_HEARTBEAT_TIMEOUT_SECONDS", "120"))
@@ -259,4 +264,7 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": COLLECT_INTERVAL_SECONDS},
     },
     "sweep-jobs": {"task": "clusters.sweep_jobs", "schedule": 30.0, "options": {"expires": 30}},
+    # Online verify of resources whose last one is older than DRBD_VERIFY_INTERVAL_HOURS
+    # (the task does nothing while that is 0).
+    "verify-due": {"task": "clusters.verify_due", "schedule": 600.0, "options": {"expires": 600}},
 }

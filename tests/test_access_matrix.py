@@ -81,6 +81,8 @@ RULES = {
     "plan-apply": cluster_role("operator", ok="method"),  # POST only
     # Day-2 workflows: starting and running one needs operators; plans are shown to viewers.
     "lun-grow": cluster_role("operator"),
+    "resource-verify": cluster_role("operator"),
+    "resource-resync": cluster_role("operator"),
     "workflow-plan": cluster_role("viewer"),
     "workflow-apply": cluster_role("operator", ok="method"),  # POST only
     # The audit trail: admins of any cluster (each sees their own clusters) and superusers.
@@ -186,6 +188,7 @@ def _sample_device(cluster) -> str:
 SAMPLE_OBJECTS = {
     "workflow_id": _sample_workflow,
     "device": _sample_device,
+    "resource": lambda cluster: cluster.drbd_resources.order_by("name").first().name,
     "node_name": lambda cluster: cluster.nodes.order_by("name").first().name,
     "mapping_id": _sample_mapping,
     "revision_id": _sample_revision,

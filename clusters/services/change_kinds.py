@@ -157,8 +157,42 @@ class GrowLun:
         return {"kind": self.kind, "device": self.device}
 
 
-Workflow = GrowLun
-WORKFLOW_KINDS = {kind.kind: kind for kind in (GrowLun,)}
+@dataclass(frozen=True)
+class VerifyResource:
+    """Online verify of a DRBD resource (`drbdadm verify RES`)."""
+
+    kind: ClassVar[str] = "verify_resource"
+    resource: str
+
+    def apply_to(self, cluster: Cluster) -> None:
+        pass
+
+    def new_resources(self) -> set[str]:
+        return set()
+
+    def as_json(self) -> dict:
+        return {"kind": self.kind, "resource": self.resource}
+
+
+@dataclass(frozen=True)
+class ResyncResource:
+    """Resync what a verify found: `drbdadm disconnect RES`, `drbdadm connect RES`."""
+
+    kind: ClassVar[str] = "resync_resource"
+    resource: str
+
+    def apply_to(self, cluster: Cluster) -> None:
+        pass
+
+    def new_resources(self) -> set[str]:
+        return set()
+
+    def as_json(self) -> dict:
+        return {"kind": self.kind, "resource": self.resource}
+
+
+Workflow = GrowLun | VerifyResource | ResyncResource
+WORKFLOW_KINDS = {kind.kind: kind for kind in (GrowLun, VerifyResource, ResyncResource)}
 
 
 def workflow_from_json(data: dict) -> Workflow:
@@ -166,7 +200,9 @@ def workflow_from_json(data: dict) -> Workflow:
     kind = WORKFLOW_KINDS.get(data.get("kind", ""))
     if kind is None:
         raise ValidationError({"kind": f"Unknown workflow {data.get('kind')!r}."})
-    return GrowLun(str(data["device"]))
+    if kind is GrowLun:
+        return GrowLun(str(data["device"]))
+    return kind(str(data["resource"]))
 
 
 def change_from_json(data: dict) -> Change:

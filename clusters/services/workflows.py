@@ -22,9 +22,15 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from clusters import access, audit, locks, push, ssh, workflows
-from clusters.models import Cluster, Job, Node, Role, ScstDevice
+from clusters.models import Cluster, DrbdResource, Job, Node, Role, ScstDevice
 from clusters.services import collection, jobs
-from clusters.services.change_kinds import GrowLun, Workflow, workflow_from_json
+from clusters.services.change_kinds import (
+    GrowLun,
+    ResyncResource,
+    VerifyResource,
+    Workflow,
+    workflow_from_json,
+)
 from clusters.services.facts import cluster_facts
 
 
@@ -80,34 +86,56 @@ def _nodes(cluster: Cluster) -> dict[str, Node]:
     return {n.name: n for n in nodes}
 
 
-async def _probe_all(endpoints: list[ssh.NodeEndpoint], target) -> list[workflows.GrowProbe]:
+def procedure_for(cluster: Cluster, change: Workflow) -> workflows.Procedure:
+    """The node side of a workflow, with what the inventory says it acts on."""
+    if isinstance(change, GrowLun):
+        return workflows.Grow(grow_target(cluster, change))
+    if not DrbdResource.objects.filter(cluster=cluster, name=change.resource).exists():
+        raise ValidationError({"resource": f"No DRBD resource {change.resource} in {cluster}."})
+    if isinstance(change, VerifyResource):
+        return workflows.Verify(change.resource)
+    return workflows.Resync(change.resource)
+
+
+async def _judge_all(endpoints: list[ssh.NodeEndpoint], proc) -> workflows.Judgement:
     async with contextlib.AsyncExitStack() as stack:
         sessions = [await stack.enter_async_context(ssh.connect(e)) for e in endpoints]
-        return [await workflows.grow_probe(workflows.plain_read, s, target) for s in sessions]
+        return await proc.judge(workflows.plain_read, sessions)
 
 
 def _judge(cluster: Cluster, change: Workflow, nodes: dict[str, Node]) -> workflows.Judgement:
-    target = grow_target(cluster, change)
+    proc = procedure_for(cluster, change)
     endpoints = [collection.endpoint_for(nodes[name]) for name in sorted(nodes)]
     try:
-        probes = async_to_sync(_probe_all)(endpoints, target)
+        return async_to_sync(_judge_all)(endpoints, proc)
     except ssh.NodeError as exc:
         return workflows.Judgement(refusals=[f"A node could not be read: {exc}"])
-    return workflows.grow_judge(target, probes)
 
 
 def _interlocks(cluster: Cluster, change: Workflow, holder_job: int | None) -> list[str]:
+    """The change path's interlocks. An online verify or its resync changes no
+    configuration, so drift (a config file or option that differs) does not block them;
+    everything else does (monitored mode, the lock, unreachable or unknown nodes, an
+    interrupted apply)."""
     from clusters.services import changes
 
-    return changes.interlocks(cluster, cluster_facts(cluster), change, set(), holder_job)
+    facts = cluster_facts(cluster)
+    reasons = changes.interlocks(cluster, facts, change, set(), holder_job)
+    if isinstance(change, VerifyResource | ResyncResource):
+        reasons = [r for r in reasons if "drifted from what the portal last wrote" not in r]
+    return reasons
 
 
 # --- planning ----------------------------------------------------------------------------
 
 
-def plan_create(cluster: Cluster, user, change: Workflow, description: str) -> Job:
-    """Record a workflow plan to compute; the caller queues workflow_tasks.plan_job."""
-    access.require_role(user, cluster, Role.OPERATOR)
+def plan_create(
+    cluster: Cluster, user, change: Workflow, description: str, scheduled: bool = False
+) -> Job:
+    """Record a workflow plan to compute; the caller queues workflow_tasks.plan_job.
+    SCHEDULED: the portal's own schedule plans it (no user)."""
+    if not scheduled:
+        access.require_role(user, cluster, Role.OPERATOR)
     return Job.objects.create(
         kind=Job.Kind.WORKFLOW_PLAN,
         cluster=cluster,
@@ -198,9 +226,10 @@ def plan_status(job: Job) -> WorkflowStatus:
 # --- applying ----------------------------------------------------------------------------
 
 
-def apply_create(plan_job: Job, user, reason: str) -> Job:
+def apply_create(plan_job: Job, user, reason: str, scheduled: bool = False) -> Job:
     """Record the run of a ready workflow plan (a reason is required); caller queues it."""
-    access.require_role(user, plan_job.cluster, Role.OPERATOR)
+    if not scheduled:
+        access.require_role(user, plan_job.cluster, Role.OPERATOR)
     if not reason.strip():
         raise WorkflowRefused("Say why you run this workflow (it goes to the audit trail).")
     with transaction.atomic():
@@ -271,7 +300,7 @@ def _apply_locked(job: Job, cluster: Cluster) -> Job:
     reasons = _interlocks(cluster, change, job.pk)
     if reasons:
         return _refuse(job, "; ".join(reasons))
-    target = grow_target(cluster, change)
+    proc = procedure_for(cluster, change)
     pushing = push.Push(
         owner=f"job-{job.pk}",
         journal=jobs.JobJournal(job, nodes),
@@ -280,10 +309,11 @@ def _apply_locked(job: Job, cluster: Cluster) -> Job:
         heartbeat_seconds=settings.JOB_HEARTBEAT_SECONDS,
     )
     endpoints = {name: collection.endpoint_for(node) for name, node in nodes.items()}
-    outcome = async_to_sync(_run)(pushing, endpoints, target, approved.signature)
+    outcome = async_to_sync(_run)(pushing, endpoints, proc, approved.signature)
     kind, text = outcome
     reason = job.params.get("reason", "")
     collection.nodes_collect(job, list(nodes.values()))
+    findings_refresh(cluster)  # before the job ends: its page shows the findings it left
     if kind == "refused":
         return _refuse(job, text)
     if kind == "stopped":
@@ -309,7 +339,7 @@ async def _no_serving(session, devices) -> list[str]:
     return []
 
 
-async def _run(job: push.Push, endpoints: dict, target, approved: str) -> tuple[str, str]:
+async def _run(job: push.Push, endpoints: dict, proc, approved: str) -> tuple[str, str]:
     """(refused|stopped|failed|succeeded, summary) of one workflow run."""
     beating = asyncio.create_task(push._keep_alive(job))
     try:
@@ -322,15 +352,16 @@ async def _run(job: push.Push, endpoints: dict, target, approved: str) -> tuple[
             except ssh.NodeError as exc:
                 return "refused", f"a node could not be reached: {exc}"
             try:
-                lines = await workflows.grow_apply(job, sessions, target, approved)
+                lines, summary = await workflows.apply_procedure(job, sessions, proc, approved)
             except workflows.Refused as exc:
                 return "refused", str(exc)
             except (push.StepFailed, ssh.NodeError) as exc:
                 await job.log(getattr(exc, "node", None), "stopped", "error", str(exc))
-                now = await _presents_safely(job, sessions, target)
-                return "failed", f"Stopped: {exc}. Both nodes keep serving; now: {now}"
+                now = await _presents_safely(sessions, proc)
+                note = getattr(proc, "failure_note", "")
+                return "failed", f"Stopped: {exc}. {note}Now: {now}"
             await job.log(None, "verify", "ok", "; ".join(lines))
-            return "succeeded", f"Grew {target.device}: " + "; ".join(lines)
+            return "succeeded", f"{summary}. " + "; ".join(lines)
     except push.Stopped as exc:
         return "stopped", str(exc)
     finally:
@@ -339,11 +370,53 @@ async def _run(job: push.Push, endpoints: dict, target, approved: str) -> tuple[
             await beating
 
 
-async def _presents_safely(job: push.Push, sessions: dict, target) -> str:
+async def _presents_safely(sessions: dict, proc) -> str:
     lines = []
     for name, session in sorted(sessions.items()):
         try:
-            lines.append(await workflows._presents(workflows.plain_read, session, target))
+            lines.append(await proc.presents(workflows.plain_read, session))
         except ssh.NodeError as exc:
             lines.append(f"{name}: unreadable ({exc})")
     return "; ".join(lines)
+
+
+# --- the schedule ------------------------------------------------------------------------
+
+
+def last_verify(cluster: Cluster, resource: str) -> Job | None:
+    """The latest plan of an online verify of RESOURCE (run, refused or not)."""
+    return (
+        Job.objects.filter(
+            cluster=cluster,
+            kind=Job.Kind.WORKFLOW_PLAN,
+            params__change__kind=VerifyResource.kind,
+            params__change__resource=resource,
+        )
+        .order_by("-created_at")
+        .first()
+    )
+
+
+def verify_due(now: datetime | None = None) -> list[Job]:
+    """Plan and run an online verify of every resource of a managed cluster whose last
+    verify was planned longer than DRBD_VERIFY_INTERVAL_HOURS ago (nothing while that is
+    0): one attempt per interval; a refused plan is the record of why it did not run."""
+    hours = settings.DRBD_VERIFY_INTERVAL_HOURS
+    if hours <= 0:
+        return []
+    now = now or timezone.now()
+    started = []
+    for resource in DrbdResource.objects.filter(cluster__mode=Cluster.Mode.MANAGED).select_related(
+        "cluster"
+    ):
+        last = last_verify(resource.cluster, resource.name)
+        if last is not None and last.created_at > now - timedelta(hours=hours):
+            continue
+        change = VerifyResource(resource.name)
+        description = f"Scheduled online verify of {resource.name}"
+        plan = plan_run(plan_create(resource.cluster, None, change, description, scheduled=True))
+        if plan.state != Job.State.SUCCEEDED:
+            continue
+        run = apply_create(plan, None, f"every {hours} h (DRBD_VERIFY_INTERVAL_HOURS)", True)
+        started.append(apply_run(run))
+    return started

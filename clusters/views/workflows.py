@@ -11,9 +11,9 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from clusters import access, workflow_tasks
 from clusters.forms import WorkflowApplyForm
-from clusters.models import Cluster, Job, Role, ScstDevice
+from clusters.models import Cluster, DrbdResource, Job, Role, ScstDevice
 from clusters.services import workflows
-from clusters.services.change_kinds import GrowLun
+from clusters.services.change_kinds import GrowLun, ResyncResource, VerifyResource
 from clusters.views.htmx import page_or_partial
 from clusters.views.queue import queue_job
 
@@ -42,6 +42,72 @@ def lun_grow(request: HttpRequest, cluster: Cluster, device: str) -> HttpRespons
             return down or _go(request, "workflow-plan", job.pk)
     context = {"cluster": cluster, "device": found, "error": error}
     return render(request, "clusters/lun_grow.html", context)
+
+
+def _start(request: HttpRequest, cluster: Cluster, change, description: str, page: dict):
+    """GET: the workflow's explanation page. POST: plan it (reads nodes, changes nothing)."""
+    error = ""
+    if request.method == "POST":
+        try:
+            job = workflows.plan_create(cluster, request.user, change, description)
+        except ValidationError as exc:
+            error = "; ".join(exc.messages)
+        else:
+            down = queue_job(request, job, workflow_tasks.workflow_plan_job)
+            return down or _go(request, "workflow-plan", job.pk)
+    context = {"cluster": cluster, "error": error, **page}
+    return render(request, "clusters/workflow_start.html", context)
+
+
+VERIFY_PAGE = {
+    "title": "Online verify of DRBD {name}",
+    "intro": "DRBD compares both nodes' copies block by block while both keep serving "
+    '(DRBD User\'s Guide, "Using on-line device verification"). Nothing is copied: '
+    "blocks that differ are marked out of sync and reported, and the portal raises a "
+    "finding; a resync (disconnect/connect) then repairs them.",
+    "steps": [
+        "Checks both nodes are Primary, UpToDate, Connected, in sync, with a verify-alg.",
+        "drbdadm verify {name} on one node.",
+        "Follows the verify on both nodes (drbdsetup status --json) until it ends.",
+        "Reports what each node found out of sync.",
+    ],
+}
+RESYNC_PAGE = {
+    "title": "Resync DRBD {name}",
+    "intro": "Resynchronises the blocks an online verify marked out of sync, as DRBD's "
+    "guide prescribes: disconnect and reconnect the resource. Both nodes stay Primary "
+    "and keep serving; for the moment between the two commands the resource is not "
+    "replicated.",
+    "steps": [
+        "Checks both nodes are Primary, UpToDate and Connected, and that blocks are out of sync.",
+        "drbdadm disconnect {name} on one node, then drbdadm connect {name}.",
+        "Follows the resync on both nodes until nothing is out of sync.",
+    ],
+}
+
+
+def _page(template: dict, name: str) -> dict:
+    return {
+        "title": template["title"].format(name=name),
+        "intro": template["intro"],
+        "steps": [s.format(name=name) for s in template["steps"]],
+    }
+
+
+@access.cluster_view(Role.OPERATOR)
+def resource_verify(request: HttpRequest, cluster: Cluster, resource: str) -> HttpResponse:
+    found = get_object_or_404(DrbdResource, cluster=cluster, name=resource)
+    page = {**_page(VERIFY_PAGE, found.name), "form_id": "verify-form"}
+    change = VerifyResource(found.name)
+    return _start(request, cluster, change, f"Online verify of {found.name}", page)
+
+
+@access.cluster_view(Role.OPERATOR)
+def resource_resync(request: HttpRequest, cluster: Cluster, resource: str) -> HttpResponse:
+    found = get_object_or_404(DrbdResource, cluster=cluster, name=resource)
+    page = {**_page(RESYNC_PAGE, found.name), "form_id": "resync-form"}
+    change = ResyncResource(found.name)
+    return _start(request, cluster, change, f"Resync {found.name}", page)
 
 
 def _plan_job(request: HttpRequest, job_id: int) -> Job:

@@ -83,3 +83,56 @@ def test_grow_refused_when_the_disks_differ_says_why_and_offers_no_run(
     expect(page.locator("#refusals")).to_contain_text("differ by more than 1 MiB")
     expect(page.get_by_role("button", name="Run workflow")).to_have_count(0)
     expect(page.locator("#run-unavailable")).to_contain_text("this plan was refused")
+
+
+def test_operator_verifies_a_resource_then_resyncs_what_it_found(
+    browser_page, operator_on, lab, run_in_web_thread
+):
+    from lab import api
+
+    page, name = browser_page, operator_on.name
+    for suffix in "ab":
+        api.set_net_option(lab.dir, f"{name}-{suffix}", "r0", "verify-alg", "sha256")
+    workflow_cmds.diverge(lab.dir, f"{name}-b", "r0", 64)
+    log_in(page, "olga")
+    page.goto(f"/clusters/{name}/")
+    page.locator("#verify-r0").click()
+    expect(page.locator("h1")).to_contain_text("Online verify of DRBD r0")
+    page.get_by_role("button", name="Plan: read every node and judge").click()
+    page.wait_for_url(re.compile(r"/workflows/\d+/$"))
+    expect(page.locator(f"#facts-{name}-a")).to_contain_text("sha256")
+    expect(page.locator("#workflow-steps li")).to_contain_text("drbdadm verify r0")
+    page.get_by_label("Reason").fill("monthly check")
+    page.get_by_label(re.compile("I have reviewed every step")).check()
+    page.get_by_role("button", name="Run workflow").click()
+    page.wait_for_url(re.compile(r"/jobs/\d+/$"))
+    expect(page.locator(".job .badge")).to_have_text("Succeeded")
+    expect(page.locator(".job")).to_contain_text("found blocks out of sync")
+
+    page.goto(f"/clusters/{name}/")
+    page.locator("#resync-r0").click()
+    page.get_by_role("button", name="Plan: read every node and judge").click()
+    page.wait_for_url(re.compile(r"/workflows/\d+/$"))
+    expect(page.locator("#plan-warnings")).to_contain_text("not replicated")
+    steps = page.locator("#workflow-steps li")
+    expect(steps).to_have_count(2)
+    expect(steps.nth(0)).to_contain_text("drbdadm disconnect r0")
+    expect(steps.nth(1)).to_contain_text("drbdadm connect r0")
+    page.get_by_label("Reason").fill("repair what verify found")
+    page.get_by_label(re.compile("I have reviewed every step")).check()
+    page.get_by_role("button", name="Run workflow").click()
+    page.wait_for_url(re.compile(r"/jobs/\d+/$"))
+    expect(page.locator(".job .badge")).to_have_text("Succeeded")
+    expect(page.locator(".job")).to_contain_text("Resynchronised r0")
+
+
+def test_verify_without_a_verify_alg_is_refused_and_says_what_to_add(
+    browser_page, operator_on, run_in_web_thread
+):
+    page, name = browser_page, operator_on.name
+    log_in(page, "olga")
+    page.goto(f"/clusters/{name}/resources/r0/verify/")
+    page.get_by_role("button", name="Plan: read every node and judge").click()
+    page.wait_for_url(re.compile(r"/workflows/\d+/$"))
+    expect(page.locator("#refusals")).to_contain_text("verify-alg sha256;")
+    expect(page.get_by_role("button", name="Run workflow")).to_have_count(0)
