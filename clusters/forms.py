@@ -390,3 +390,28 @@ class WorkflowApplyForm(forms.Form):
         label="I have reviewed every step and what each node's initiators see meanwhile",
         error_messages={"required": "Confirm that you have reviewed the steps."},
     )
+    typed_name = forms.CharField(
+        label="Type the resource name to confirm",
+        required=False,
+        strip=True,
+        help_text="Split-brain recovery only: the victim's writes since the split are discarded.",
+    )
+
+
+class SplitBrainForm(forms.Form):
+    """Choose the split-brain victim: the node whose writes since the split are discarded."""
+
+    victim = forms.ChoiceField(
+        label="Victim (its writes since the split are discarded)",
+        widget=forms.RadioSelect,
+        error_messages={"required": "Choose the node whose writes are discarded."},
+    )
+
+    def __init__(self, *args, nodes: list[str], recommended: str | None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["victim"].choices = [
+            (n, f"{n} (recommended: fewer writes since the split)" if n == recommended else n)
+            for n in nodes
+        ]
+        if recommended:
+            self.fields["victim"].initial = recommended

@@ -61,6 +61,11 @@ urlpatterns = [
         workflow_views.resource_resync,
         name="resource-resync",
     ),
+    path(
+        "clusters/<str:cluster_name>/resources/<str:resource>/split-brain/",
+        workflow_views.resource_split_brain,
+        name="resource-split-brain",
+    ),
     path("workflows/<int:workflow_id>/", workflow_views.workflow_plan, name="workflow-plan"),
     path("workflows/<int:workflow_id>/run/", workflow_views.workflow_apply, name="workflow-apply"),
 ]

@@ -568,7 +568,13 @@ class Resync:
 
 
 async def _wait_while(
-    job, sessions, resource: str, states: tuple[str, ...], what: str, connecting: bool = False
+    job,
+    sessions,
+    resource: str,
+    states: tuple[str, ...],
+    what: str,
+    connecting: bool = False,
+    primary: bool = True,
 ) -> list[DrbdProbe]:
     """Poll both nodes while a verify or resync runs, with a progress line every few
     seconds; then both must be Connected, Established and UpToDate (a resync: and in
@@ -611,7 +617,11 @@ async def _wait_while(
             await job.log(None, what, "info", f"{message}; {oos} KiB out of sync")
             last = now
         await asyncio.sleep(POLL)
-    problems = [f"{p.node}: {'; '.join(p.health())}" for p in probes if p.health()]
+
+    def issues(p: DrbdProbe) -> list[str]:  # roles are checked later when not PRIMARY
+        return [i for i in p.health() if primary or ("role is" not in i and "Primary" not in i)]
+
+    problems = [f"{p.node}: {'; '.join(issues(p))}" for p in probes if issues(p)]
     if problems:
         raise push.StepFailed(probes[0].node, what, f"after the {what}: " + "; ".join(problems))
     if connecting and any(p.out_of_sync_kib for p in probes):
@@ -621,3 +631,132 @@ async def _wait_while(
         None, what, "ok", f"{resource}: {what} finished after {loop.time() - start:.0f} s"
     )
     return probes
+
+
+# --- split-brain recovery -------------------------------------------------------------------
+# DRBD User's Guide, "Manual split brain recovery": on the split-brain victim `drbdadm
+# secondary RES` and `drbdadm connect --discard-my-data RES`; on the survivor `drbdadm
+# connect RES` (when it is StandAlone too); the victim then resyncs from the survivor. A
+# Primary cannot be demoted while something holds it open, and SCST's vdisk_blockio keeps
+# /dev/drbdM open as long as the device exists: the victim's SCST device is closed first
+# (its LUNs leave the victim's targets; the survivor serves them), and `scstadmin
+# -config /etc/scst.conf` opens it again at the end.
+
+
+@dataclass(frozen=True)
+class SplitBrain:
+    resource: str
+    victim: str
+    survivor: str
+    devices: tuple[tuple[str, str], ...]  # (SCST device, handler) on the resource
+    failure_note = ""
+
+    def _size_path(self, device: str) -> str:
+        return f"{SCST_SYSFS_ROOT}/devices/{device}/size"
+
+    async def _open_devices(self, read: Runner, session) -> list[str]:
+        return [
+            d for d, _h in self.devices if (await read(session, ["cat", self._size_path(d)])).ok
+        ]
+
+    async def judge(self, read: Runner, sessions: list[ssh.NodeSession]) -> Judgement:
+        by_name = {s.endpoint.name: s for s in sessions}
+        probes = {
+            n: await drbd_probe(read, s, self.resource, show=False) for n, s in by_name.items()
+        }
+        judged = Judgement(facts={n: p.facts() for n, p in probes.items()})
+        if set(probes) != {self.victim, self.survivor}:
+            judged.refusals.append(
+                f"Split-brain recovery needs both nodes: {self.victim} and {self.survivor}."
+            )
+            return judged
+        victim, survivor = probes[self.victim], probes[self.survivor]
+        for p in (victim, survivor):
+            if p.state is None:
+                judged.refusals.append(f"{p.node}: DRBD {self.resource} is not running.")
+            elif any(peer.connection == "Connected" for peer in p.state.peers):
+                judged.refusals.append(
+                    f"{p.node}: DRBD {self.resource} is Connected: it is not in split brain."
+                )
+        if survivor.state is not None and survivor.state.role != "Primary":
+            judged.refusals.append(
+                f"{self.survivor} (the survivor) is {survivor.state.role}: it must be Primary "
+                "and serve while the victim resyncs from it."
+            )
+        for p in (victim, survivor):
+            disks = [d.disk for d in p.state.devices] if p.state else []
+            if any(d not in ("UpToDate", "Outdated", "Consistent") for d in disks):
+                judged.refusals.append(f"{p.node}: disk is {', '.join(disks)}; no data to keep.")
+        if judged.refusals:
+            return judged
+        open_devices = await self._open_devices(read, by_name[self.victim])
+        for name, facts in judged.facts.items():
+            facts["exports"] = ", ".join(
+                d for d, _ in self.devices if name != self.victim or d in open_devices
+            )
+        v, s, r = self.victim, self.survivor, self.resource
+        for device, handler in self.devices:
+            if device in open_devices:
+                judged.steps.append(Step(v, "unexport", [
+                    "scstadmin", "-noprompt", "-force", "-close_dev", device, "-handler", handler
+                ], f"{device} leaves {v}'s targets (its initiators keep {s}'s path); DRBD "
+                   "cannot be demoted while SCST holds it open."))  # fmt: skip
+        if victim.state.role == "Primary":
+            judged.steps.append(Step(v, "secondary", ["drbdadm", "secondary", r],
+                                     f"{v} stops being Primary."))  # fmt: skip
+        judged.steps.append(Step(v, "discard", ["drbdadm", "connect", "--discard-my-data", r],
+            f"{v} connects and DISCARDS every write it took since the split."))  # fmt: skip
+        if survivor.connection == "StandAlone":
+            judged.steps.append(Step(s, "connect", ["drbdadm", "connect", r],
+                                     f"{s} connects; {v} resyncs from it."))  # fmt: skip
+        judged.steps.append(Step(v, "primary", ["drbdadm", "primary", r],
+                                 f"Once UpToDate, {v} is Primary again."))  # fmt: skip
+        if open_devices:
+            judged.steps.append(Step(v, "export", [
+                "scstadmin", "-noprompt", "-config", "/etc/scst.conf"
+            ], f"SCST on {v} opens {', '.join(open_devices)} again and exports its LUNs "
+               "from the configuration file."))  # fmt: skip
+        judged.warnings.append(
+            f"Every write {v} took for {r} since the split is DISCARDED: its copy is "
+            f"overwritten by {s}'s. Initiators that wrote only through {v} lose those writes."
+        )
+        return judged
+
+    async def run(self, job, sessions, judged: Judgement) -> str:
+        ordered = [sessions[n] for n in sorted(sessions)]
+        read = journaled_read(job)
+        # The resync starts once both have connected: after the survivor's connect, or the
+        # victim's when the survivor was waiting already.
+        last_connect = "connect" if any(s.step == "connect" for s in judged.steps) else "discard"
+        for step in judged.steps:
+            session = sessions[step.node]
+            await job.run(session, step.argv, step.step, writes=True)
+            if step.step == "unexport":
+                if (await read(session, ["cat", self._size_path(step.argv[5])])).ok:
+                    raise push.StepFailed(step.node, step.step, f"{step.argv[5]} is still open")
+            elif step.step in ("secondary", "primary"):
+                p = await drbd_probe(read, session, self.resource, show=False)
+                want = step.step.capitalize()
+                if p.state is None or p.state.role != want:
+                    raise push.StepFailed(step.node, step.step, f"{self.resource} is not {want}")
+            elif step.step == last_connect:
+                await _wait_while(job, ordered, self.resource, SYNCING, "resync", True, False)
+            elif step.step == "export":
+                missing = [
+                    d for d, _ in self.devices if d not in await self._open_devices(read, session)
+                ]
+                if missing:
+                    raise push.StepFailed(step.node, step.step, f"not open: {', '.join(missing)}")
+        probes = [await drbd_probe(read, s, self.resource, show=False) for s in ordered]
+        problems = [f"{p.node}: {'; '.join(p.health())}" for p in probes if p.health()]
+        if problems:
+            raise push.StepFailed(self.victim, "verify", "; ".join(problems))
+        return (
+            f"Recovered {self.resource} from split brain: {self.victim}'s writes since the "
+            f"split were discarded; both nodes Primary, UpToDate, Connected"
+        )
+
+    async def presents(self, read: Runner, session) -> str:
+        line = await Verify(self.resource).presents(read, session)
+        open_devices = await self._open_devices(read, session)
+        return f"{line}; SCST exports {', '.join(open_devices) or 'none of its devices'}"

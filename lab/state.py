@@ -323,6 +323,7 @@ class DrbdSideRun:
     # SyncSource/SyncTarget until the time repl_until (time.time()), then Established.
     repl: str = ""
     repl_until: float = 0.0
+    discard_my_data: bool = False  # `connect --discard-my-data` waiting for the peer
 
 
 @dataclass

@@ -37,6 +37,7 @@ SS_ALREADY_STANDALONE = (-9, "Can not disconnect a StandAlone device")
 SS_NO_VERIFY_ALG = (-14, "Need a verify algorithm to start online verify")
 SS_NEED_CONNECTION = (-15, "Need a connection to start verify or resync")
 ERR_NET_CONFIGURED = (125, "Device has a net-config (use disconnect first)")
+ERR_DISCARD_IMPOSSIBLE = (123, "--discard-my-data not allowed when primary.")
 ERR_RESIZE_RESYNC = (130, "Resize not allowed during resync.")
 ERR_NO_PRIMARY = (131, "Need one Primary node to resize.")
 ERR_MINOR_INVALID = (127, "Device minor not allocated")
@@ -75,15 +76,14 @@ def make_drbdadm(base: Callable) -> Callable:
             cfg = drbdconf.parse_config(config, node)
         except drbdconf.ParseError as e:
             return _result("", e.text, e.code)
-        handler = {
-            "resize": resize,
-            "verify": verify,
-            "connect": connect,
-            "disconnect": disconnect,
-        }[cmd]
         try:
             for name in names:
-                handler(node, cfg, name)
+                if cmd == "connect":
+                    connect(node, cfg, name, "--discard-my-data" in args)
+                else:
+                    {"resize": resize, "verify": verify, "disconnect": disconnect}[cmd](
+                        node, cfg, name
+                    )
         except drbdrun.DrbdError as e:
             return _result("", e.stderr, e.code)
         return _result()
@@ -182,27 +182,42 @@ def disconnect(node: Node, cfg: drbdconf.Config, name: str) -> None:
     node.dirty_cluster = True
 
 
-def connect(node: Node, cfg: drbdconf.Config, name: str) -> None:
-    """`drbdadm connect RES`: Connected when the peer waits; out-of-sync blocks resync
-    (this node SyncTarget); a split brain is detected again (StandAlone)."""
+def connect(node: Node, cfg: drbdconf.Config, name: str, discard: bool = False) -> None:
+    """`drbdadm connect [--discard-my-data] RES`: Connected when the peer waits;
+    out-of-sync blocks resync (this node SyncTarget). After a split brain the nodes
+    disconnect again (StandAlone) unless one of them connects with --discard-my-data:
+    that node (Secondary; ERR_DISCARD_IMPOSSIBLE when Primary) becomes SyncTarget and
+    receives every block either node changed since the split."""
     now = time.time()
     for r, run, side, peer in _run_sides(node, cfg, name):
         peer_id = node.cluster.node_ids[drbdrun.peer_name(node)]
+        call = f"drbdsetup connect {r.name} {peer_id}"
+        minor = side.volumes[0].minor if side.volumes else 0
         if side.cstate != "StandAlone":
-            minor = side.volumes[0].minor if side.volumes else 0
-            raise _failure(minor, ERR_NET_CONFIGURED, f"drbdsetup connect {r.name} {peer_id}")
-        if run.split_brain:
-            side.cstate = "StandAlone"
-            continue
-        side.cstate = "Connecting"
+            raise _failure(minor, ERR_NET_CONFIGURED, call)
+        if discard and side.role == "Primary":
+            raise _failure(minor, ERR_DISCARD_IMPOSSIBLE, call + " --discard-my-data")
+        side.cstate, side.discard_my_data = "Connecting", discard
         if peer is None or not peer.up or peer.cstate != "Connecting":
             continue
+        if run.split_brain:
+            victim = side if side.discard_my_data else peer if peer.discard_my_data else None
+            if victim is None:  # detected again: both drop the connection
+                side.cstate = peer.cstate = "StandAlone"
+                continue
+            survivor = peer if victim is side else side
+            run.split_brain = False
+            for a, b in zip(victim.volumes, survivor.volumes, strict=False):
+                a.out_of_sync_kib = b.out_of_sync_kib = a.out_of_sync_kib + b.out_of_sync_kib
+        else:
+            victim, survivor = side, peer
         side.cstate = peer.cstate = "Connected"
-        if any(v.out_of_sync_kib for v in side.volumes + peer.volumes):
-            side.repl, peer.repl = "SyncTarget", "SyncSource"
-            for v in side.volumes:
+        side.discard_my_data = peer.discard_my_data = False
+        if any(v.out_of_sync_kib for v in victim.volumes + survivor.volumes):
+            victim.repl, survivor.repl = "SyncTarget", "SyncSource"
+            victim.repl_until = survivor.repl_until = now + SYNC_SECONDS
+            for v in victim.volumes:
                 v.disk = "Inconsistent"  # until the resync ends
-            side.repl_until = peer.repl_until = now + SYNC_SECONDS
     node.dirty_cluster = True
 
 
@@ -257,9 +272,11 @@ def make_scstadmin(base: Callable) -> Callable:
 
     def cmd_scstadmin(node: Node, args: list[str]):
         names = [a.lstrip("-").split("=", 1)[0] for a in args if a.startswith("-")]
-        if "resync_dev" not in names:
-            return base(node, args)
-        return resync_dev(node, args)
+        if "resync_dev" in names:
+            return resync_dev(node, args)
+        if "close_dev" in names:
+            return close_dev(node, args, names)
+        return base(node, args)
 
     return cmd_scstadmin
 
@@ -296,6 +313,87 @@ def resync_dev(node: Node, args: list[str]):
         return _result("".join(run.out), "".join(run.err), e.code)
     run.p("\nAll done.\n")
     return _result("".join(run.out), "".join(run.err), 1)
+
+
+def _option(args: list[str], name: str) -> str | None:
+    for i, a in enumerate(args):
+        if a.lstrip("-").split("=", 1)[0] == name:
+            if "=" in a:
+                return a.split("=", 1)[1]
+            return args[i + 1] if i + 1 < len(args) else None
+    return None
+
+
+def close_dev(node: Node, args: list[str], names: list[str]):
+    """scstadmin `-close_dev DEV -handler H` (closeDevice): refused while the device is
+    exported unless -force; closing drops every LUN of it (scstadmin.sysfs/scstadmin)."""
+    device, handler = _option(args, "close_dev"), _option(args, "handler")
+    if device is None:
+        return _result("", "Option close_dev requires an argument\n", 1)
+    if handler is None:
+        return _result("Please specify -handler with -open_dev/-close_dev.\n", "", 1)
+    run = Run(node.state, node.read)
+    run.noprompt = "noprompt" in names
+    run.p("\nCollecting current configuration: done.\n\n")
+    try:
+        if run.prompt():
+            run.p("\nAll done.\n")
+            return _result("".join(run.out), "", 0)
+        run.p("\n-> Making requested changes.\n")
+        dev = node.state.scst.devices.get(device)
+        exported = _exported(node, device)
+        if dev is not None and exported and "force" not in names:
+            _list_exported(run, device, exported)
+            run.immediate_exit(f"Device '{device}' still in use, aborting. Use -force to override.")
+        run.p(f"\t-> Closing device '{device}' using handler '{handler}': ")
+        if dev is None or dev.handler != handler:
+            run.p("done.\n")
+            missing = "No such device exists." if dev is not None or handler in (
+                "vdisk_blockio", "vdisk_fileio") else "No such handler exists."  # fmt: skip
+            run.immediate_exit(missing)
+        node.state.scst.unregister_device(device)
+        node.dirty_node = True
+        run.p("done.\n")
+        run.p("\t-> Done.\n")
+    except Exit as e:
+        return _result("".join(run.out), "".join(run.err), e.code)
+    run.p("\nAll done.\n")
+    return _result("".join(run.out), "".join(run.err), 0)
+
+
+def _exported(node: Node, device: str) -> list[tuple[str, str, str, str]]:
+    """(driver, target, group or "", LUN) of every LUN of DEVICE but copy_manager's."""
+    rows = []
+    for driver, targets in node.state.scst.drivers.items():
+        if driver == "copy_manager":
+            continue
+        for target in targets.values():
+            rows += [
+                (driver, target.name, "", k) for k, v in target.luns.items() if v.device == device
+            ]
+            for group in target.groups.values():
+                rows += [
+                    (driver, target.name, group.name, k)
+                    for k, v in group.luns.items()
+                    if v.device == device
+                ]
+    return sorted(rows)
+
+
+def _list_exported(run: Run, device: str, rows) -> None:
+    """scstadmin listExported's table."""
+    ld = max([len("Driver"), *(len(r[0]) for r in rows)])
+    lt = max([len("Target"), *(len(r[1]) for r in rows)])
+    lg = max([len("Group"), *(len(r[2]) for r in rows)])
+
+    def line(a: str, b: str, c: str, d: str) -> str:
+        return f"\t{a:<{ld}} {b:<{lt}} {c:<{lg}} {d:<4}\n"
+
+    run.p(f"Device '{device}' is currently in use by the following:\n\n")
+    run.p(line("Driver", "Target", "Group", "Lun"))
+    run.p(line("-" * ld, "-" * lt, "-" * lg, "-" * 4))
+    for row in rows:
+        run.p(line(*row))
 
 
 def backing_size(node: Node, filename: str) -> int | None:

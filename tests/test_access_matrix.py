@@ -83,6 +83,7 @@ RULES = {
     "lun-grow": cluster_role("operator"),
     "resource-verify": cluster_role("operator"),
     "resource-resync": cluster_role("operator"),
+    "resource-split-brain": cluster_role("admin"),  # it discards a node's writes
     "workflow-plan": cluster_role("viewer"),
     "workflow-apply": cluster_role("operator", ok="method"),  # POST only
     # The audit trail: admins of any cluster (each sees their own clusters) and superusers.

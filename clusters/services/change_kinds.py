@@ -191,8 +191,28 @@ class ResyncResource:
         return {"kind": self.kind, "resource": self.resource}
 
 
-Workflow = GrowLun | VerifyResource | ResyncResource
-WORKFLOW_KINDS = {kind.kind: kind for kind in (GrowLun, VerifyResource, ResyncResource)}
+@dataclass(frozen=True)
+class SplitBrainRecovery:
+    """Recover a resource from split brain: VICTIM's writes since the split are discarded."""
+
+    kind: ClassVar[str] = "split_brain_recovery"
+    resource: str
+    victim: str
+
+    def apply_to(self, cluster: Cluster) -> None:
+        pass
+
+    def new_resources(self) -> set[str]:
+        return set()
+
+    def as_json(self) -> dict:
+        return {"kind": self.kind, "resource": self.resource, "victim": self.victim}
+
+
+Workflow = GrowLun | VerifyResource | ResyncResource | SplitBrainRecovery
+WORKFLOW_KINDS = {
+    kind.kind: kind for kind in (GrowLun, VerifyResource, ResyncResource, SplitBrainRecovery)
+}
 
 
 def workflow_from_json(data: dict) -> Workflow:
@@ -202,6 +222,8 @@ def workflow_from_json(data: dict) -> Workflow:
         raise ValidationError({"kind": f"Unknown workflow {data.get('kind')!r}."})
     if kind is GrowLun:
         return GrowLun(str(data["device"]))
+    if kind is SplitBrainRecovery:
+        return SplitBrainRecovery(str(data["resource"]), str(data["victim"]))
     return kind(str(data["resource"]))
 
 

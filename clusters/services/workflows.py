@@ -27,6 +27,7 @@ from clusters.services import collection, jobs
 from clusters.services.change_kinds import (
     GrowLun,
     ResyncResource,
+    SplitBrainRecovery,
     VerifyResource,
     Workflow,
     workflow_from_json,
@@ -94,7 +95,48 @@ def procedure_for(cluster: Cluster, change: Workflow) -> workflows.Procedure:
         raise ValidationError({"resource": f"No DRBD resource {change.resource} in {cluster}."})
     if isinstance(change, VerifyResource):
         return workflows.Verify(change.resource)
+    if isinstance(change, SplitBrainRecovery):
+        names = set(Node.objects.filter(cluster=cluster).values_list("name", flat=True))
+        if change.victim not in names or len(names) != 2:
+            raise ValidationError({"victim": f"{change.victim} is not a node of {cluster}."})
+        devices = ScstDevice.objects.filter(cluster=cluster, drbd_resource__name=change.resource)
+        return workflows.SplitBrain(
+            change.resource,
+            change.victim,
+            (names - {change.victim}).pop(),
+            tuple(devices.order_by("name").values_list("name", "handler")),
+        )
     return workflows.Resync(change.resource)
+
+
+def required_role(change: Workflow) -> Role:
+    """Discarding a node's writes is an admin's decision; the rest, an operator's."""
+    return Role.ADMIN if isinstance(change, SplitBrainRecovery) else Role.OPERATOR
+
+
+def _serving_refusals(cluster: Cluster, change: Workflow) -> list[str]:
+    """Split brain: the survivor must export every LUN of the resource through an enabled
+    target (from the collection just made), as the victim's exports go away."""
+    if not isinstance(change, SplitBrainRecovery):
+        return []
+    from clusters import compare
+
+    proc = procedure_for(cluster, change)
+    facts = next((n for n in cluster_facts(cluster).nodes if n.name == proc.survivor), None)
+    if facts is None or not facts.has_data:
+        return [f"{proc.survivor} (the survivor) has no fresh data."]
+    views = compare.live_targets(facts) or {}
+    exported = {
+        device
+        for _driver, target, _group, _n, device in facts.exported_luns()
+        if views.get(target) is not None and views[target].enabled == "1"
+    }
+    return [
+        f"{proc.survivor} (the survivor) does not export {device} through an enabled target: "
+        f"closing it on {proc.victim} would cut every path."
+        for device, _handler in proc.devices
+        if device not in exported
+    ]
 
 
 async def _judge_all(endpoints: list[ssh.NodeEndpoint], proc) -> workflows.Judgement:
@@ -121,7 +163,7 @@ def _interlocks(cluster: Cluster, change: Workflow, holder_job: int | None) -> l
 
     facts = cluster_facts(cluster)
     reasons = changes.interlocks(cluster, facts, change, set(), holder_job)
-    if isinstance(change, VerifyResource | ResyncResource):
+    if isinstance(change, VerifyResource | ResyncResource | SplitBrainRecovery):
         reasons = [r for r in reasons if "drifted from what the portal last wrote" not in r]
     return reasons
 
@@ -135,7 +177,7 @@ def plan_create(
     """Record a workflow plan to compute; the caller queues workflow_tasks.plan_job.
     SCHEDULED: the portal's own schedule plans it (no user)."""
     if not scheduled:
-        access.require_role(user, cluster, Role.OPERATOR)
+        access.require_role(user, cluster, required_role(change))
     return Job.objects.create(
         kind=Job.Kind.WORKFLOW_PLAN,
         cluster=cluster,
@@ -160,6 +202,7 @@ def plan_run(job: Job) -> Job:
     try:
         change = workflow_from_json(stored.change)
         plan.refusals = _interlocks(cluster, change, None)
+        plan.refusals += _serving_refusals(cluster, change)
         judged = _judge(cluster, change, nodes)
     except ValidationError as exc:
         plan.refusals += exc.messages
@@ -226,10 +269,17 @@ def plan_status(job: Job) -> WorkflowStatus:
 # --- applying ----------------------------------------------------------------------------
 
 
-def apply_create(plan_job: Job, user, reason: str, scheduled: bool = False) -> Job:
-    """Record the run of a ready workflow plan (a reason is required); caller queues it."""
+def apply_create(plan_job: Job, user, reason: str, scheduled: bool = False, typed: str = "") -> Job:
+    """Record the run of a ready workflow plan (a reason is required; a split-brain
+    recovery also needs the resource's name typed); the caller queues it."""
+    change = workflow_from_json(WorkflowPlan.from_json(plan_job.params).change)
     if not scheduled:
-        access.require_role(user, plan_job.cluster, Role.OPERATOR)
+        access.require_role(user, plan_job.cluster, required_role(change))
+    if isinstance(change, SplitBrainRecovery) and typed.strip() != change.resource:
+        raise WorkflowRefused(
+            f"Type the resource name ({change.resource}) to confirm that {change.victim}'s "
+            "writes since the split are discarded."
+        )
     if not reason.strip():
         raise WorkflowRefused("Say why you run this workflow (it goes to the audit trail).")
     with transaction.atomic():
@@ -297,7 +347,7 @@ def _apply_locked(job: Job, cluster: Cluster) -> Job:
     if approved.expires is not None and approved.expires < timezone.now():
         return _refuse(job, f"the plan expired at {approved.expires:%H:%M:%S} UTC; plan again")
     change = workflow_from_json(approved.change)
-    reasons = _interlocks(cluster, change, job.pk)
+    reasons = _interlocks(cluster, change, job.pk) + _serving_refusals(cluster, change)
     if reasons:
         return _refuse(job, "; ".join(reasons))
     proc = procedure_for(cluster, change)

@@ -3,17 +3,23 @@
 Each page calls one service of clusters.services.workflows; nothing here touches a node.
 """
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django_htmx.http import HttpResponseClientRedirect
 
 from clusters import access, workflow_tasks
-from clusters.forms import WorkflowApplyForm
+from clusters.forms import SplitBrainForm, WorkflowApplyForm
 from clusters.models import Cluster, DrbdResource, Job, Role, ScstDevice
 from clusters.services import workflows
-from clusters.services.change_kinds import GrowLun, ResyncResource, VerifyResource
+from clusters.services.change_kinds import (
+    GrowLun,
+    ResyncResource,
+    SplitBrainRecovery,
+    VerifyResource,
+)
+from clusters.services.split_brain import split_brain_report
 from clusters.views.htmx import page_or_partial
 from clusters.views.queue import queue_job
 
@@ -110,6 +116,31 @@ def resource_resync(request: HttpRequest, cluster: Cluster, resource: str) -> Ht
     return _start(request, cluster, change, f"Resync {found.name}", page)
 
 
+@access.cluster_view(Role.ADMIN)
+def resource_split_brain(request: HttpRequest, cluster: Cluster, resource: str) -> HttpResponse:
+    """GET: what changed on each node since the split, the recommended victim. POST: plan
+    the recovery that discards the chosen victim's writes (reads nodes, changes nothing)."""
+    found = get_object_or_404(DrbdResource, cluster=cluster, name=resource)
+    report = split_brain_report(cluster, found.name)
+    nodes = [n.node for n in report.nodes]
+    data = request.POST if request.method == "POST" else None
+    form = SplitBrainForm(data, nodes=nodes, recommended=report.recommended)
+    error = ""
+    if form.is_valid():
+        victim = form.cleaned_data["victim"]
+        change = SplitBrainRecovery(found.name, victim)
+        description = f"Split-brain recovery of {found.name}: discard {victim}'s writes"
+        try:
+            job = workflows.plan_create(cluster, request.user, change, description)
+        except ValidationError as exc:
+            error = "; ".join(exc.messages)
+        else:
+            down = queue_job(request, job, workflow_tasks.workflow_plan_job)
+            return down or _go(request, "workflow-plan", job.pk)
+    context = {"cluster": cluster, "resource": found, "report": report, "form": form}
+    return render(request, "clusters/split_brain.html", {**context, "error": error})
+
+
 def _plan_job(request: HttpRequest, job_id: int) -> Job:
     plans = Job.objects.select_related("cluster", "requested_by")
     job = get_object_or_404(plans, pk=job_id, kind=Job.Kind.WORKFLOW_PLAN)
@@ -121,16 +152,29 @@ def _plan_job(request: HttpRequest, job_id: int) -> Job:
 def _plan_page(request: HttpRequest, job: Job, form: WorkflowApplyForm) -> HttpResponse:
     status = workflows.plan_status(job)
     runs = Job.objects.filter(kind=Job.Kind.WORKFLOW, params__plan_job=job.pk).order_by("pk")
+    plan = workflows.WorkflowPlan.from_json(job.params)
+    change = plan.change or {}
     context = {
+        "typed_name": change.get("resource")
+        if change.get("kind") == SplitBrainRecovery.kind
+        else "",
         "job": job,
         "cluster": job.cluster,
         "plan": workflows.WorkflowPlan.from_json(job.params),
         "status": status,
-        "can_apply": access.has_role(request.user, job.cluster, Role.OPERATOR),
+        "can_apply": _may_run(request, job, change),
         "runs": list(runs),
         "form": form,
     }
     return page_or_partial(request, "clusters/workflow_plan.html", "run-form", context)
+
+
+def _may_run(request: HttpRequest, job: Job, change: dict) -> bool:
+    try:
+        minimum = workflows.required_role(workflows.workflow_from_json(change))
+    except ValidationError:
+        return False
+    return access.has_role(request.user, job.cluster, minimum)
 
 
 def workflow_plan(request: HttpRequest, workflow_id: int) -> HttpResponse:
@@ -147,8 +191,15 @@ def workflow_apply(request: HttpRequest, workflow_id: int) -> HttpResponse:
     form = WorkflowApplyForm(request.POST)
     if form.is_valid():
         try:
-            run = workflows.apply_create(job, request.user, form.cleaned_data["reason"])
+            run = workflows.apply_create(
+                job,
+                request.user,
+                form.cleaned_data["reason"],
+                typed=form.cleaned_data["typed_name"],
+            )
         except workflows.WorkflowRefused as exc:
+            form.add_error(None, str(exc))
+        except PermissionDenied as exc:
             form.add_error(None, str(exc))
         else:
             down = queue_job(request, run, workflow_tasks.workflow_apply_job)

@@ -136,3 +136,42 @@ def test_verify_without_a_verify_alg_is_refused_and_says_what_to_add(
     page.wait_for_url(re.compile(r"/workflows/\d+/$"))
     expect(page.locator("#refusals")).to_contain_text("verify-alg sha256;")
     expect(page.get_by_role("button", name="Run workflow")).to_have_count(0)
+
+
+def test_admin_recovers_from_split_brain_typing_the_resource_name(
+    browser_page, lab_cluster, lab, run_in_web_thread
+):
+    import time
+
+    from clusters.services import collection
+    from lab import api
+
+    page, name = browser_page, lab_cluster.name
+    make_user("ada", Role.ADMIN, lab_cluster)
+    api.add_session(lab.dir, f"{name}-a", "iqn.1998-01.com.vmware:esx1", io_rate_kb=8192)
+    collection.collection_run(collection.collection_create(lab_cluster))
+    api.split_brain(lab.dir, f"{name}-a", "r0")
+    time.sleep(1.0)
+    collection.collection_run(collection.collection_create(lab_cluster))
+    log_in(page, "ada")
+    page.goto(f"/clusters/{name}/")
+    page.locator("#split-brain-r0").click()
+    expect(page.locator(f"#side-{name}-a")).to_contain_text("iqn.1998-01.com.vmware:esx1")
+    expect(page.locator(f"#side-{name}-b")).to_contain_text("recommended victim")
+    expect(page.get_by_label(re.compile(f"{name}-b .recommended"))).to_be_checked()
+    page.get_by_role("button", name="Plan: read every node and judge").click()
+    page.wait_for_url(re.compile(r"/workflows/\d+/$"))
+    expect(page.locator("#plan-warnings")).to_contain_text("is DISCARDED")
+    expect(page.locator("#workflow-steps li").nth(2)).to_contain_text("--discard-my-data")
+    page.get_by_label("Reason").fill("split brain after a switch failure")
+    page.get_by_label(re.compile("I have reviewed every step")).check()
+    page.get_by_label(re.compile("Type the resource name")).fill("r1")
+    page.get_by_role("button", name="Run workflow").click()
+    expect(page.locator("#run .refusals")).to_contain_text("Type the resource name (r0)")
+    page.get_by_label("Reason").fill("split brain after a switch failure")
+    page.get_by_label(re.compile("I have reviewed every step")).check()
+    page.get_by_label(re.compile("Type the resource name")).fill("r0")
+    page.get_by_role("button", name="Run workflow").click()
+    page.wait_for_url(re.compile(r"/jobs/\d+/$"))
+    expect(page.locator(".job .badge")).to_have_text("Succeeded")
+    expect(page.locator(".job")).to_contain_text("Recovered r0 from split brain")
