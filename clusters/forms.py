@@ -415,3 +415,35 @@ class SplitBrainForm(forms.Form):
         ]
         if recommended:
             self.fields["victim"].initial = recommended
+
+
+class LunEditForm(forms.Form):
+    """Edit an exported device; the groups that export it get one initiator list each."""
+
+    t10_dev_id = forms.CharField(label="t10_dev_id", max_length=24)
+    usn = forms.CharField(label="usn", max_length=20)
+    prod_id = forms.CharField(label="prod_id", max_length=16)
+    cluster_mode = forms.TypedChoiceField(
+        label="cluster_mode", choices=[("0", "0"), ("1", "1")], coerce=int
+    )
+    rotational = forms.TypedChoiceField(
+        label="rotational", choices=[("0", "0"), ("1", "1")], coerce=int
+    )
+    lun = forms.IntegerField(label="LUN number", min_value=0, required=False)
+
+    def __init__(self, *args, groups: list, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.groups = groups
+        for group in groups:
+            self.fields[f"initiators_{group.pk}"] = forms.CharField(
+                label=f"Initiators of {group.target.node.name} {group.name}",
+                widget=forms.Textarea(attrs={"rows": 3}),
+                required=False,
+                help_text="One initiator name per line.",
+            )
+
+    def initiators(self) -> dict[int, list[str]]:
+        return {
+            g.pk: sorted({n.strip() for n in self.cleaned_data[f"initiators_{g.pk}"].split()})
+            for g in self.groups
+        }

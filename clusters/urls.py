@@ -47,6 +47,11 @@ urlpatterns = [
     path("plans/<int:job_id>/apply/", change_views.plan_apply, name="plan-apply"),
     # Day-2 workflows: each ends in a workflow plan and its run.
     path(
+        "clusters/<str:cluster_name>/devices/<str:device>/edit/",
+        workflow_views.lun_edit,
+        name="lun-edit",
+    ),
+    path(
         "clusters/<str:cluster_name>/devices/<str:device>/grow/",
         workflow_views.lun_grow,
         name="lun-grow",

@@ -81,6 +81,7 @@ RULES = {
     "plan-apply": cluster_role("operator", ok="method"),  # POST only
     # Day-2 workflows: starting and running one needs operators; plans are shown to viewers.
     "lun-grow": cluster_role("operator"),
+    "lun-edit": cluster_role("operator"),
     "resource-verify": cluster_role("operator"),
     "resource-resync": cluster_role("operator"),
     "resource-split-brain": cluster_role("admin"),  # it discards a node's writes

@@ -131,8 +131,44 @@ class Reconcile:
         return {"kind": self.kind, "job": self.job, "action": self.action}
 
 
-Change = AddLun | RemoveMappings | Revert | Enforce | Reconcile
-KINDS = {kind.kind: kind for kind in (AddLun, RemoveMappings, Revert, Enforce, Reconcile)}
+@dataclass(frozen=True)
+class EditLun:
+    """Edit an exported device: its identity and attributes (`values`: field → new value;
+    the plan says per node which are runtime sets and which re-create the device), its
+    LUN number on every LUN set (`lun`), and the initiators of groups that export it
+    (`initiators`: group id → names)."""
+
+    kind: ClassVar[str] = "edit_lun"
+    EDITABLE: ClassVar[tuple[str, ...]] = (
+        "t10_dev_id",
+        "usn",
+        "prod_id",
+        "cluster_mode",
+        "rotational",
+    )
+    device: str
+    values: dict = field(default_factory=dict)
+    lun: int | None = None
+    initiators: dict = field(default_factory=dict)
+
+    def apply_to(self, cluster: Cluster) -> None:
+        inventory.lun_edit(cluster, self.device, self.values, self.lun, self.initiators)
+
+    def new_resources(self) -> set[str]:
+        return set()
+
+    def as_json(self) -> dict:
+        return {
+            "kind": self.kind,
+            "device": self.device,
+            "values": dict(self.values),
+            "lun": self.lun,
+            "initiators": {str(k): list(v) for k, v in self.initiators.items()},
+        }
+
+
+Change = AddLun | RemoveMappings | Revert | Enforce | Reconcile | EditLun
+KINDS = {kind.kind: kind for kind in (AddLun, RemoveMappings, Revert, Enforce, Reconcile, EditLun)}
 
 
 # --- day-2 workflows: node command sequences, planned and applied by
@@ -244,4 +280,11 @@ def change_from_json(data: dict) -> Change:
         return Revert(int(data["revision"]))
     if kind is Reconcile:
         return Reconcile(int(data["job"]), str(data["action"]))
+    if kind is EditLun:
+        values = {k: v for k, v in dict(data.get("values") or {}).items() if k in EditLun.EDITABLE}
+        lun = data.get("lun")
+        initiators = {
+            int(k): [str(n) for n in v] for k, v in (data.get("initiators") or {}).items()
+        }
+        return EditLun(str(data["device"]), values, None if lun is None else int(lun), initiators)
     return Enforce()

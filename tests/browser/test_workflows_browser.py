@@ -175,3 +175,23 @@ def test_admin_recovers_from_split_brain_typing_the_resource_name(
     page.wait_for_url(re.compile(r"/jobs/\d+/$"))
     expect(page.locator(".job .badge")).to_have_text("Succeeded")
     expect(page.locator(".job")).to_contain_text("Recovered r0 from split brain")
+
+
+def test_operator_edits_a_lun_and_the_plan_says_runtime_set_or_re_creation(
+    browser_page, operator_on
+):
+    page, name = browser_page, operator_on.name
+    log_in(page, "olga")
+    page.goto(f"/clusters/{name}/")
+    page.locator("#edit-r0").click()
+    expect(page.locator("h1")).to_contain_text("Edit LUN r0")
+    expect(page.get_by_label("prod_id")).to_have_value("r0")
+    page.get_by_label("prod_id").fill("vmfs-gold")
+    page.get_by_label("rotational").select_option("0")
+    page.get_by_role("button", name="Plan this edit").click()
+    page.wait_for_url(re.compile(r"/plans/\d+/$"))
+    row = page.locator(f"#diff-{name}-a .attribute-changes tr", has_text="prod_id")
+    expect(row).to_contain_text("runtime set")
+    row = page.locator(f"#diff-{name}-a .attribute-changes tr", has_text="rotational")
+    expect(row).to_contain_text("re-creation")
+    expect(page.locator("#plan-warnings")).to_contain_text("r0 is re-created")
