@@ -258,6 +258,9 @@ def plan_status(job: Job) -> WorkflowStatus:
         return WorkflowStatus("applied", "Done and verified.")
     if runs.exclude(state__in=[Job.State.REFUSED]).exists():
         return WorkflowStatus("failed", "It ran and stopped: see its job, then plan again.")
+    refused = runs.filter(state=Job.State.REFUSED).order_by("-pk").first()
+    if refused is not None:
+        return WorkflowStatus("out_of_date", f"{refused.summary} Plan again.")
     plan = WorkflowPlan.from_json(job.params)
     if plan.expires is not None and plan.expires < timezone.now():
         return WorkflowStatus(

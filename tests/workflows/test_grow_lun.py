@@ -96,6 +96,7 @@ def test_run_refuses_when_the_nodes_changed_since_the_plan(lab, lab_cluster, ope
     assert run.state == Job.State.REFUSED, run.summary
     assert "changed since the plan" in run.summary
     assert not NodeStep.objects.filter(job=run, writes=True).exists()
+    assert workflows.plan_status(job).code == "out_of_date"  # plan again
     for node in names(lab_cluster):
         assert sizes(lab, node)[1:] == (10 * GIB // 1024, 10 * GIB)
 
