@@ -354,3 +354,75 @@ class LunRemoveForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["mapping_ids"].choices = [(m.pk, str(m)) for m in mappings]
         self.fields["mapping_ids"].initial = [m.pk for m in mappings]
+
+
+class WorkflowApplyForm(forms.Form):
+    """Run an approved day-2 workflow: a reason and a confirmation of its steps."""
+
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}),
+        strip=True,
+        help_text="Goes to the audit trail and the job record.",
+        error_messages={"required": "Say why you run this workflow."},
+    )
+    confirm = forms.BooleanField(
+        label="I have reviewed every step and what each node's initiators see meanwhile",
+        error_messages={"required": "Confirm that you have reviewed the steps."},
+    )
+    typed_name = forms.CharField(
+        label="Type the resource name to confirm",
+        required=False,
+        strip=True,
+        help_text="Split-brain recovery only: the victim's writes since the split are discarded.",
+    )
+
+
+class SplitBrainForm(forms.Form):
+    """Choose the split-brain victim: the node whose writes since the split are discarded."""
+
+    victim = forms.ChoiceField(
+        label="Victim (its writes since the split are discarded)",
+        widget=forms.RadioSelect,
+        error_messages={"required": "Choose the node whose writes are discarded."},
+    )
+
+    def __init__(self, *args, nodes: list[str], recommended: str | None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["victim"].choices = [
+            (n, f"{n} (recommended: fewer writes since the split)" if n == recommended else n)
+            for n in nodes
+        ]
+        if recommended:
+            self.fields["victim"].initial = recommended
+
+
+class LunEditForm(forms.Form):
+    """Edit an exported device; the groups that export it get one initiator list each."""
+
+    t10_dev_id = forms.CharField(label="t10_dev_id", max_length=24)
+    usn = forms.CharField(label="usn", max_length=20)
+    prod_id = forms.CharField(label="prod_id", max_length=16)
+    cluster_mode = forms.TypedChoiceField(
+        label="cluster_mode", choices=[("0", "0"), ("1", "1")], coerce=int
+    )
+    rotational = forms.TypedChoiceField(
+        label="rotational", choices=[("0", "0"), ("1", "1")], coerce=int
+    )
+    lun = forms.IntegerField(label="LUN number", min_value=0, required=False)
+
+    def __init__(self, *args, groups: list, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.groups = groups
+        for group in groups:
+            self.fields[f"initiators_{group.pk}"] = forms.CharField(
+                label=f"Initiators of {group.target.node.name} {group.name}",
+                widget=forms.Textarea(attrs={"rows": 3}),
+                required=False,
+                help_text="One initiator name per line.",
+            )
+
+    def initiators(self) -> dict[int, list[str]]:
+        return {
+            g.pk: sorted({n.strip() for n in self.cleaned_data[f"initiators_{g.pk}"].split()})
+            for g in self.groups
+        }

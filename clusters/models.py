@@ -574,6 +574,8 @@ class Job(models.Model):
         COLLECT = "collect", "Collect live state"
         PLAN = "plan", "Plan a change"
         APPLY = "apply", "Apply a change"
+        WORKFLOW_PLAN = "wf_plan", "Plan a workflow"
+        WORKFLOW = "workflow", "Run a workflow"
 
     class State(models.TextChoices):
         QUEUED = "queued", "Queued"

@@ -3,6 +3,7 @@ from django.urls import path
 from clusters import views
 from clusters.views import alerts, history, onboarding, people, reconcile, wizard
 from clusters.views import changes as change_views
+from clusters.views import workflows as workflow_views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -83,4 +84,32 @@ urlpatterns = [
         alerts.subscription_delete,
         name="alert-subscription-delete",
     ),
+    # Day-2 workflows: each ends in a workflow plan and its run.
+    path(
+        "clusters/<str:cluster_name>/devices/<str:device>/edit/",
+        workflow_views.lun_edit,
+        name="lun-edit",
+    ),
+    path(
+        "clusters/<str:cluster_name>/devices/<str:device>/grow/",
+        workflow_views.lun_grow,
+        name="lun-grow",
+    ),
+    path(
+        "clusters/<str:cluster_name>/resources/<str:resource>/verify/",
+        workflow_views.resource_verify,
+        name="resource-verify",
+    ),
+    path(
+        "clusters/<str:cluster_name>/resources/<str:resource>/resync/",
+        workflow_views.resource_resync,
+        name="resource-resync",
+    ),
+    path(
+        "clusters/<str:cluster_name>/resources/<str:resource>/split-brain/",
+        workflow_views.resource_split_brain,
+        name="resource-split-brain",
+    ),
+    path("workflows/<int:workflow_id>/", workflow_views.workflow_plan, name="workflow-plan"),
+    path("workflows/<int:workflow_id>/run/", workflow_views.workflow_apply, name="workflow-apply"),
 ]

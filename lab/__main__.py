@@ -94,6 +94,11 @@ def _parser() -> argparse.ArgumentParser:
     f.add_argument("--hang-seconds", type=float, help="how long a matching command hangs")
     f.add_argument("--no-hang", action="store_true", help="stop hanging commands")
 
+    gd = sub.add_parser("grow-disk", help="an admin grew NODE's block device (data kept)")
+    for x in ("dir", "node", "path"):
+        gd.add_argument(x)
+    gd.add_argument("size", help="new size: bytes, or with a K/M/G/T suffix (powers of 1024)")
+
     sub.add_parser("nodes", help="list node names").add_argument("dir")
     st = sub.add_parser("stack", help="change a node's cluster stack (lab/stack.py StackState)")
     st.add_argument("dir")
@@ -163,6 +168,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"python -m lab fault: {e}", file=sys.stderr)
             return 2
         print(json.dumps(fault.__dict__))
+    elif args.cmd == "grow-disk":
+        from lab import workflow_cmds
+
+        workflow_cmds.grow_disk(args.dir, args.node, args.path, workflow_cmds.parse_size(args.size))
     elif args.cmd == "nodes":
         print("\n".join(api.node_names(args.dir)))
     elif args.cmd == "stack":

@@ -116,6 +116,9 @@ def running(node: Node, name: str | None) -> list[DrbdResourceRun]:
 
 
 def status_json(node: Node, name: str | None) -> str:
+    from lab.workflow_cmds import replication, settle
+
+    settle(node)  # an online verify or resync that ended since
     blocks = []
     for r in running(node, name):
         me, peer = _sides(node, r)
@@ -165,7 +168,7 @@ def status_json(node: Node, name: str | None) -> str:
         pds = []
         for i, v in enumerate(me.volumes):
             pdisk = peer.volumes[i].disk if connected and peer else "DUnknown"
-            repl = "Established" if connected else "Off"
+            repl = replication(me) if connected else "Off"
             pct = 100 * (1 - v.out_of_sync_kib / v.size_kib) if v.size_kib else 0
             pds.append(
                 "        {\n"
@@ -191,6 +194,9 @@ def status_json(node: Node, name: str | None) -> str:
 
 
 def status_text(node: Node, name: str | None) -> str:
+    from lab.workflow_cmds import replication, settle
+
+    settle(node)
     out = ""
     for r in running(node, name):
         me, peer = _sides(node, r)
@@ -204,7 +210,7 @@ def status_text(node: Node, name: str | None) -> str:
             out += f"  {pname} role:{peer.role}\n"
             for i, v in enumerate(me.volumes):
                 pdisk = peer.volumes[i].disk
-                line = f"replication:Established peer-disk:{pdisk}"
+                line = f"replication:{replication(me)} peer-disk:{pdisk}"
                 out += f"    {line}\n" if single else f"    volume:{v.volume} {line}\n"
         else:
             out += f"  {pname} connection:{me.cstate}\n"

@@ -17,7 +17,7 @@ import shutil
 import signal
 from dataclasses import dataclass, field
 
-from lab import drbdconf, drbdrun, scstadmin, stack, sysfs
+from lab import drbdconf, drbdrun, scstadmin, stack, sysfs, workflow_cmds
 from lab.node import Node
 
 DRBDADM_USAGE_OPTS = """
@@ -930,5 +930,8 @@ COMMANDS = {
 
 COMMANDS.update(stack.COMMANDS)  # corosync-quorumtool, crm_mon, cibadmin, dlm_tool
 COMMANDS["test"] = stack.make_test(COMMANDS["test"])  # adds `test -x FILE`
+# Day-2 workflows: drbdadm resize/verify/connect/disconnect, scstadmin -resync_dev.
+COMMANDS["drbdadm"] = workflow_cmds.make_drbdadm(COMMANDS["drbdadm"])
+COMMANDS["scstadmin"] = workflow_cmds.make_scstadmin(COMMANDS["scstadmin"])
 
 _ = errno  # errno names appear in messages via os.strerror

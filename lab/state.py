@@ -305,6 +305,7 @@ class DrbdVolumeRun:
     disk: str = "UpToDate"
     size_kib: int = 10 * 1024**2
     out_of_sync_kib: int = 0  # what this node's bitmap says about the peer
+    diverged_kib: int = 0  # data differing from the peer unknown to DRBD (online verify finds it)
 
 
 @dataclass
@@ -318,6 +319,11 @@ class DrbdSideRun:
     net: dict[str, str] = field(default_factory=dict)  # net options in force
     disk_opts: dict[str, str] = field(default_factory=dict)
     written_kib: int = 0
+    # A running online verify or resync (lab/workflow_cmds.py): VerifyS/VerifyT or
+    # SyncSource/SyncTarget until the time repl_until (time.time()), then Established.
+    repl: str = ""
+    repl_until: float = 0.0
+    discard_my_data: bool = False  # `connect --discard-my-data` waiting for the peer
 
 
 @dataclass

@@ -286,6 +286,11 @@ COLLECT_NODE_TIMEOUT_SECONDS = float(os.environ.get("COLLECT_NODE_TIMEOUT_SECOND
 # interrupted, how long one remote command may run (it runs under the node's `timeout`,
 # so nothing the portal gave up on runs later), and how many jobs' backups a node keeps.
 PLAN_TTL_SECONDS = int(os.environ.get("PLAN_TTL_SECONDS", "900"))
+# Day-2 workflows: how long a run waits for an online verify or a resync to finish (keep
+# it under TASK_SOFT_TIME_LIMIT_SECONDS: raise both for volumes whose verify takes hours),
+# and how often every DRBD resource of a managed cluster is verified (0: never, default).
+WORKFLOW_WAIT_SECONDS = int(os.environ.get("WORKFLOW_WAIT_SECONDS", "1500"))
+DRBD_VERIFY_INTERVAL_HOURS = int(os.environ.get("DRBD_VERIFY_INTERVAL_HOURS", "0"))
 CLUSTER_LOCK_LEASE_SECONDS = int(os.environ.get("CLUSTER_LOCK_LEASE_SECONDS", "60"))
 JOB_HEARTBEAT_SECONDS = float(os.environ.get("JOB_HEARTBEAT_SECONDS", "5"))
 JOB_HEARTBEAT_TIMEOUT_SECONDS = int(os.environ.get("JOB_HEARTBEAT_TIMEOUT_SECONDS", "120"))
@@ -294,6 +299,8 @@ NODE_COMMAND_TIMEOUT_SECONDS = int(os.environ.get("NODE_COMMAND_TIMEOUT_SECONDS"
 NODE_KEEP_JOBS = int(os.environ.get("NODE_KEEP_JOBS", "10"))
 
 # A task that overruns gets SoftTimeLimitExceeded (recorded on its job), then is killed.
+# Task modules autodiscovery (clusters/tasks.py) does not find.
+CELERY_IMPORTS = ("clusters.workflow_tasks",)
 CELERY_TASK_SOFT_TIME_LIMIT = int(os.environ.get("TASK_SOFT_TIME_LIMIT_SECONDS", "1800"))
 CELERY_TASK_TIME_LIMIT = CELERY_TASK_SOFT_TIME_LIMIT + 60
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -331,6 +338,9 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 3600.0,
         "options": {"expires": 3600},
     },
+    # Online verify of resources whose last one is older than DRBD_VERIFY_INTERVAL_HOURS
+    # (the task does nothing while that is 0).
+    "verify-due": {"task": "clusters.verify_due", "schedule": 600.0, "options": {"expires": 600}},
 }
 
 # Alerts (docs: README "Alerts"): sent by the worker, retried with exponential backoff.
@@ -355,7 +365,7 @@ ALERT_RETRY_MAX_SECONDS = int(os.environ.get("ALERT_RETRY_MAX_SECONDS", "1800"))
 # History (charts): samples recorded at each collection, kept this many days.
 HISTORY_RETENTION_DAYS = int(os.environ.get("HISTORY_RETENTION_DAYS", "30"))
 
-CELERY_IMPORTS = ["clusters.retention"]
+CELERY_IMPORTS = (*CELERY_IMPORTS, "clusters.retention")
 # Bounded records: what a node sends never sizes a page or the database.
 COLLECT_OUTPUT_MAX_BYTES = int(os.environ.get("COLLECT_OUTPUT_MAX_BYTES", str(8 * 1024 * 1024)))
 SNAPSHOT_KEEP_PER_NODE = int(os.environ.get("SNAPSHOT_KEEP_PER_NODE", "100"))

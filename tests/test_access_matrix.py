@@ -101,6 +101,14 @@ RULES = {
     "alert-channel-delete": post_only,
     "alert-channel-test": post_only,
     "alert-subscription-delete": post_only,
+    # Day-2 workflows: starting and running one needs operators; plans are shown to viewers.
+    "lun-grow": cluster_role("operator"),
+    "lun-edit": cluster_role("operator"),
+    "resource-verify": cluster_role("operator"),
+    "resource-resync": cluster_role("operator"),
+    "resource-split-brain": cluster_role("admin"),  # it discards a node's writes
+    "workflow-plan": cluster_role("viewer"),
+    "workflow-apply": cluster_role("operator", ok="method"),  # POST only
     # The audit trail: admins of any cluster (each sees their own clusters) and superusers.
     "audit": lambda p: "login" if p == "anonymous" else ("ok" if p in ADMINS else "denied"),
     "audit-export": lambda p: "login" if p == "anonymous" else ("ok" if p in ADMINS else "denied"),
@@ -238,7 +246,27 @@ def _sample_subscription(cluster) -> int:
 
 
 # URL parameters naming objects of the test cluster, and how to get one.
+def _sample_workflow(cluster) -> int:
+    """A (refused) workflow plan of the test cluster."""
+    from clusters.models import Job
+
+    return Job.objects.get_or_create(
+        cluster=cluster,
+        kind=Job.Kind.WORKFLOW_PLAN,
+        defaults={"state": Job.State.REFUSED, "params": {"description": "sample", "change": {}}},
+    )[0].pk
+
+
+def _sample_device(cluster) -> str:
+    from clusters.models import ScstDevice
+
+    return ScstDevice.objects.filter(cluster=cluster).order_by("name").first().name
+
+
 SAMPLE_OBJECTS = {
+    "workflow_id": _sample_workflow,
+    "device": _sample_device,
+    "resource": lambda cluster: cluster.drbd_resources.order_by("name").first().name,
     "node_name": lambda cluster: cluster.nodes.order_by("name").first().name,
     "mapping_id": _sample_mapping,
     "revision_id": _sample_revision,

@@ -131,8 +131,136 @@ class Reconcile:
         return {"kind": self.kind, "job": self.job, "action": self.action}
 
 
-Change = AddLun | RemoveMappings | Revert | Enforce | Reconcile
-KINDS = {kind.kind: kind for kind in (AddLun, RemoveMappings, Revert, Enforce, Reconcile)}
+@dataclass(frozen=True)
+class EditLun:
+    """Edit an exported device: its identity and attributes (`values`: field → new value;
+    the plan says per node which are runtime sets and which re-create the device), its
+    LUN number on every LUN set (`lun`), and the initiators of groups that export it
+    (`initiators`: group id → names)."""
+
+    kind: ClassVar[str] = "edit_lun"
+    EDITABLE: ClassVar[tuple[str, ...]] = (
+        "t10_dev_id",
+        "usn",
+        "prod_id",
+        "cluster_mode",
+        "rotational",
+    )
+    device: str
+    values: dict = field(default_factory=dict)
+    lun: int | None = None
+    initiators: dict = field(default_factory=dict)
+
+    def apply_to(self, cluster: Cluster) -> None:
+        inventory.lun_edit(cluster, self.device, self.values, self.lun, self.initiators)
+
+    def new_resources(self) -> set[str]:
+        return set()
+
+    def as_json(self) -> dict:
+        return {
+            "kind": self.kind,
+            "device": self.device,
+            "values": dict(self.values),
+            "lun": self.lun,
+            "initiators": {str(k): list(v) for k, v in self.initiators.items()},
+        }
+
+
+Change = AddLun | RemoveMappings | Revert | Enforce | Reconcile | EditLun
+KINDS = {kind.kind: kind for kind in (AddLun, RemoveMappings, Revert, Enforce, Reconcile, EditLun)}
+
+
+# --- day-2 workflows: node command sequences, planned and applied by
+# clusters/services/workflows.py (they change no inventory file) ----------------------
+
+
+@dataclass(frozen=True)
+class GrowLun:
+    """Grow a LUN after its backing disks grew on both nodes: `drbdadm resize` on one
+    node, then SCST's resync_size on every node's device."""
+
+    kind: ClassVar[str] = "grow_lun"
+    device: str
+
+    def apply_to(self, cluster: Cluster) -> None:
+        pass  # sizes are not in the inventory
+
+    def new_resources(self) -> set[str]:
+        return set()
+
+    def as_json(self) -> dict:
+        return {"kind": self.kind, "device": self.device}
+
+
+@dataclass(frozen=True)
+class VerifyResource:
+    """Online verify of a DRBD resource (`drbdadm verify RES`)."""
+
+    kind: ClassVar[str] = "verify_resource"
+    resource: str
+
+    def apply_to(self, cluster: Cluster) -> None:
+        pass
+
+    def new_resources(self) -> set[str]:
+        return set()
+
+    def as_json(self) -> dict:
+        return {"kind": self.kind, "resource": self.resource}
+
+
+@dataclass(frozen=True)
+class ResyncResource:
+    """Resync what a verify found: `drbdadm disconnect RES`, `drbdadm connect RES`."""
+
+    kind: ClassVar[str] = "resync_resource"
+    resource: str
+
+    def apply_to(self, cluster: Cluster) -> None:
+        pass
+
+    def new_resources(self) -> set[str]:
+        return set()
+
+    def as_json(self) -> dict:
+        return {"kind": self.kind, "resource": self.resource}
+
+
+@dataclass(frozen=True)
+class SplitBrainRecovery:
+    """Recover a resource from split brain: VICTIM's writes since the split are discarded."""
+
+    kind: ClassVar[str] = "split_brain_recovery"
+    resource: str
+    victim: str
+
+    def apply_to(self, cluster: Cluster) -> None:
+        pass
+
+    def new_resources(self) -> set[str]:
+        return set()
+
+    def as_json(self) -> dict:
+        return {"kind": self.kind, "resource": self.resource, "victim": self.victim}
+
+
+Workflow = GrowLun | VerifyResource | ResyncResource | SplitBrainRecovery
+WORKFLOW_KINDS = {
+    kind.kind: kind for kind in (GrowLun, VerifyResource, ResyncResource, SplitBrainRecovery)
+}
+
+
+def workflow_from_json(data: dict) -> Workflow:
+    """The typed workflow of a stored workflow plan; ValidationError if unknown."""
+    kind = WORKFLOW_KINDS.get(data.get("kind", ""))
+    if kind is None:
+        raise ValidationError({"kind": f"Unknown workflow {data.get('kind')!r}."})
+    if kind is GrowLun:
+        return GrowLun(str(data["device"]))
+    if kind is SplitBrainRecovery:
+        return SplitBrainRecovery(str(data["resource"]), str(data["victim"]))
+    return kind(str(data["resource"]))
 
 
 def change_from_json(data: dict) -> Change:
@@ -152,4 +280,11 @@ def change_from_json(data: dict) -> Change:
         return Revert(int(data["revision"]))
     if kind is Reconcile:
         return Reconcile(int(data["job"]), str(data["action"]))
+    if kind is EditLun:
+        values = {k: v for k, v in dict(data.get("values") or {}).items() if k in EditLun.EDITABLE}
+        lun = data.get("lun")
+        initiators = {
+            int(k): [str(n) for n in v] for k, v in (data.get("initiators") or {}).items()
+        }
+        return EditLun(str(data["device"]), values, None if lun is None else int(lun), initiators)
     return Enforce()

@@ -224,6 +224,41 @@ def change_check(cluster: Cluster, change: dict) -> None:
         transaction.set_rollback(True)
 
 
+def lun_edit(
+    cluster: Cluster,
+    device_name: str,
+    values: dict,
+    lun: int | None = None,
+    initiators: dict | None = None,
+) -> ScstDevice:
+    """Edit a device's identity and attributes, its LUN number on every LUN set, and the
+    initiators of groups that export it; ValidationError if the result is invalid."""
+    device = ScstDevice.objects.filter(cluster=cluster, name=device_name).first()
+    if device is None:
+        raise ValidationError({"device": f"No device {device_name} in {cluster}."})
+    for name, value in values.items():
+        setattr(device, name, int(value) if name in ("cluster_mode", "rotational") else value)
+    device.full_clean()
+    device.save()
+    if lun is not None:
+        for mapping in device.mappings.all():
+            mapping.lun = lun
+            mapping.full_clean()
+            mapping.save()
+    groups = {m.group_id for m in device.mappings.all() if m.group_id}
+    for group_id, names in (initiators or {}).items():
+        if int(group_id) not in groups:
+            raise ValidationError(f"Group {group_id} does not export {device_name}.")
+        group = InitiatorGroup.objects.get(pk=group_id)
+        group.initiators.exclude(name__in=names).delete()
+        for name in names:
+            if not group.initiators.filter(name=name).exists():
+                initiator = Initiator(group=group, name=name)
+                initiator.full_clean()
+                initiator.save()
+    return device
+
+
 def lun_mapping_remove(cluster: Cluster, mapping_ids: list[int]) -> list[str]:
     """Remove mappings (and a device left without any); returns what was removed."""
     removed = []

@@ -1,0 +1,475 @@
+"""Day-2 workflows as jobs: plan (collect, probe, judge) → apply (lock, collect, probe
+and re-judge on the connections it writes through, run the steps, read back) → record.
+
+A workflow plan is a job of kind wf_plan whose params hold a WorkflowPlan; its apply is a
+job of kind workflow. The node steps are clusters/workflows.py's; this module keeps the
+records, the interlocks the change path shares (clusters.services.changes.interlocks)
+and the lock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import asdict, dataclass, field, fields
+from datetime import datetime, timedelta
+
+from asgiref.sync import async_to_sync
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from clusters import access, audit, locks, push, ssh, workflows
+from clusters.models import Cluster, DrbdResource, Job, Node, Role, ScstDevice
+from clusters.services import collection, jobs
+from clusters.services.change_kinds import (
+    GrowLun,
+    ResyncResource,
+    SplitBrainRecovery,
+    VerifyResource,
+    Workflow,
+    workflow_from_json,
+)
+from clusters.services.facts import cluster_facts
+
+
+class WorkflowRefused(Exception):
+    """The workflow cannot be planned or applied now; the message says why."""
+
+
+@dataclass
+class WorkflowPlan:
+    description: str
+    change: dict
+    facts: dict = field(default_factory=dict)
+    steps: list[dict] = field(default_factory=list)
+    refusals: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    signature: str = ""
+    planned_at: str = ""
+    expires_at: str = ""
+
+    @property
+    def expires(self) -> datetime | None:
+        return parse_datetime(self.expires_at) if self.expires_at else None
+
+    @classmethod
+    def from_json(cls, data: dict) -> WorkflowPlan:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+# --- what a workflow acts on -------------------------------------------------------------
+
+
+def grow_target(cluster: Cluster, change: GrowLun) -> workflows.GrowTarget:
+    """The device's DRBD resource and volume and each node's backing disk (inventory)."""
+    device = ScstDevice.objects.filter(cluster=cluster, name=change.device).first()
+    if device is None:
+        raise ValidationError({"device": f"No device {change.device} in {cluster.name}."})
+    if device.drbd_resource is None:
+        raise ValidationError(
+            {"device": f"{device.name} is not on a DRBD resource: grow its disk by hand."}
+        )
+    volumes = device.drbd_resource.volumes.filter(volume=device.drbd_volume).select_related("node")
+    return workflows.GrowTarget(
+        device.name,
+        device.drbd_resource.name,
+        device.drbd_volume,
+        {v.node.name: v.backing_disk for v in volumes},
+    )
+
+
+def _nodes(cluster: Cluster) -> dict[str, Node]:
+    nodes = Node.objects.filter(cluster=cluster).select_related("credential", "cluster")
+    return {n.name: n for n in nodes}
+
+
+def procedure_for(cluster: Cluster, change: Workflow) -> workflows.Procedure:
+    """The node side of a workflow, with what the inventory says it acts on."""
+    if isinstance(change, GrowLun):
+        return workflows.Grow(grow_target(cluster, change))
+    if not DrbdResource.objects.filter(cluster=cluster, name=change.resource).exists():
+        raise ValidationError({"resource": f"No DRBD resource {change.resource} in {cluster}."})
+    if isinstance(change, VerifyResource):
+        return workflows.Verify(change.resource)
+    if isinstance(change, SplitBrainRecovery):
+        names = set(Node.objects.filter(cluster=cluster).values_list("name", flat=True))
+        if change.victim not in names or len(names) != 2:
+            raise ValidationError({"victim": f"{change.victim} is not a node of {cluster}."})
+        devices = ScstDevice.objects.filter(cluster=cluster, drbd_resource__name=change.resource)
+        return workflows.SplitBrain(
+            change.resource,
+            change.victim,
+            (names - {change.victim}).pop(),
+            tuple(devices.order_by("name").values_list("name", "handler")),
+        )
+    return workflows.Resync(change.resource)
+
+
+def required_role(change: Workflow) -> Role:
+    """Discarding a node's writes is an admin's decision; the rest, an operator's."""
+    return Role.ADMIN if isinstance(change, SplitBrainRecovery) else Role.OPERATOR
+
+
+def _serving_refusals(cluster: Cluster, change: Workflow) -> list[str]:
+    """Split brain: the survivor must export every LUN of the resource through an enabled
+    target (from the collection just made), as the victim's exports go away."""
+    if not isinstance(change, SplitBrainRecovery):
+        return []
+    from clusters import compare
+
+    proc = procedure_for(cluster, change)
+    facts = next((n for n in cluster_facts(cluster).nodes if n.name == proc.survivor), None)
+    if facts is None or not facts.has_data:
+        return [f"{proc.survivor} (the survivor) has no fresh data."]
+    views = compare.live_targets(facts) or {}
+    exported = {
+        device
+        for _driver, target, _group, _n, device in facts.exported_luns()
+        if views.get(target) is not None and views[target].enabled == "1"
+    }
+    return [
+        f"{proc.survivor} (the survivor) does not export {device} through an enabled target: "
+        f"closing it on {proc.victim} would cut every path."
+        for device, _handler in proc.devices
+        if device not in exported
+    ]
+
+
+async def _judge_all(endpoints: list[ssh.NodeEndpoint], proc) -> workflows.Judgement:
+    async with contextlib.AsyncExitStack() as stack:
+        sessions = [await stack.enter_async_context(ssh.connect(e)) for e in endpoints]
+        return await proc.judge(workflows.plain_read, sessions)
+
+
+def _judge(cluster: Cluster, change: Workflow, nodes: dict[str, Node]) -> workflows.Judgement:
+    proc = procedure_for(cluster, change)
+    endpoints = [collection.endpoint_for(nodes[name]) for name in sorted(nodes)]
+    try:
+        return async_to_sync(_judge_all)(endpoints, proc)
+    except ssh.NodeError as exc:
+        return workflows.Judgement(refusals=[f"A node could not be read: {exc}"])
+
+
+def _interlocks(cluster: Cluster, change: Workflow, holder_job: int | None) -> list[str]:
+    """The change path's interlocks. An online verify or its resync changes no
+    configuration, so drift (a config file or option that differs) does not block them;
+    everything else does (monitored mode, the lock, unreachable or unknown nodes, an
+    interrupted apply)."""
+    from clusters.services import changes
+
+    facts = cluster_facts(cluster)
+    reasons = changes.interlocks(cluster, facts, change, set(), holder_job)
+    if isinstance(change, VerifyResource | ResyncResource | SplitBrainRecovery):
+        reasons = [r for r in reasons if "drifted from what the portal last wrote" not in r]
+    return reasons
+
+
+# --- planning ----------------------------------------------------------------------------
+
+
+def plan_create(
+    cluster: Cluster, user, change: Workflow, description: str, scheduled: bool = False
+) -> Job:
+    """Record a workflow plan to compute; the caller queues workflow_tasks.plan_job.
+    SCHEDULED: the portal's own schedule plans it (no user)."""
+    if not scheduled:
+        access.require_role(user, cluster, required_role(change))
+    return Job.objects.create(
+        kind=Job.Kind.WORKFLOW_PLAN,
+        cluster=cluster,
+        requested_by=user,
+        params=asdict(WorkflowPlan(description, change.as_json())),
+    )
+
+
+def plan_run(job: Job) -> Job:
+    """The plan task's body: collect every node, probe what the workflow needs, judge."""
+    from clusters.services.findings import findings_refresh
+
+    if job.state == Job.State.QUEUED:
+        jobs.job_start(job)
+    cluster = job.cluster
+    stored = WorkflowPlan.from_json(job.params)
+    nodes = _nodes(cluster)
+    jobs.job_event(job, "collect", "reading every node before planning")
+    collection.nodes_collect(job, list(nodes.values()))
+    findings_refresh(cluster)
+    plan = WorkflowPlan(stored.description, stored.change)
+    try:
+        change = workflow_from_json(stored.change)
+        plan.refusals = _interlocks(cluster, change, None)
+        plan.refusals += _serving_refusals(cluster, change)
+        judged = _judge(cluster, change, nodes)
+    except ValidationError as exc:
+        plan.refusals += exc.messages
+    else:
+        plan.facts = judged.facts
+        plan.steps = [asdict(s) for s in judged.steps]
+        plan.refusals += judged.refusals
+        plan.warnings = judged.warnings
+        plan.signature = judged.signature()
+    now = timezone.now()
+    plan.planned_at = now.isoformat()
+    plan.expires_at = (now + timedelta(seconds=settings.PLAN_TTL_SECONDS)).isoformat()
+    job.params = asdict(plan)
+    job.save(update_fields=["params"])
+    if plan.refusals:
+        jobs.job_finish(job, Job.State.REFUSED, "; ".join(plan.refusals))
+    else:
+        jobs.job_finish(job, Job.State.SUCCEEDED, f"ready: {plan.description}")
+    audit.record(
+        job.requested_by,
+        audit.Action.PLAN,
+        job,
+        after={"change": plan.change, "refusals": plan.refusals, "steps": plan.steps},
+        reason=plan.description,
+    )
+    return job
+
+
+@dataclass(frozen=True)
+class WorkflowStatus:
+    code: str  # computing, refused, ready, expired, applying, applied, failed
+    text: str
+
+    @property
+    def can_apply(self) -> bool:
+        return self.code == "ready"
+
+    @property
+    def label(self) -> str:
+        return "ready to apply" if self.code == "ready" else self.code.replace("_", " ")
+
+
+def plan_status(job: Job) -> WorkflowStatus:
+    """What the plan page says now (the apply re-reads every node anyway)."""
+    if job.state in (Job.State.QUEUED, Job.State.RUNNING):
+        return WorkflowStatus("computing", "Reading every node and judging the workflow…")
+    if job.state != Job.State.SUCCEEDED:
+        return WorkflowStatus("refused", job.summary or "This workflow cannot run now.")
+    runs = Job.objects.filter(kind=Job.Kind.WORKFLOW, params__plan_job=job.pk)
+    if runs.filter(state__in=[Job.State.QUEUED, Job.State.RUNNING]).exists():
+        return WorkflowStatus("applying", "Running.")
+    if runs.filter(state=Job.State.SUCCEEDED).exists():
+        return WorkflowStatus("applied", "Done and verified.")
+    if runs.exclude(state__in=[Job.State.REFUSED]).exists():
+        return WorkflowStatus("failed", "It ran and stopped: see its job, then plan again.")
+    refused = runs.filter(state=Job.State.REFUSED).order_by("-pk").first()
+    if refused is not None:
+        return WorkflowStatus("out_of_date", f"{refused.summary} Plan again.")
+    plan = WorkflowPlan.from_json(job.params)
+    if plan.expires is not None and plan.expires < timezone.now():
+        return WorkflowStatus(
+            "expired", f"Expired at {plan.expires:%Y-%m-%d %H:%M} UTC: plan again."
+        )
+    return WorkflowStatus("ready", "Ready to apply.")
+
+
+# --- applying ----------------------------------------------------------------------------
+
+
+def apply_create(plan_job: Job, user, reason: str, scheduled: bool = False, typed: str = "") -> Job:
+    """Record the run of a ready workflow plan (a reason is required; a split-brain
+    recovery also needs the resource's name typed); the caller queues it."""
+    change = workflow_from_json(WorkflowPlan.from_json(plan_job.params).change)
+    if not scheduled:
+        access.require_role(user, plan_job.cluster, required_role(change))
+    if isinstance(change, SplitBrainRecovery) and typed.strip() != change.resource:
+        raise WorkflowRefused(
+            f"Type the resource name ({change.resource}) to confirm that {change.victim}'s "
+            "writes since the split are discarded."
+        )
+    if not reason.strip():
+        raise WorkflowRefused("Say why you run this workflow (it goes to the audit trail).")
+    with transaction.atomic():
+        plan_job = Job.objects.select_for_update().get(pk=plan_job.pk)
+        if plan_job.kind != Job.Kind.WORKFLOW_PLAN:
+            raise WorkflowRefused("Only a workflow plan can be run here.")
+        status = plan_status(plan_job)
+        if not status.can_apply:
+            raise WorkflowRefused(status.text)
+        job = Job.objects.create(
+            kind=Job.Kind.WORKFLOW,
+            cluster=plan_job.cluster,
+            requested_by=user,
+            params={"plan_job": plan_job.pk, "reason": reason.strip()},
+        )
+    audit.record(user, audit.Action.APPLY, job, after={"plan_job": plan_job.pk}, reason=reason)
+    return job
+
+
+def apply_run(job: Job) -> Job:
+    """The workflow task's body: lock, collect, re-judge on the nodes, run, read back."""
+    from clusters.services.findings import findings_refresh
+
+    if job.state == Job.State.QUEUED:
+        jobs.job_start(job)
+    cluster = job.cluster
+    who = job.requested_by.get_username() if job.requested_by else "system"
+    if not locks.acquire(cluster.pk, job.pk, who):
+        holder = locks.holder_of(cluster.pk)
+        by = f" (job {holder.job_id} by {holder.user})" if holder else ""
+        jobs.job_finish(job, Job.State.REFUSED, f"Refused: another change holds the lock{by}.")
+        return job
+    try:
+        return _apply_locked(job, cluster)
+    except BaseException:
+        _flag_written_nodes(job)  # a crash mid-workflow leaves those nodes unknown
+        raise
+    finally:
+        locks.release(cluster.pk, job.pk)
+        findings_refresh(cluster)
+
+
+def _flag_written_nodes(job: Job) -> None:
+    written = job.steps.filter(writes=True).values("node_id")
+    Node.objects.filter(pk__in=written).update(
+        outcome_unknown_since=timezone.now(), outcome_unknown_job=job
+    )
+
+
+def _refuse(job: Job, reason: str) -> Job:
+    jobs.job_finish(job, Job.State.REFUSED, f"Refused, nothing written: {reason}.")
+    audit.record(job.requested_by, audit.Action.APPLY_FAILED, job, after={"refused": reason})
+    return job
+
+
+def _apply_locked(job: Job, cluster: Cluster) -> Job:
+    from clusters.services.findings import findings_refresh
+
+    plan_job = Job.objects.get(pk=job.params["plan_job"])
+    approved = WorkflowPlan.from_json(plan_job.params)
+    nodes = _nodes(cluster)
+    jobs.job_event(job, "collect", "reading every node before writing")
+    collection.nodes_collect(job, list(nodes.values()))
+    findings_refresh(cluster)
+    if approved.expires is not None and approved.expires < timezone.now():
+        return _refuse(job, f"the plan expired at {approved.expires:%H:%M:%S} UTC; plan again")
+    change = workflow_from_json(approved.change)
+    reasons = _interlocks(cluster, change, job.pk) + _serving_refusals(cluster, change)
+    if reasons:
+        return _refuse(job, "; ".join(reasons))
+    proc = procedure_for(cluster, change)
+    pushing = push.Push(
+        owner=f"job-{job.pk}",
+        journal=jobs.JobJournal(job, nodes),
+        verify=_no_verify,
+        serving=_no_serving,
+        heartbeat_seconds=settings.JOB_HEARTBEAT_SECONDS,
+    )
+    endpoints = {name: collection.endpoint_for(node) for name, node in nodes.items()}
+    outcome = async_to_sync(_run)(pushing, endpoints, proc, approved.signature)
+    kind, text = outcome
+    reason = job.params.get("reason", "")
+    collection.nodes_collect(job, list(nodes.values()))
+    findings_refresh(cluster)  # before the job ends: its page shows the findings it left
+    if kind == "refused":
+        return _refuse(job, text)
+    if kind == "stopped":
+        jobs.interrupt(job.pk, text)
+        job.refresh_from_db()
+        return job
+    if kind == "failed":
+        jobs.job_finish(job, Job.State.FAILED, text)
+        audit.record(
+            job.requested_by, audit.Action.APPLY_FAILED, job, after={"error": text}, reason=reason
+        )
+        return job
+    jobs.job_finish(job, Job.State.SUCCEEDED, text)
+    audit.record(job.requested_by, audit.Action.APPLY, job, after={"done": text}, reason=reason)
+    return job
+
+
+async def _no_verify(session, change, applied) -> list[str]:
+    return []  # workflows read their nodes back after every step themselves
+
+
+async def _no_serving(session, devices) -> list[str]:
+    return []
+
+
+async def _run(job: push.Push, endpoints: dict, proc, approved: str) -> tuple[str, str]:
+    """(refused|stopped|failed|succeeded, summary) of one workflow run."""
+    beating = asyncio.create_task(push._keep_alive(job))
+    try:
+        async with contextlib.AsyncExitStack() as stack:
+            try:
+                sessions = {
+                    name: await stack.enter_async_context(ssh.connect(endpoint))
+                    for name, endpoint in sorted(endpoints.items())
+                }
+            except ssh.NodeError as exc:
+                return "refused", f"a node could not be reached: {exc}"
+            try:
+                lines, summary = await workflows.apply_procedure(job, sessions, proc, approved)
+            except workflows.Refused as exc:
+                return "refused", str(exc)
+            except (push.StepFailed, ssh.NodeError) as exc:
+                await job.log(getattr(exc, "node", None), "stopped", "error", str(exc))
+                now = await _presents_safely(sessions, proc)
+                note = getattr(proc, "failure_note", "")
+                return "failed", f"Stopped: {exc}. {note}Now: {now}"
+            await job.log(None, "verify", "ok", "; ".join(lines))
+            return "succeeded", f"{summary}. " + "; ".join(lines)
+    except push.Stopped as exc:
+        return "stopped", str(exc)
+    finally:
+        beating.cancel()
+        with contextlib.suppress(BaseException):
+            await beating
+
+
+async def _presents_safely(sessions: dict, proc) -> str:
+    lines = []
+    for name, session in sorted(sessions.items()):
+        try:
+            lines.append(await proc.presents(workflows.plain_read, session))
+        except ssh.NodeError as exc:
+            lines.append(f"{name}: unreadable ({exc})")
+    return "; ".join(lines)
+
+
+# --- the schedule ------------------------------------------------------------------------
+
+
+def last_verify(cluster: Cluster, resource: str) -> Job | None:
+    """The latest plan of an online verify of RESOURCE (run, refused or not)."""
+    return (
+        Job.objects.filter(
+            cluster=cluster,
+            kind=Job.Kind.WORKFLOW_PLAN,
+            params__change__kind=VerifyResource.kind,
+            params__change__resource=resource,
+        )
+        .order_by("-created_at")
+        .first()
+    )
+
+
+def verify_due(now: datetime | None = None) -> list[Job]:
+    """Plan and run an online verify of every resource of a managed cluster whose last
+    verify was planned longer than DRBD_VERIFY_INTERVAL_HOURS ago (nothing while that is
+    0): one attempt per interval; a refused plan is the record of why it did not run."""
+    hours = settings.DRBD_VERIFY_INTERVAL_HOURS
+    if hours <= 0:
+        return []
+    now = now or timezone.now()
+    started = []
+    for resource in DrbdResource.objects.filter(cluster__mode=Cluster.Mode.MANAGED).select_related(
+        "cluster"
+    ):
+        last = last_verify(resource.cluster, resource.name)
+        if last is not None and last.created_at > now - timedelta(hours=hours):
+            continue
+        change = VerifyResource(resource.name)
+        description = f"Scheduled online verify of {resource.name}"
+        plan = plan_run(plan_create(resource.cluster, None, change, description, scheduled=True))
+        if plan.state != Job.State.SUCCEEDED:
+            continue
+        run = apply_create(plan, None, f"every {hours} h (DRBD_VERIFY_INTERVAL_HOURS)", True)
+        started.append(apply_run(run))
+    return started

@@ -1,0 +1,256 @@
+"""Day-2 workflow pages: start one (grow a LUN), its plan, and running it.
+
+Each page calls one service of clusters.services.workflows; nothing here touches a node.
+"""
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django_htmx.http import HttpResponseClientRedirect
+
+from clusters import access, tasks, workflow_tasks
+from clusters.forms import LunEditForm, SplitBrainForm, WorkflowApplyForm
+from clusters.models import Cluster, DrbdResource, InitiatorGroup, Job, Role, ScstDevice
+from clusters.services import changes, workflows
+from clusters.services.change_kinds import (
+    EditLun,
+    GrowLun,
+    ResyncResource,
+    SplitBrainRecovery,
+    VerifyResource,
+)
+from clusters.services.split_brain import split_brain_report
+from clusters.views.htmx import page_or_partial
+from clusters.views.queue import queue_job
+
+
+def _go(request: HttpRequest, name: str, *args) -> HttpResponse:
+    url = reverse(name, args=args)
+    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+
+
+@access.cluster_view(Role.OPERATOR)
+def lun_grow(request: HttpRequest, cluster: Cluster, device: str) -> HttpResponse:
+    """GET: what growing DEVICE does. POST: plan it (reads every node, changes nothing)."""
+    found = get_object_or_404(
+        ScstDevice.objects.select_related("drbd_resource"), cluster=cluster, name=device
+    )
+    error = ""
+    if request.method == "POST":
+        try:
+            job = workflows.plan_create(
+                cluster, request.user, GrowLun(found.name), f"Grow LUN {found.name}"
+            )
+        except ValidationError as exc:
+            error = "; ".join(exc.messages)
+        else:
+            down = queue_job(request, job, workflow_tasks.workflow_plan_job)
+            return down or _go(request, "workflow-plan", job.pk)
+    context = {"cluster": cluster, "device": found, "error": error}
+    return render(request, "clusters/lun_grow.html", context)
+
+
+def _start(request: HttpRequest, cluster: Cluster, change, description: str, page: dict):
+    """GET: the workflow's explanation page. POST: plan it (reads nodes, changes nothing)."""
+    error = ""
+    if request.method == "POST":
+        try:
+            job = workflows.plan_create(cluster, request.user, change, description)
+        except ValidationError as exc:
+            error = "; ".join(exc.messages)
+        else:
+            down = queue_job(request, job, workflow_tasks.workflow_plan_job)
+            return down or _go(request, "workflow-plan", job.pk)
+    context = {"cluster": cluster, "error": error, **page}
+    return render(request, "clusters/workflow_start.html", context)
+
+
+VERIFY_PAGE = {
+    "title": "Online verify of DRBD {name}",
+    "intro": "DRBD compares both nodes' copies block by block while both keep serving "
+    '(DRBD User\'s Guide, "Using on-line device verification"). Nothing is copied: '
+    "blocks that differ are marked out of sync and reported, and the portal raises a "
+    "finding; a resync (disconnect/connect) then repairs them.",
+    "steps": [
+        "Checks both nodes are Primary, UpToDate, Connected, in sync, with a verify-alg.",
+        "drbdadm verify {name} on one node.",
+        "Follows the verify on both nodes (drbdsetup status --json) until it ends.",
+        "Reports what each node found out of sync.",
+    ],
+}
+RESYNC_PAGE = {
+    "title": "Resync DRBD {name}",
+    "intro": "Resynchronises the blocks an online verify marked out of sync, as DRBD's "
+    "guide prescribes: disconnect and reconnect the resource. Both nodes stay Primary "
+    "and keep serving; for the moment between the two commands the resource is not "
+    "replicated.",
+    "steps": [
+        "Checks both nodes are Primary, UpToDate and Connected, and that blocks are out of sync.",
+        "drbdadm disconnect {name} on one node, then drbdadm connect {name}.",
+        "Follows the resync on both nodes until nothing is out of sync.",
+    ],
+}
+
+
+def _page(template: dict, name: str) -> dict:
+    return {
+        "title": template["title"].format(name=name),
+        "intro": template["intro"],
+        "steps": [s.format(name=name) for s in template["steps"]],
+    }
+
+
+@access.cluster_view(Role.OPERATOR)
+def resource_verify(request: HttpRequest, cluster: Cluster, resource: str) -> HttpResponse:
+    found = get_object_or_404(DrbdResource, cluster=cluster, name=resource)
+    page = {**_page(VERIFY_PAGE, found.name), "form_id": "verify-form"}
+    change = VerifyResource(found.name)
+    return _start(request, cluster, change, f"Online verify of {found.name}", page)
+
+
+@access.cluster_view(Role.OPERATOR)
+def resource_resync(request: HttpRequest, cluster: Cluster, resource: str) -> HttpResponse:
+    found = get_object_or_404(DrbdResource, cluster=cluster, name=resource)
+    page = {**_page(RESYNC_PAGE, found.name), "form_id": "resync-form"}
+    change = ResyncResource(found.name)
+    return _start(request, cluster, change, f"Resync {found.name}", page)
+
+
+@access.cluster_view(Role.ADMIN)
+def resource_split_brain(request: HttpRequest, cluster: Cluster, resource: str) -> HttpResponse:
+    """GET: what changed on each node since the split, the recommended victim. POST: plan
+    the recovery that discards the chosen victim's writes (reads nodes, changes nothing)."""
+    found = get_object_or_404(DrbdResource, cluster=cluster, name=resource)
+    report = split_brain_report(cluster, found.name)
+    nodes = [n.node for n in report.nodes]
+    data = request.POST if request.method == "POST" else None
+    form = SplitBrainForm(data, nodes=nodes, recommended=report.recommended)
+    error = ""
+    if form.is_valid():
+        victim = form.cleaned_data["victim"]
+        change = SplitBrainRecovery(found.name, victim)
+        description = f"Split-brain recovery of {found.name}: discard {victim}'s writes"
+        try:
+            job = workflows.plan_create(cluster, request.user, change, description)
+        except ValidationError as exc:
+            error = "; ".join(exc.messages)
+        else:
+            down = queue_job(request, job, workflow_tasks.workflow_plan_job)
+            return down or _go(request, "workflow-plan", job.pk)
+    context = {"cluster": cluster, "resource": found, "report": report, "form": form}
+    return render(request, "clusters/split_brain.html", {**context, "error": error})
+
+
+@access.cluster_view(Role.OPERATOR)
+def lun_edit(request: HttpRequest, cluster: Cluster, device: str) -> HttpResponse:
+    """GET: the device's identity, attributes, LUN number and initiators. POST: plan the
+    edit on the change path (its plan says per node: runtime set or re-creation)."""
+    found = get_object_or_404(ScstDevice, cluster=cluster, name=device)
+    mappings = list(found.mappings.select_related("target__node", "group").order_by("pk"))
+    numbers = {m.lun for m in mappings}
+    groups = list(
+        InitiatorGroup.objects.filter(lun_mappings__device=found)
+        .select_related("target__node")
+        .prefetch_related("initiators")
+        .order_by("target__node__name", "name")
+        .distinct()
+    )
+    initial = {f: getattr(found, f) for f in EditLun.EDITABLE}
+    initial["lun"] = numbers.pop() if len(numbers) == 1 else None
+    for group in groups:
+        initial[f"initiators_{group.pk}"] = "\n".join(i.name for i in group.initiators.all())
+    data = request.POST if request.method == "POST" else None
+    form = LunEditForm(data, initial=initial, groups=groups)
+    error = ""
+    if form.is_valid():
+        change = _edit_change(found, form, initial)
+        if change is None:
+            error = "Nothing changed: edit a value first."
+        else:
+            try:
+                job = changes.plan_create(cluster, request.user, change, f"Edit LUN {found.name}")
+            except (ValidationError, changes.PlanRefused) as exc:
+                error = "; ".join(getattr(exc, "messages", [str(exc)]))
+            else:
+                down = queue_job(request, job, tasks.plan_job)
+                return down or _go(request, "plan-detail", job.pk)
+    context = {"cluster": cluster, "device": found, "form": form, "mappings": mappings}
+    return render(request, "clusters/lun_edit.html", {**context, "error": error})
+
+
+def _edit_change(device: ScstDevice, form: LunEditForm, initial: dict) -> EditLun | None:
+    data = form.cleaned_data
+    values = {f: data[f] for f in EditLun.EDITABLE if data[f] != initial[f]}
+    lun = data["lun"] if data["lun"] is not None and data["lun"] != initial["lun"] else None
+    before = {g.pk: sorted(i.name for i in g.initiators.all()) for g in form.groups}
+    initiators = {k: v for k, v in form.initiators().items() if v != before[k]}
+    if not values and lun is None and not initiators:
+        return None
+    return EditLun(device.name, values, lun, initiators)
+
+
+def _plan_job(request: HttpRequest, job_id: int) -> Job:
+    plans = Job.objects.select_related("cluster", "requested_by")
+    job = get_object_or_404(plans, pk=job_id, kind=Job.Kind.WORKFLOW_PLAN)
+    if job.cluster is None or access.role_on(request.user, job.cluster) is None:
+        raise Http404("No such workflow plan.")
+    return job
+
+
+def _plan_page(request: HttpRequest, job: Job, form: WorkflowApplyForm) -> HttpResponse:
+    status = workflows.plan_status(job)
+    runs = Job.objects.filter(kind=Job.Kind.WORKFLOW, params__plan_job=job.pk).order_by("pk")
+    plan = workflows.WorkflowPlan.from_json(job.params)
+    change = plan.change or {}
+    context = {
+        "typed_name": change.get("resource")
+        if change.get("kind") == SplitBrainRecovery.kind
+        else "",
+        "job": job,
+        "cluster": job.cluster,
+        "plan": workflows.WorkflowPlan.from_json(job.params),
+        "status": status,
+        "can_apply": _may_run(request, job, change),
+        "runs": list(runs),
+        "form": form,
+    }
+    return page_or_partial(request, "clusters/workflow_plan.html", "run-form", context)
+
+
+def _may_run(request: HttpRequest, job: Job, change: dict) -> bool:
+    try:
+        minimum = workflows.required_role(workflows.workflow_from_json(change))
+    except ValidationError:
+        return False
+    return access.has_role(request.user, job.cluster, minimum)
+
+
+def workflow_plan(request: HttpRequest, workflow_id: int) -> HttpResponse:
+    """A workflow plan: what each node reported, the steps, refusals; Run if it passed."""
+    return _plan_page(request, _plan_job(request, workflow_id), WorkflowApplyForm())
+
+
+def workflow_apply(request: HttpRequest, workflow_id: int) -> HttpResponse:
+    """Queue the run of a ready workflow plan (operators; a reason and a confirmation)."""
+    job = _plan_job(request, workflow_id)
+    access.require_role(request.user, job.cluster, Role.OPERATOR)
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    form = WorkflowApplyForm(request.POST)
+    if form.is_valid():
+        try:
+            run = workflows.apply_create(
+                job,
+                request.user,
+                form.cleaned_data["reason"],
+                typed=form.cleaned_data["typed_name"],
+            )
+        except workflows.WorkflowRefused as exc:
+            form.add_error(None, str(exc))
+        except PermissionDenied as exc:
+            form.add_error(None, str(exc))
+        else:
+            down = queue_job(request, run, workflow_tasks.workflow_apply_job)
+            return down or _go(request, "job-detail", run.pk)
+    return _plan_page(request, job, form)
