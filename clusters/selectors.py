@@ -356,7 +356,11 @@ class Compared:
     healths: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.values = [Value(shown(v.value), shown(v.evidence) or "") for v in self.values]
+        # UNKNOWN stays the one object it is (`is UNKNOWN` marks a node without data).
+        self.values = [
+            v if v is UNKNOWN else Value(shown(v.value), shown(v.evidence) or "")
+            for v in self.values
+        ]
 
     @property
     def differs(self) -> bool:

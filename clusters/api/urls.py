@@ -1,7 +1,11 @@
 from django.contrib.auth.decorators import login_required
 from django.urls import path
 from django.views.generic import RedirectView
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import (
+    SpectacularAPIView,
+    SpectacularRedocView,
+    SpectacularSwaggerSplitView,
+)
 
 from clusters.api import views
 
@@ -28,7 +32,7 @@ urlpatterns = [
     path("", login_required(RedirectView.as_view(pattern_name="api:docs")), name="root"),
     path(
         "docs/",
-        login_required(SpectacularSwaggerView.as_view(url_name="api:schema")),
+        login_required(SpectacularSwaggerSplitView.as_view(url_name="api:schema")),
         name="docs",
     ),
     path(

@@ -20,9 +20,9 @@ INDENT = "    "
 # Values made only of these characters need no quotes; anything else is quoted.
 # Validation has already excluded '"', '\\' and newlines, so quoting cannot be escaped.
 _BARE = re.compile(r"[A-Za-z0-9_./-]+")
-# drbdadm's scanner reads these as numbers (with a unit suffix) or IPv4 addresses, not
-# as names.
-_NUMBER_LIKE = re.compile(r"[0-9]+[kKmMgGsS]?|([0-9]{1,3}\.){3}[0-9]{1,3}")
+# drbdadm's scanner reads words starting with a digit as numbers (with a unit suffix),
+# IPv4 addresses or other tokens (`0.0.0`), not as names: such a word is quoted.
+_NUMBER_LIKE = re.compile(r"[0-9].*")
 # Words drbdadm's scanner returns as keywords, not as a name (drbd-utils
 # user/v9/drbdadm_scanner.fl and user/v84/drbdadm_scanner.fl): a resource or host called
 # `skip` or `protocol` must be quoted, which makes it a plain string (DQSTRING).

@@ -7,6 +7,7 @@ drops the key that was waiting (host_key_confirmed).
 """
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 
 from django.db import transaction
 
@@ -19,8 +20,11 @@ class HostKeyError(Exception):
 
 
 def offered_host_key(node: Node) -> str:
-    """The host key the node offers right now (no login); NodeError if it cannot be read."""
-    return asyncio.run(ssh.fetch_host_key(node.address, node.ssh_port))
+    """The host key the node offers right now (no login); NodeError if it cannot be read.
+    Read on a thread of its own, so that a caller already inside an event loop can ask."""
+    fetch = ssh.fetch_host_key(node.address, node.ssh_port)
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, fetch).result()
 
 
 @transaction.atomic

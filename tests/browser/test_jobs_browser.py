@@ -194,6 +194,9 @@ def other_samples(cluster) -> dict:
         "device_name": cluster.devices.order_by("name").first().name,
         "channel_id": channel.pk,
         "subscription_id": subscription.pk,
+        "device": cluster.devices.order_by("name").first().name,  # day-2 workflows
+        "resource": cluster.drbd_resources.order_by("name").first().name,
+        "workflow_id": 0,  # no workflow plan yet: answers 404 and is left out
     }
 
 

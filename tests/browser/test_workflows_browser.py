@@ -68,7 +68,7 @@ def test_operator_grows_a_lun_from_the_cluster_page(
     page.get_by_role("button", name="Run workflow").click()
 
     page.wait_for_url(re.compile(r"/jobs/\d+/$"))
-    expect(page.locator(".job .badge")).to_have_text("Succeeded")
+    expect(page.locator("#job-state")).to_have_text("Succeeded")
     expect(page.locator(".job")).to_contain_text(f"presents {12 * GIB} bytes")
 
 
@@ -106,7 +106,7 @@ def test_operator_verifies_a_resource_then_resyncs_what_it_found(
     page.get_by_label(re.compile("I have reviewed every step")).check()
     page.get_by_role("button", name="Run workflow").click()
     page.wait_for_url(re.compile(r"/jobs/\d+/$"))
-    expect(page.locator(".job .badge")).to_have_text("Succeeded")
+    expect(page.locator("#job-state")).to_have_text("Succeeded")
     expect(page.locator(".job")).to_contain_text("found blocks out of sync")
 
     page.goto(f"/clusters/{name}/")
@@ -122,7 +122,7 @@ def test_operator_verifies_a_resource_then_resyncs_what_it_found(
     page.get_by_label(re.compile("I have reviewed every step")).check()
     page.get_by_role("button", name="Run workflow").click()
     page.wait_for_url(re.compile(r"/jobs/\d+/$"))
-    expect(page.locator(".job .badge")).to_have_text("Succeeded")
+    expect(page.locator("#job-state")).to_have_text("Succeeded")
     expect(page.locator(".job")).to_contain_text("Resynchronised r0")
 
 
@@ -173,7 +173,7 @@ def test_admin_recovers_from_split_brain_typing_the_resource_name(
     page.get_by_label(re.compile("Type the resource name")).fill("r0")
     page.get_by_role("button", name="Run workflow").click()
     page.wait_for_url(re.compile(r"/jobs/\d+/$"))
-    expect(page.locator(".job .badge")).to_have_text("Succeeded")
+    expect(page.locator("#job-state")).to_have_text("Succeeded")
     expect(page.locator(".job")).to_contain_text("Recovered r0 from split brain")
 
 
