@@ -19,6 +19,8 @@ In one run it
      collection job ended (each job: collect both nodes over SSH, store snapshots,
      parse, evaluate every rule, store findings). The workers are stopped after each.
 
+"worker CPU" is the CPU the worker processes used from their start to their stop (start-up
+included, about 1-2 s each); "lab CPU" the lab server's during the ticks.
 COLLECT_INTERVAL_SECONDS is set to 3600 for the run so that no task expires while a
 single worker is still busy; the table says whether the round would fit in the default
 60 s interval. Only the table goes to stdout; progress goes to stderr.
@@ -29,6 +31,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import resource
 import secrets
 import statistics
 import subprocess
@@ -170,6 +173,12 @@ def adopt_all() -> None:
         cluster.save(update_fields=["mode"])
 
 
+def children_cpu() -> float:
+    """CPU of this process's reaped children (the workers, with their pool processes)."""
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
 def process_cpu(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
@@ -207,6 +216,7 @@ def main() -> int:
         server, manifest = start_lab(work / "lab", args.clusters)
         results: dict[int, list[dict]] = {}
         lab_cpu: dict[int, float] = {}
+        worker_cpu: dict[int, float] = {}
         try:
             labsync._sync_rows(manifest)
             log(f"warm-up tick with {max(counts)} workers, then adoption ...")
@@ -217,6 +227,7 @@ def main() -> int:
                 stop_workers(workers)
             adopt_all()
             for count in counts:
+                worker_cpu0 = children_cpu()
                 workers = start_workers(count, env, work)
                 try:
                     cpu0 = process_cpu(server.pid)
@@ -226,6 +237,7 @@ def main() -> int:
                     lab_cpu[count] = (process_cpu(server.pid) - cpu0) / args.rounds
                 finally:
                     stop_workers(workers)
+                worker_cpu[count] = (children_cpu() - worker_cpu0) / args.rounds
                 log(f"{count} workers: {[round(r['seconds'], 2) for r in results[count]]} s")
         finally:
             server.terminate()
@@ -242,9 +254,10 @@ def main() -> int:
     print()
     print(
         "| worker processes | clusters | succeeded | tick → all findings s | clusters/s "
-        "| speed-up | fan-out s | job median s | job max s | lab CPU s | fits 60 s |"
+        "| speed-up | fan-out s | job median s | job max s | worker CPU s | lab CPU s "
+        "| fits 60 s |"
     )
-    print("|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|")
+    print("|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|")
     base = None
     for count in counts:
         runs = sorted(results[count], key=lambda r: r["seconds"])
@@ -253,7 +266,8 @@ def main() -> int:
         print(
             f"| {count} | {r['jobs']} | {r['succeeded']} | {r['seconds']:.2f} | "
             f"{r['jobs'] / r['seconds']:.1f} | {base / r['seconds']:.2f}x | {r['fan_out']:.2f} | "
-            f"{r['job_median']:.2f} | {r['job_max']:.2f} | {lab_cpu[count]:.1f} | "
+            f"{r['job_median']:.2f} | {r['job_max']:.2f} | {worker_cpu[count]:.1f} | "
+            f"{lab_cpu[count]:.1f} | "
             f"{'yes' if r['seconds'] < 60 else 'no'} |"
         )
     ok = all(r["succeeded"] == r["jobs"] == args.clusters for rs in results.values() for r in rs)
