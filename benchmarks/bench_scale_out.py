@@ -13,7 +13,9 @@ In one run it
   3. warms up: one tick with the largest worker count, then adopts every cluster's
      running config as its inventory (managed mode), so that evaluation compares the
      inventory with the live state as in production;
-  4. for each worker count N: starts N `celery worker -Q collect,changes --concurrency 1`
+  4. with --latency S, makes every lab node wait S seconds before each answer (nodes
+     behind a slow network: the work is then mostly waiting, as with real nodes);
+  5. for each worker count N: starts N `celery worker -Q collect,changes --concurrency 1`
      processes (as N hosts would), sends `clusters.collect_all` through the broker
      exactly as beat does, and measures from that send to the moment the last cluster's
      collection job ended (each job: collect both nodes over SSH, store snapshots,
@@ -192,6 +194,13 @@ def main() -> int:
     p.add_argument("--database-url", default=DEFAULT_DB, help="dropped and re-created!")
     p.add_argument("--redis-url", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/14"))
     p.add_argument("--timeout", type=float, default=900.0, help="seconds per tick at most")
+    p.add_argument(
+        "--latency",
+        type=float,
+        default=0.0,
+        help="seconds every lab node waits before answering each command in the measured "
+        "ticks (the lab's latency fault: nodes on a slow network)",
+    )
     args = p.parse_args()
     counts = [int(n) for n in args.workers.split(",")]
     load_before = os.getloadavg()
@@ -209,6 +218,7 @@ def main() -> int:
 
         from benchmarks.bench_collect import start_lab
         from clusters.services import labsync
+        from lab import api
 
         call_command("migrate", verbosity=0)
         redis.Redis.from_url(args.redis_url).flushdb()
@@ -226,6 +236,10 @@ def main() -> int:
             finally:
                 stop_workers(workers)
             adopt_all()
+            if args.latency:
+                for node in api.node_names(work / "lab"):
+                    api.set_fault(work / "lab", node, latency=args.latency)
+                time.sleep(2)  # the server applies faults on its next control poll
             for count in counts:
                 worker_cpu0 = children_cpu()
                 workers = start_workers(count, env, work)
@@ -246,6 +260,7 @@ def main() -> int:
     print(
         f"machine: {os.cpu_count()} cores, Python {platform.python_version()}; "
         f"{args.clusters} clusters x 2 nodes; lab in one process on the same machine"
+        + (f"; every command delayed {args.latency} s by the lab" if args.latency else "")
     )
     print(
         "load average (1, 5, 15 min) before: {:.1f} {:.1f} {:.1f}, "
