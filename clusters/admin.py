@@ -108,8 +108,9 @@ class ClusterAdmin(AuditedAdmin):
 
 @admin.register(models.Membership)
 class MembershipAdmin(AuditedAdmin):
-    list_display = ["user", "cluster", "role"]
-    list_filter = ["role", "cluster"]
+    list_display = ["user", "cluster", "role", "source"]
+    list_filter = ["role", "source", "cluster"]
+    readonly_fields = ["source"]  # set by the portal: local here, ldap at an LDAP login
     search_fields = ["user__username", "cluster__name"]
 
 
@@ -132,6 +133,8 @@ class DrbdResourceAdmin(AuditedAdmin):
     list_filter = ["cluster", "protocol", "allow_two_primaries"]
     search_fields = ["name", "cluster__name"]
     inlines = [DrbdVolumeInline]
+    # Imported from the nodes by adoption and checked by rendering; not hand-edited JSON.
+    readonly_fields = ["options"]
 
 
 @admin.register(models.DrbdVolume)

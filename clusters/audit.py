@@ -10,6 +10,7 @@ import contextvars
 import json
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
@@ -19,7 +20,7 @@ from django.forms.models import model_to_dict
 from django.utils import timezone
 
 # Fields whose values never reach the trail, whatever the model: secrets at rest.
-SECRET_FIELDS = frozenset({"private_key", "private_key_encrypted", "password"})
+SECRET_FIELDS = frozenset({"private_key", "private_key_encrypted", "password", "digest"})
 
 _request_id: contextvars.ContextVar[uuid.UUID | None] = contextvars.ContextVar(
     "audit_request_id", default=None
@@ -80,6 +81,151 @@ class AuditEntry(models.Model):
         before, after = self.before or {}, self.after or {}
         names = sorted(set(before) | set(after))
         return [(n, before.get(n), after.get(n)) for n in names if before.get(n) != after.get(n)]
+
+    def changes(self) -> list["ObjectChange"]:
+        """What changed, object by object and field by field, with names."""
+        return object_changes(self.before, self.after)
+
+
+# --- Readable changes -------------------------------------------------------------
+# before/after hold a model snapshot (flat fields) or a whole inventory export
+# (clusters/services/inventory.py): lists of objects named by "name", DRBD volumes as
+# [node, volume, minor, backing disk, meta disk] and LUN mappings as [group, lun, device].
+# Both are flattened into named objects with named fields, then compared, so the trail
+# reads "device r1: write_through 0 → 1" instead of two whole inventories.
+
+ROWS = {
+    "volumes": (
+        lambda row: f"volume {row[1]} on {row[0]}",
+        ("minor", "backing_disk", "meta_disk"),
+        2,
+    ),
+    "luns": (
+        lambda row: f"LUN {row[1]} " + (f"in group {row[0]}" if row[0] else "(default set)"),
+        ("device",),
+        2,
+    ),
+}
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    field: str
+    before: object
+    after: object
+
+    def text(self) -> str:
+        return f"{self.field} {shown(self.before)} → {shown(self.after)}"
+
+
+@dataclass(frozen=True)
+class ObjectChange:
+    """One object (`device r1`, or "" for the entry's own object): added, removed or
+    changed, with its fields (all of them for an added or removed object)."""
+
+    label: str
+    status: str  # "added", "removed", "changed"
+    fields: tuple[FieldChange, ...]
+
+    def lines(self) -> list[str]:
+        """Plain-text lines, one per change (the CSV export and the tests read these)."""
+        prefix = f"{self.label}: " if self.label else ""
+        if self.status != "changed":
+            side = "after" if self.status == "added" else "before"
+            values = ", ".join(f"{f.field} {shown(getattr(f, side))}" for f in self.fields)
+            return [f"{prefix}{self.status}" + (f" ({values})" if values else "")]
+        return [prefix + f.text() for f in self.fields]
+
+
+def shown(value: object) -> str:
+    """A value as an operator reads it: no Python reprs, lists as comma lists."""
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list | tuple):
+        if any(isinstance(v, list | tuple) for v in value):  # rows: (1, —); (2, —)
+            return "; ".join(f"({shown(v)})" for v in value)
+        return ", ".join(shown(v) for v in value) if value else "none"
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {shown(v)}" for k, v in value.items()) if value else "none"
+    return str(value)
+
+
+def _singular(key: str) -> str:
+    return key[:-1] if key.endswith("s") else key
+
+
+def _named_objects(value: object) -> bool:
+    """A non-empty list of objects that each carry a name (devices, targets, nodes…)."""
+    return (
+        isinstance(value, list)
+        and bool(value)
+        and all(isinstance(item, dict) and "name" in item for item in value)
+    )
+
+
+def _flatten(value: object, label: str, field: str, into: dict[str, dict[str, object]]) -> None:
+    """Objects (label → {field: value}) found in one before/after value."""
+    fields = into.setdefault(label, {})
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _flatten(item, label, f"{_singular(field)} {key}" if field else str(key), into)
+        return
+    if (
+        isinstance(value, list)
+        and field in ROWS
+        and all(isinstance(row, list | tuple) for row in value)
+    ):
+        name_of, names, skip = ROWS[field]
+        for row in value:
+            child = f"{label} {name_of(row)}".strip()
+            into.setdefault(child, {}).update(zip(names, row[skip:], strict=False))
+        return
+    if _named_objects(value):
+        kind = _singular(field.split(" ")[-1])
+        for item in value:
+            child = f"{label} {kind} {item['name']}".strip()
+            rest = {k: v for k, v in item.items() if k != "name"}
+            into.setdefault(child, {})
+            for key, item_value in rest.items():
+                _flatten(item_value, child, key, into)
+        return
+    fields[field] = value
+
+
+def _value(value: object) -> object:
+    """Missing, None and empty read the same: an empty list appearing is no change."""
+    return None if value in (None, "", [], {}) else value
+
+
+def object_changes(before: dict | None, after: dict | None) -> list[ObjectChange]:
+    """Field-level differences between two audit snapshots, object by object."""
+    old: dict[str, dict[str, object]] = {}
+    new: dict[str, dict[str, object]] = {}
+    _flatten(before or {}, "", "", old)
+    _flatten(after or {}, "", "", new)
+    result = []
+    for label in sorted(set(old) | set(new), key=lambda name: (name != "", name)):
+        was, now = old.get(label), new.get(label)
+        if was is None or now is None:
+            status = "added" if was is None else "removed"
+            present = now if was is None else was
+            fields = tuple(
+                FieldChange(f, None if was is None else v, v if was is None else None)
+                for f, v in present.items()
+            )
+            if fields or label:
+                result.append(ObjectChange(label, status, fields))
+            continue
+        changed = tuple(
+            FieldChange(f, was.get(f), now.get(f))
+            for f in sorted(set(was) | set(now))
+            if _value(was.get(f)) != _value(now.get(f))
+        )
+        if changed:
+            result.append(ObjectChange(label, "changed", changed))
+    return result
 
 
 def current_request_id() -> uuid.UUID:

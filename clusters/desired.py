@@ -27,21 +27,27 @@ SCST_CONF = "/etc/scst.conf"
 IDENTITY = ("t10_dev_id", "usn", "prod_id", "eui64_id", "naa_id")
 SETUP_ID_DERIVED = ("t10_dev_id", "usn")
 DRBD_DIR = "/etc/drbd.d"
+DRBD_SECTIONS = ("net", "disk", "handlers", "startup", "options")
 
 
 def drbd_resource_config(
     resource: DrbdResource, nodes: list[Node], version: str
 ) -> drbd.ResourceConfig:
-    """The resource as both nodes' .res file describes it (safe dual-primary options)."""
+    """The resource as both nodes' .res file describes it: the options adoption imported,
+    else the safe dual-primary defaults."""
     net = {"allow-two-primaries": "yes" if resource.allow_two_primaries else "no"}
-    net |= SPLIT_BRAIN_POLICY
-    disk, startup = {}, {}
-    if version == "8.4":
-        disk["fencing"], handlers = FENCING, dict(HANDLERS_84)
-        if resource.allow_two_primaries:
-            startup["become-primary-on"] = "both"
+    options: dict[str, str] = {}
+    if resource.options:
+        net, disk, handlers, startup, options = imported_sections(resource, version)
     else:
-        net["fencing"], handlers = FENCING, dict(HANDLERS_9)
+        net |= SPLIT_BRAIN_POLICY
+        disk, startup = {}, {}
+        if version == "8.4":
+            disk["fencing"], handlers = FENCING, dict(HANDLERS_84)
+            if resource.allow_two_primaries:
+                startup["become-primary-on"] = "both"
+        else:
+            net["fencing"], handlers = FENCING, dict(HANDLERS_9)
     volumes = {(v.node_id, v.volume): v for v in resource.volumes.all()}
     numbered = len({number for _, number in volumes}) > 1
     hosts = []
@@ -74,7 +80,24 @@ def drbd_resource_config(
         disk=disk,
         handlers=handlers,
         startup=startup,
+        options=options,
     )
+
+
+def imported_sections(resource: DrbdResource, version: str) -> tuple[dict, ...]:
+    """(net, disk, handlers, startup, options) as adoption read them from the nodes.
+
+    `fencing` is one setting that DRBD 8.4 reads in `disk` and DRBD 9 in `net`
+    (drbdadm 9 moved it): it is written where the cluster's version reads it.
+    """
+    sections = {k: dict(resource.options.get(k) or {}) for k in DRBD_SECTIONS}
+    net = {"allow-two-primaries": "yes" if resource.allow_two_primaries else "no"}
+    net |= {k: v for k, v in sections["net"].items() if k != "allow-two-primaries"}
+    disk = sections["disk"]
+    fencing = net.pop("fencing", None) or disk.pop("fencing", None)
+    if fencing is not None:
+        (disk if version == "8.4" else net)["fencing"] = fencing
+    return net, disk, sections["handlers"], sections["startup"], sections["options"]
 
 
 def _address(ip: str, port: int) -> drbd.Address:

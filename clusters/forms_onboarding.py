@@ -58,4 +58,15 @@ class ModeSwitchForm(forms.Form):
 
     def __init__(self, data=None, drift=()) -> None:
         super().__init__(data)
-        self.fields["accepted"].choices = [(f.pk, f"{f.object_ref}: {f.title}") for f in drift]
+        self.fields["accepted"].choices = [(f.pk, _difference(f)) for f in drift]
+
+
+def _difference(finding) -> str:
+    """The finding's object and each node's difference, e.g. `device:r0@a: nv_cache is 1,
+    inventory says 0`: the admin accepts a difference seen, not a title."""
+    lines = [
+        f"{d.get('node') or ''}: {d.get('text', '')}".strip(": ")
+        for d in finding.details or []
+        if isinstance(d, dict)
+    ]
+    return f"{finding.object_ref}: " + ("; ".join(lines) or finding.title)

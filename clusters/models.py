@@ -86,6 +86,12 @@ class Membership(models.Model):
         help_text="Leave empty to grant the role on all clusters.",
     )
     role = models.CharField(max_length=10, choices=Role.choices)
+    # LDAP memberships follow the directory's groups at every login; local ones stay put.
+    source = models.CharField(
+        max_length=10,
+        choices=[("local", "Granted in the portal"), ("ldap", "From an LDAP group")],
+        default="local",
+    )
 
     class Meta:
         constraints = [
@@ -202,6 +208,10 @@ class DrbdResource(models.Model):
     port = models.PositiveIntegerField(validators=PORT_VALIDATORS, help_text="Replication port.")
     protocol = models.CharField(max_length=1, choices=Protocol.choices, default=Protocol.C)
     allow_two_primaries = models.BooleanField(default=True)
+    # The other option sections as the nodes run them ({"net": {…}, "disk": {…},
+    # "handlers": {…}, "startup": {…}, "options": {…}}), set by adoption; empty means the
+    # portal's dual-primary-safe defaults (desired.drbd_resource_config).
+    options = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["cluster__name", "name"]
@@ -515,6 +525,9 @@ class Finding(models.Model):
     first_seen = models.DateTimeField()
     last_seen = models.DateTimeField()
     resolved_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    # Set while the finding's evidence cannot be read again (its node unreachable): the
+    # finding stays open, *last known*, and this is when its nodes were last read.
+    last_known_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["cluster__name", "code", "object_ref"]
@@ -694,4 +707,45 @@ class Revision(models.Model):
         return f"{self.cluster.name} revision {self.pk}: {self.description}"
 
 
+from clusters.alert_models import Channel, Delivery, Subscription  # noqa: E402,F401
 from clusters.audit import AuditEntry  # noqa: E402,F401
+
+
+class ApiToken(models.Model):
+    """A named API token. Only its SHA-256 digest is stored: the key is shown once."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    name = models.CharField(max_length=100, help_text="What the token is for, e.g. prometheus.")
+    prefix = models.CharField(max_length=12, help_text="The key's first characters.")
+    digest = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"token {self.name} ({self.prefix}…) of {self.user}"
+
+
+class LdapAccount(models.Model):
+    """Marks a user as coming from LDAP: their DN and groups at the last login."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="ldap_account"
+    )
+    dn = models.CharField(max_length=500)
+    groups = models.JSONField(default=list)
+    synced_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.user} from LDAP ({self.dn})"
+
+
+from clusters.history_models import Sample  # noqa: E402,F401

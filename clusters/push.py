@@ -184,7 +184,14 @@ def failure_text(result: ssh.CommandResult) -> str:
             "have done part of its work"
         )
     detail = (result.stderr or result.stdout).strip().splitlines()
+    if result.exit_status == 255 and not detail:
+        return f"`{result.command}` got no answer: the connection dropped (it may have run)"
     return f"`{result.command}` exited {result.exit_status}: {detail[-1] if detail else ''}"
+
+
+def running_backup(owner: str) -> str:
+    """Where a job keeps what SCST ran before it (`scstadmin -write_config`)."""
+    return backup_path(owner, SCST_CONF) + ".running"
 
 
 def sha256(text: str) -> str:
@@ -208,18 +215,17 @@ async def stage(push: Push, session: ssh.NodeSession, change: NodeChange) -> dic
     for live in sorted(change.files):
         backup = backup_path(push.owner, live)
         if live == SCST_CONF:
-            # Back up what SCST runs, not the file: they can differ, and a rollback must
-            # return to the running state.
-            await push.run(session, ["scstadmin", "-write_config", backup], "backup")
-            existed[live] = True
-            continue
+            # Back up what SCST runs as well as the file: they can differ, and a rollback
+            # returns both to what they were.
+            argv = ["scstadmin", "-write_config", running_backup(push.owner)]
+            await push.run(session, argv, "backup")
         existed[live] = await _exists(push, session, live)
         if existed[live]:
             await push.run(session, ["cp", "-p", live, backup], "backup")
     for live, text in sorted(change.files.items()):
         staged = staged_path(push.owner, live)
         step_id = await push._record(
-            push.journal.started(session.endpoint.name, "stage", f"sftp put {staged}", True)
+            push.journal.started(session.endpoint.name, "stage", f"sftp put {staged}", False)
         )
         try:
             await session.write_file(staged, text.encode(), push.owner)
@@ -283,6 +289,7 @@ async def reload(
     step: str,
     sets: dict[str, dict[str, str]],
     force: bool = False,
+    config: str = SCST_CONF,
 ) -> None:
     """Make the installed files run: runtime attribute sets, drbdadm adjust, scstadmin."""
     for device, values in sorted(sets.items()):
@@ -291,7 +298,7 @@ async def reload(
     for resource in change.drbd_adjust:
         await push.run(session, ["drbdadm", "adjust", resource], step, writes=True)
     if change.scst_reload or force:
-        argv = ["scstadmin", "-noprompt", "-config", SCST_CONF]
+        argv = ["scstadmin", "-noprompt", "-config", config]
         if change.scst_force or force:
             argv.insert(1, "-force")
         await push.run(session, argv, step, writes=True)
@@ -332,6 +339,8 @@ async def restore_node(push: Push, session: ssh.NodeSession, change: NodeChange)
     existed = push.existed[change.endpoint.name]
     created = {resource_file(r) for r in change.new_drbd_resources}
     for live, was_there in sorted(existed.items()):
+        if live == SCST_CONF:
+            continue  # put back once SCST runs its backed-up running config again
         if was_there:
             await install(push, session, backup_path(push.owner, live), live, "restore")
         elif live not in created:  # `drbdadm down` below still needs the file
@@ -339,9 +348,28 @@ async def restore_node(push: Push, session: ssh.NodeSession, change: NodeChange)
     # Returning to the backed-up state removes what the change added, in use or not.
     # SCST lets go of the new resource's device before it is taken down.
     try:
-        await reload(push, session, change, "restore", change.runtime_restore, force=True)
+        await reload(
+            push,
+            session,
+            change,
+            "restore",
+            change.runtime_restore,
+            force=True,
+            config=running_backup(push.owner),
+        )
+        await restore_scst_file(push, session, existed)
     finally:
         await remove_new_resources(push, session, change)
+
+
+async def restore_scst_file(push: Push, session: ssh.NodeSession, existed: dict) -> None:
+    """/etc/scst.conf exactly as it was (or absent again)."""
+    if SCST_CONF not in existed:
+        return
+    if existed[SCST_CONF]:
+        await install(push, session, backup_path(push.owner, SCST_CONF), SCST_CONF, "restore")
+    else:
+        await push.run(session, ["rm", "-f", SCST_CONF], "restore", writes=True)
 
 
 async def remove_new_resources(push: Push, session: ssh.NodeSession, change: NodeChange) -> None:

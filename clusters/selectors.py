@@ -1,7 +1,7 @@
 """Read-only queries the pages use (fetching, never changing)."""
 
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
 
 from django.conf import settings
 from django.db.models import (
@@ -11,6 +11,7 @@ from django.db.models import (
     IntegerField,
     OuterRef,
     Prefetch,
+    Q,
     QuerySet,
     Subquery,
     When,
@@ -94,6 +95,10 @@ class ClusterStatus:
     nodes_up: int
     nodes_total: int
     unknown_because: str = ""
+    last_known: str = ""  # worst severity of findings kept while their node is unread
+    luns: int | None = None  # LUNs exported (devices), None when no node was read
+    exported_bytes: int | None = None
+    sessions: int | None = None
 
     @property
     def badge(self) -> str:
@@ -129,7 +134,9 @@ def cluster_overview(clusters: QuerySet[Cluster], now: datetime | None = None) -
     """
     now = now or timezone.now()
     fresh_after = now - timedelta(seconds=3 * settings.COLLECT_INTERVAL_SECONDS)
-    open_here = unmuted_open_findings(now).filter(cluster=OuterRef("pk"))
+    open_all = unmuted_open_findings(now).filter(cluster=OuterRef("pk"))
+    open_here = open_all.filter(last_known_at=None)
+    last_known = open_all.exclude(last_known_at=None)
     latest = NodeSnapshot.objects.filter(node=OuterRef("pk")).order_by("-collected_at")
     nodes = Node.objects.filter(cluster=OuterRef("pk")).annotate(
         latest_reachable=Subquery(latest.values("reachable")[:1]),
@@ -139,6 +146,9 @@ def cluster_overview(clusters: QuerySet[Cluster], now: datetime | None = None) -
         n_critical=_count(open_here.filter(severity=Severity.CRITICAL)),
         n_warning=_count(open_here.filter(severity=Severity.WARNING)),
         n_info=_count(open_here.filter(severity=Severity.INFO)),
+        lk_critical=_count(last_known.filter(severity=Severity.CRITICAL)),
+        lk_warning=_count(last_known.filter(severity=Severity.WARNING)),
+        lk_info=_count(last_known.filter(severity=Severity.INFO)),
         nodes_total=_count(nodes),
         nodes_up=_count(nodes.filter(latest_reachable=True)),
         nodes_fresh=_count(nodes.filter(latest_reachable=True, latest_at__gte=fresh_after)),
@@ -148,11 +158,38 @@ def cluster_overview(clusters: QuerySet[Cluster], now: datetime | None = None) -
             .values("collected_at")[:1]
         ),
     ).order_by("name")
-    return [_status_row(row) for row in rows]
+    rows = [_status_row(row) for row in rows]
+    _add_exports(rows)
+    return rows
+
+
+def _add_exports(rows: list[ClusterStatus]) -> None:
+    """LUNs, exported size and sessions per cluster from the nodes' latest summaries
+    (findings_refresh stores them with each snapshot): one query for all clusters."""
+    by_cluster = {row.cluster.pk: row for row in rows}
+    latest = NodeSnapshot.objects.filter(node=OuterRef("pk"), reachable=True, error="")
+    summaries = (
+        Node.objects.filter(cluster_id__in=by_cluster)
+        .annotate(summary=Subquery(latest.order_by("-collected_at").values("facts")[:1]))
+        .values_list("cluster_id", "summary")
+    )
+    devices: dict[int, dict[str, int]] = {}
+    for cluster_id, facts in summaries:
+        exports = facts.get("exports") if isinstance(facts, dict) else None
+        if not isinstance(exports, dict):
+            continue
+        row = by_cluster[cluster_id]
+        row.sessions = (row.sessions or 0) + int(exports.get("sessions") or 0)
+        devices.setdefault(cluster_id, {}).update(exports.get("devices") or {})
+    for cluster_id, sizes in devices.items():
+        by_cluster[cluster_id].luns = len(sizes)
+        by_cluster[cluster_id].exported_bytes = sum(int(size or 0) for size in sizes.values())
 
 
 def _status_row(row: Cluster) -> ClusterStatus:
     counts = {"CRITICAL": row.n_critical, "WARNING": row.n_warning, "INFO": row.n_info}
+    known = {"CRITICAL": row.lk_critical, "WARNING": row.lk_warning, "INFO": row.lk_info}
+    last_known = next((severity for severity, n in known.items() if n), "")
     if row.last_collected is None:
         unknown = "never collected"
     elif row.nodes_up < row.nodes_total:
@@ -161,6 +198,8 @@ def _status_row(row: Cluster) -> ClusterStatus:
         unknown = "data is stale"
     else:
         unknown = ""
+    if last_known and not unknown:
+        unknown = "findings kept from the last successful read"
     found = [severity for severity, n in counts.items() if n]
     candidates = found + (["UNKNOWN"] if unknown else []) + ["OK"]
     status = min(candidates, key=STATUS_ORDER.index)
@@ -172,6 +211,7 @@ def _status_row(row: Cluster) -> ClusterStatus:
         nodes_up=row.nodes_up,
         nodes_total=row.nodes_total,
         unknown_because=unknown,
+        last_known=last_known,
     )
 
 
@@ -249,18 +289,49 @@ class NodeStatus:
     snapshot: NodeSnapshot | None
     host_key: HostKeyState
     problems: list[str]
+    last_good: datetime | None = None  # the latest successful read (None: never)
+
+    @property
+    def has_data(self) -> bool:
+        return bool(self.snapshot and self.snapshot.reachable and not self.snapshot.error)
+
+
+# Health of a shown value, worst first. "unknown": the node could not be read.
+HEALTH_ORDER = ("critical", "warning", "unknown", "ok", "neutral")
+
+
+def worst(healths) -> str:
+    return min(healths, key=HEALTH_ORDER.index, default="neutral")
 
 
 @dataclass
 class Compared:
-    """One attribute of one object on every node; `differs` when the nodes disagree."""
+    """One attribute of one object on every node; `differs` when nodes that were read
+    disagree (a node without data is unknown, not different)."""
 
     label: str
     values: list[Value]
+    healths: list[str] = field(default_factory=list)
 
     @property
     def differs(self) -> bool:
-        return len({v.value for v in self.values}) > 1
+        return len({v.value for v in self.values if v is not UNKNOWN}) > 1
+
+    @property
+    def cells(self) -> list[tuple[Value, str]]:
+        healths = self.healths or ["neutral"] * len(self.values)
+        return list(zip(self.values, healths, strict=True))
+
+
+@dataclass
+class NodeCell:
+    """One object on one node, for the one-row summary: health and the key states."""
+
+    health: str
+    chips: list[tuple[str, str]]  # (text, health)
+    node: str = ""
+    unknown: bool = False
+    last_good: datetime | None = None
 
 
 @dataclass
@@ -268,6 +339,11 @@ class ComparedObject:
     name: str
     rows: list[Compared]
     note: str = ""
+    cells: list[NodeCell] = field(default_factory=list)
+
+    @property
+    def health(self) -> str:
+        return worst(c.health for c in self.cells)
 
 
 def host_key_state(node: Node) -> HostKeyState:
@@ -286,25 +362,136 @@ def cluster_live_state(cluster: Cluster) -> dict:
     """Per node: latest snapshot and host key; DRBD resources and LUNs compared across
     nodes from the latest snapshots (nodes without data show unknown values)."""
     from clusters.services.facts import latest_snapshots, node_facts_for
+    from clusters.services.findings import last_reads
 
     nodes = list(Node.objects.filter(cluster=cluster).order_by("name"))
     latest = latest_snapshots(cluster)
+    good = last_reads(cluster, {node.name for node in nodes})
     statuses, facts = [], []
     for node in nodes:
         snaps = latest.get(node.name) or []
         snapshot = snaps[0] if snaps else None
         node_facts = node_facts_for(snapshot) if snapshot else None
         problems = node_facts.problems if node_facts else []
-        statuses.append(NodeStatus(node, snapshot, host_key_state(node), problems))
+        statuses.append(
+            NodeStatus(node, snapshot, host_key_state(node), problems, good.get(node.name))
+        )
         facts.append(node_facts if node_facts and node_facts.has_data else None)
     inventory_devices = list(cluster.devices.values_list("name", flat=True))
     inventory_resources = list(cluster.drbd_resources.values_list("name", flat=True))
+    drbd_objects = compare_drbd(facts, inventory_resources)
+    lun_objects = compare_luns(facts, inventory_devices)
+    for obj in drbd_objects:
+        obj.cells = _cells(obj, statuses, DRBD_CHIPS)
+    for obj in lun_objects:
+        obj.cells = _cells(obj, statuses, LUN_CHIPS)
     return {
         "node_statuses": statuses,
         "node_names": [node.name for node in nodes],
-        "drbd_compared": compare_drbd(facts, inventory_resources),
-        "luns_compared": compare_luns(facts, inventory_devices),
+        "drbd_compared": drbd_objects,
+        "luns_compared": lun_objects,
+        "initiators_live": initiators_live(facts, [node.name for node in nodes]),
     }
+
+
+DRBD_CHIPS = ("role", "disk", "connection", "peer disk", "out-of-sync")
+LUN_CHIPS = ("handler", "nv_cache", "write_through", "t10_dev_id")
+
+
+def _cells(obj: ComparedObject, statuses: list[NodeStatus], chips: tuple[str, ...]):
+    """Per node: the object's worst health and its key states as coloured chips."""
+    cells = []
+    for index, status in enumerate(statuses):
+        if not status.has_data:
+            cells.append(
+                NodeCell("unknown", [], status.node.name, unknown=True, last_good=status.last_good)
+            )
+            continue
+        healths = [row.healths[index] for row in obj.rows if row.healths]
+        shown = []
+        for row in obj.rows:
+            value, health = row.values[index], row.healths[index]
+            if row.label not in chips or value.value in (None, "0 KiB"):
+                continue
+            text = value.value if row.label in ("role", "handler") else f"{row.label} {value.value}"
+            shown.append((text, health))
+        cells.append(NodeCell(worst(healths), shown, status.node.name))
+    return cells
+
+
+def _health(rules: dict, row: Compared) -> list[str]:
+    """Each cell's health: UNKNOWN is unknown, a missing value a warning, else the rule."""
+    rule = rules.get(row.label)
+    healths = []
+    for value in row.values:
+        if value is UNKNOWN:
+            healths.append("unknown")
+        elif value.value is None:
+            healths.append("warning" if row.differs else "neutral")
+        elif rule is None:
+            healths.append("neutral")
+        else:
+            parts = [part.strip() for part in value.value.split(",")]
+            healths.append(worst(rule(part, row) for part in parts))
+    return healths
+
+
+def _is(*good: str, bad: str = "warning"):
+    return lambda value, row: "ok" if value in good else bad
+
+
+def _same(bad: str = "critical"):
+    return lambda value, row: bad if row.differs else "ok"
+
+
+# How healthy each shown value is, from the rule catalogue's own thresholds.
+DRBD_HEALTH = {
+    "role": _is("Primary"),
+    "peer role": _is("Primary"),
+    "disk": _is("UpToDate"),
+    "peer disk": _is("UpToDate"),
+    "connection": _is("Connected", bad="critical"),
+    "replication": _is("Established"),
+    "out-of-sync": _is("0 KiB"),
+    "protocol": _is("C", bad="critical"),
+    "allow-two-primaries": _is("yes", bad="critical"),
+    "fencing": _is("resource-and-stonith"),
+}
+LUN_HEALTH = {
+    "handler": _is("vdisk_blockio", "vdisk_fileio", bad="critical"),
+    "nv_cache": _is("0", bad="critical"),
+    "write_through": _is("1", bad="critical"),
+    "filename": lambda value, row: "ok" if value.startswith("/dev/drbd") else "critical",
+    "blocksize": _same("warning"),
+    **{attr: _same() for attr in IDENTITY_ATTRIBUTES},
+}
+
+
+@dataclass
+class InitiatorRow:
+    """One initiator and where it is logged in, per node (None: no session there)."""
+
+    name: str
+    per_node: list[str | None]
+    unknown: list[bool]
+
+    @property
+    def both(self) -> bool:
+        return sum(1 for v in self.per_node if v) > 1
+
+
+def initiators_live(facts: list, names: list[str]) -> list[InitiatorRow]:
+    """Every logged-in initiator with its target (and group) on each node."""
+    seen: dict[str, list[str | None]] = {}
+    for index, f in enumerate(facts):
+        if f is None:
+            continue
+        for target, session in f.sessions():
+            name = session.initiator_name or session.name
+            where = target + (f" (group {session.group})" if session.group else "")
+            row = seen.setdefault(name, [None] * len(facts))
+            row[index] = where if row[index] is None else f"{row[index]}; {where}"
+    return [InitiatorRow(n, v, [f is None for f in facts]) for n, v in sorted(seen.items())]
 
 
 UNKNOWN = Value(None, "no data from this node")
@@ -322,6 +509,8 @@ def compare_drbd(facts: list, inventory: list[str]) -> list[ComparedObject]:
     for name in sorted(names):
         per_node = [_drbd_values(f, name) for f in facts]
         rows = [Compared(label, [values[label] for values in per_node]) for label in DRBD_FIELDS]
+        for row in rows:
+            row.healths = _health(DRBD_HEALTH, row)
         objects.append(ComparedObject(name, rows))
     return objects
 
@@ -388,6 +577,8 @@ def compare_luns(facts: list, inventory: list[str]) -> list[ComparedObject]:
     objects = []
     for name in sorted(names):
         rows = [Compared(attr, [_lun_value(f, name, attr) for f in facts]) for attr in LUN_FIELDS]
+        for row in rows:
+            row.healths = _health(LUN_HEALTH, row)
         note = "" if name in inventory else "not in the inventory"
         objects.append(ComparedObject(name, rows, note))
     return objects
@@ -417,6 +608,23 @@ def job_with_events(job_id: int) -> Job:
     )
 
 
+def job_warnings(job: Job) -> list[str]:
+    """What the plan behind a plan or apply job warned about (initiators logged in, paths
+    dropped while a device is re-created): shown until the job's page is closed."""
+    from clusters.services.changes import Plan
+
+    if job.kind == Job.Kind.APPLY and job.params.get("plan_job"):
+        plan_job = Job.objects.filter(pk=job.params["plan_job"]).only("params").first()
+        params = plan_job.params if plan_job else {}
+    elif job.kind == Job.Kind.PLAN:
+        params = job.params
+    else:
+        return []
+    if not isinstance(params, dict) or not {"description", "change", "nodes"} <= set(params):
+        return []
+    return Plan.from_json(params).warnings
+
+
 def cluster_lock_state(cluster: Cluster) -> dict:
     """Who holds the cluster's one-writer lock (a PostgreSQL row), for the lock line."""
     from clusters import locks
@@ -428,3 +636,47 @@ def cluster_lock_state(cluster: Cluster) -> dict:
         "since": holder.since if holder else None,
         "expires": holder.expires if holder else None,
     }
+
+
+@dataclass(frozen=True)
+class JobFilters:
+    """What the jobs centre narrows to; empty values narrow nothing."""
+
+    cluster: str = ""
+    kind: str = ""
+    state: str = ""
+    user: str = ""
+    since: date | None = None
+    until: date | None = None
+
+
+def jobs_visible_to(user) -> QuerySet[Job]:
+    """Every job the job page would show this user: jobs of clusters they may see, and
+    jobs of all clusters (no cluster) for global roles and superusers."""
+    from clusters import access
+
+    jobs = Job.objects.select_related("cluster", "requested_by")
+    if not user.is_authenticated or not user.is_active:
+        return jobs.none()
+    seen = Q(cluster__in=access.visible_clusters(user))
+    if access.role_on(user, None) is not None:
+        seen |= Q(cluster__isnull=True)
+    return jobs.filter(seen)
+
+
+def job_list(user, filters: JobFilters) -> QuerySet[Job]:
+    """The jobs centre's rows, newest first, narrowed by `filters`."""
+    jobs = jobs_visible_to(user)
+    if filters.cluster:
+        jobs = jobs.filter(cluster__name=filters.cluster)
+    if filters.kind:
+        jobs = jobs.filter(kind=filters.kind)
+    if filters.state:
+        jobs = jobs.filter(state=filters.state)
+    if filters.user:
+        jobs = jobs.filter(requested_by__username=filters.user)
+    if filters.since:
+        jobs = jobs.filter(created_at__date__gte=filters.since)
+    if filters.until:
+        jobs = jobs.filter(created_at__date__lte=filters.until)
+    return jobs.order_by("-created_at", "-pk")

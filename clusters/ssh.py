@@ -27,6 +27,7 @@ ENCRYPTION_ALGS = [
     "aes256-ctr",
 ]
 COMMAND_TIMEOUT = 30.0
+MAX_CHANNELS = 8  # below OpenSSH's default MaxSessions (10), which counts sftp too
 # Every command runs under coreutils' `timeout` on the node, so a command the portal gave
 # up on is killed there too and can never complete later, inside another job. The client
 # waits a little longer than the node, then gives up on the connection.
@@ -129,6 +130,9 @@ class NodeSession:
     connection: asyncssh.SSHClientConnection
     command_timeout: float = COMMAND_TIMEOUT
     results: list[CommandResult] = field(default_factory=list)
+    # OpenSSH refuses channels beyond its MaxSessions (default 10) per connection with
+    # "open failed"; parallel reads share this many.
+    channels: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(MAX_CHANNELS))
 
     async def run(self, argv: Sequence[str], timeout: float | None = None) -> CommandResult:
         """Run one command, given as an argv list, under the node's `timeout`; never raises
@@ -137,9 +141,10 @@ class NodeSession:
         command = shlex.join(node_timeout_argv(argv, limit))
         started = time.monotonic()
         try:
-            completed = await asyncio.wait_for(
-                self.connection.run(command, check=False), limit + CLIENT_GRACE_SECONDS
-            )
+            async with self.channels:
+                completed = await asyncio.wait_for(
+                    self.connection.run(command, check=False), limit + CLIENT_GRACE_SECONDS
+                )
         except (OSError, asyncssh.Error, TimeoutError) as exc:
             raise NodeUnreachable(
                 f"{self.endpoint.name}: `{command}` failed: {describe(exc)}"
@@ -168,6 +173,7 @@ class NodeSession:
         temp = f"{path}.tmp-{owner}"
         try:
             async with (
+                self.channels,
                 self.connection.start_sftp_client() as sftp,
                 sftp.open(temp, "wb") as handle,
             ):

@@ -1,8 +1,8 @@
 from django.urls import path
 
 from clusters import views
+from clusters.views import alerts, history, onboarding, people, reconcile, wizard
 from clusters.views import changes as change_views
-from clusters.views import onboarding, reconcile, wizard
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -24,6 +24,7 @@ urlpatterns = [
     ),
     path("compliance/", views.compliance, name="compliance"),
     path("findings/<int:finding_id>/mute/", views.finding_mute, name="finding-mute"),
+    path("jobs/", views.job_list, name="job-list"),
     path("jobs/<int:job_id>/", views.job_detail, name="job-detail"),
     path("jobs/<int:job_id>/reconcile/", reconcile.job_reconcile, name="job-reconcile"),
     # Changes: the add-LUN wizard, plans and their apply, removal, revisions, the lock.
@@ -44,4 +45,42 @@ urlpatterns = [
     ),
     path("plans/<int:job_id>/", change_views.plan_detail, name="plan-detail"),
     path("plans/<int:job_id>/apply/", change_views.plan_apply, name="plan-apply"),
+    # People and access: users and global roles (global admins), a cluster's roles (its
+    # admins), everyone's own API tokens.
+    path("people/", people.people_list, name="people-list"),
+    path("people/add/", people.person_add, name="person-add"),
+    path("people/<int:user_id>/", people.person_detail, name="person-detail"),
+    path("people/<int:user_id>/roles/", people.person_role_grant, name="person-role-grant"),
+    path("people/<int:user_id>/active/", people.person_active, name="person-active"),
+    path(
+        "memberships/<int:membership_id>/revoke/",
+        people.membership_revoke,
+        name="membership-revoke",
+    ),
+    path("clusters/<str:cluster_name>/access/", people.cluster_access, name="cluster-access"),
+    path("tokens/", people.tokens, name="tokens"),
+    path("tokens/<int:token_id>/revoke/", people.token_revoke, name="token-revoke"),
+    # History (charts) and alerts.
+    path("clusters/<str:cluster_name>/history/", history.cluster_history, name="cluster-history"),
+    path(
+        "clusters/<str:cluster_name>/luns/<str:device_name>/history/",
+        history.lun_history,
+        name="lun-history",
+    ),
+    path("alerts/", alerts.alerts_home, name="alerts"),
+    path("alerts/deliveries/", alerts.deliveries, name="alert-deliveries"),
+    path("alerts/channels/add/", alerts.channel_edit, name="alert-channel-add"),
+    path("alerts/channels/<int:channel_id>/", alerts.channel_edit, name="alert-channel-edit"),
+    path(
+        "alerts/channels/<int:channel_id>/delete/",
+        alerts.channel_delete,
+        name="alert-channel-delete",
+    ),
+    path("alerts/channels/<int:channel_id>/test/", alerts.channel_test, name="alert-channel-test"),
+    path("alerts/subscriptions/add/", alerts.subscription_add, name="alert-subscription-add"),
+    path(
+        "alerts/subscriptions/<int:subscription_id>/delete/",
+        alerts.subscription_delete,
+        name="alert-subscription-delete",
+    ),
 ]

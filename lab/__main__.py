@@ -68,6 +68,13 @@ def _parser() -> argparse.ArgumentParser:
     ss.add_argument("--group")
     ss.add_argument("--rate-kb", type=int, default=1024, help="KiB/s the counters rise by")
 
+    io = sub.add_parser("io", help="an initiator's session completes read/write commands")
+    io.add_argument("dir")
+    io.add_argument("node")
+    io.add_argument("initiator")
+    io.add_argument("--reads", type=int, default=0)
+    io.add_argument("--writes", type=int, default=0)
+
     rv = sub.add_parser("reserve", help="register (and reserve) a persistent reservation")
     rv.add_argument("dir")
     rv.add_argument("node")
@@ -137,6 +144,8 @@ def main(argv: list[str] | None = None) -> int:
         api.set_net_option(args.dir, args.node, args.resource, args.option, args.value)
     elif args.cmd == "session":
         api.add_session(args.dir, args.node, args.initiator, args.group, args.rate_kb)
+    elif args.cmd == "io":
+        api.session_io(args.dir, args.node, args.initiator, args.reads, args.writes)
     elif args.cmd == "reserve":
         api.register_reservation(args.dir, args.node, args.device, int(args.key, 16),
                                  reserve=not args.register_only)  # fmt: skip

@@ -403,3 +403,21 @@ def register_reservation(
         if reserve:
             dev.pr.reservation = (5, 0)
         n.dirty_node = True
+
+
+def session_io(
+    lab: str | Path, node_name: str, initiator: str, reads: int = 0, writes: int = 0
+) -> None:
+    """The initiator's session on NODE completes READS read and WRITES write commands
+    (sessions/*/read_cmd_count, write_cmd_count rise by that much)."""
+    n = node(lab, node_name)
+    with n.session():
+        for target in n.state.scst.drivers["iscsi"].values():
+            session = target.sessions.get(initiator)
+            if session is not None:
+                session.read_cmd_count += reads
+                session.write_cmd_count += writes
+                session.commands += reads + writes
+                session.read_io_count_kb += reads * 4
+                session.write_io_count_kb += writes * 4
+        n.dirty_node = True

@@ -12,6 +12,8 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from kombu import Queue
 
+from portal.ldap_settings import ldap_settings
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("PORTAL_VAR_DIR", BASE_DIR / "var"))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
@@ -62,6 +64,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "clusters",
 ]
 
@@ -89,6 +92,12 @@ AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
+# LDAP login when LDAP_SERVER_URI is set (portal/ldap_settings.py; README lists the
+# variables). After ModelBackend: local accounts keep working and are tried first.
+_ldap = ldap_settings(os.environ)
+globals().update(_ldap)
+if _ldap:
+    AUTHENTICATION_BACKENDS.append("clusters.directory.PortalLDAPBackend")
 AXES_FAILURE_LIMIT = int(os.environ.get("AXES_FAILURE_LIMIT", "5"))
 AXES_COOLOFF_TIME = float(os.environ.get("AXES_COOLOFF_HOURS", "0.25"))  # hours
 # Lock the user name from that address, not the user everywhere: a stranger guessing
@@ -98,10 +107,11 @@ AXES_RESET_ON_SUCCESS = True
 AXES_USERNAME_CALLABLE = "clusters.middleware.axes_username"
 AXES_IPWARE_PROXY_COUNT = int(os.environ.get("AXES_PROXY_COUNT", "0"))
 
-# The JSON API: a token (Admin → Tokens, or `manage.py drf_create_token USER`) or the
+# The JSON API: a token (the API tokens page, or legacy `manage.py drf_create_token`) or the
 # browser session; the roles are those of the pages (clusters.access).
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "clusters.api.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
@@ -124,6 +134,10 @@ SPECTACULAR_SETTINGS = {
         "JobKindEnum": "clusters.models.Job.Kind",
     },
     "COMPONENT_SPLIT_REQUEST": True,
+    # Swagger UI and Redoc from drf-spectacular-sidecar's vendored files: no CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 ROOT_URLCONF = "portal.urls"
@@ -250,7 +264,7 @@ CELERY_BROKER_CONNECTION_TIMEOUT = 3
 if REDIS_URL:
     CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 3, "socket_timeout": 10}
 
-# Routed queues: collections on `collect`, plans, applies and the sweeper on `changes`, so
+# Routed queues: collections on `collect`; plans, applies, alerts and the sweeper on `changes`, so
 # a long collection never delays an apply when each queue has its own workers
 # (docker-compose: worker-collect, worker-changes). A worker started without -Q consumes
 # both (the demo, tests); any number of workers on any hosts may share a queue.
@@ -262,6 +276,11 @@ CELERY_TASK_ROUTES = {
     "clusters.plan": {"queue": "changes"},
     "clusters.apply": {"queue": "changes"},
     "clusters.sweep_jobs": {"queue": "changes"},
+    # Alerts are short (bounded webhook/mail timeouts) and must not wait behind a round
+    # of collections; pruning history is background work.
+    "clusters.alert_deliver": {"queue": "changes"},
+    "clusters.alerts_requeue": {"queue": "changes"},
+    "clusters.history_prune": {"queue": "collect"},
 }
 
 CELERY_BEAT_SCHEDULE = {
@@ -273,4 +292,36 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": COLLECT_INTERVAL_SECONDS},
     },
     "sweep-jobs": {"task": "clusters.sweep_jobs", "schedule": 30.0, "options": {"expires": 30}},
+    "alerts-requeue": {
+        "task": "clusters.alerts_requeue",
+        "schedule": 300.0,
+        "options": {"expires": 300},
+    },
+    "history-prune": {
+        "task": "clusters.history_prune",
+        "schedule": 3600.0,
+        "options": {"expires": 3600},
+    },
 }
+
+# Alerts (docs: README "Alerts"): sent by the worker, retried with exponential backoff.
+# E-mail goes through Django's SMTP backend (EMAIL_HOST, EMAIL_PORT, EMAIL_HOST_USER,
+# EMAIL_HOST_PASSWORD, EMAIL_USE_TLS / EMAIL_USE_SSL, DEFAULT_FROM_EMAIL).
+PORTAL_URL = os.environ.get("PORTAL_URL", "")  # e.g. https://portal.example, for links
+ALERT_EMAIL_BACKEND = os.environ.get(
+    "ALERT_EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend"
+)
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS")
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL")
+EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT", "10"))
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "scst-portal@localhost")
+ALERT_MAX_RETRIES = int(os.environ.get("ALERT_MAX_RETRIES", "5"))
+ALERT_RETRY_BASE_SECONDS = int(os.environ.get("ALERT_RETRY_BASE_SECONDS", "30"))
+ALERT_RETRY_MAX_SECONDS = int(os.environ.get("ALERT_RETRY_MAX_SECONDS", "1800"))
+
+# History (charts): samples recorded at each collection, kept this many days.
+HISTORY_RETENTION_DAYS = int(os.environ.get("HISTORY_RETENTION_DAYS", "30"))

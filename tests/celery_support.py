@@ -16,8 +16,18 @@ def database_url(settings_dict: dict) -> str:
     return f"postgres://{user}@{host}:{port}/{settings_dict['NAME']}"
 
 
-def start_worker(db_url: str, redis_url: str, log_path: Path) -> subprocess.Popen:
-    """Start `celery worker` against the test database; return once it is ready."""
+def start_worker(
+    db_url: str,
+    redis_url: str,
+    log_path: Path,
+    queues: str = "collect,changes",
+    pool: str = "solo",
+    extra_env: dict[str, str] | None = None,
+) -> subprocess.Popen:
+    """Start `celery worker` against the test database; return once it is ready.
+
+    QUEUES keeps a test's own worker apart from the session's (they share Redis).
+    """
     env = {
         **os.environ,
         "DATABASE_URL": db_url,
@@ -25,6 +35,7 @@ def start_worker(db_url: str, redis_url: str, log_path: Path) -> subprocess.Pope
         "DJANGO_SETTINGS_MODULE": "portal.settings_test",
         "DB_CONN_MAX_AGE": "0",
         "CELERY_EAGER": "0",
+        **(extra_env or {}),
     }
     log = log_path.open("w")
     process = subprocess.Popen(
@@ -36,7 +47,9 @@ def start_worker(db_url: str, redis_url: str, log_path: Path) -> subprocess.Pope
             "portal",
             "worker",
             "--pool",
-            "solo",
+            pool,
+            "--queues",
+            queues,
             "--concurrency",
             "1",
             "--loglevel",

@@ -1,3 +1,5 @@
+import os
+
 import pytest
 
 from clusters.models import Role
@@ -69,7 +71,7 @@ def _queue_mode(request):
     """Tasks run inline (eager) unless the test uses the real worker."""
     from portal.celery import app
 
-    eager = "celery_worker" not in request.fixturenames
+    eager = not {"celery_worker", "workers"} & set(request.fixturenames)
     app.conf.task_always_eager = eager
     yield
     app.conf.task_always_eager = True
@@ -115,3 +117,61 @@ def spare_cluster(db, lab):
             node.host_path("/etc/scst.conf").write_text(write_config(node.state, False))
     inventory_sync(lab.manifest)
     return Cluster.objects.get(name=name)
+
+
+# The directory the LDAP tests log in against: people, their groups, and the role map.
+LDAP_PEOPLE = {
+    "alice": ("Alice", "Admin"),
+    "bob": ("Bob", "Operator"),
+    "carol": ("Carol", "Nogroup"),
+    "clash": ("Clash", "Local"),
+}
+LDAP_GROUPS = {
+    "storage-admins": ["alice"],
+    "store-a-operators": ["bob"],
+    "store-a-viewers": ["bob", "carol"],
+    "ghost-operators": ["carol"],
+}
+LDAP_ROLE_MAP = {
+    "cn=storage-admins,ou=groups,dc=example,dc=org": "admin",
+    "cn=store-a-operators,ou=groups,dc=example,dc=org": "operator@store-a",
+    "cn=store-a-viewers,ou=groups,dc=example,dc=org": ["viewer@store-a"],
+    "cn=ghost-operators,ou=groups,dc=example,dc=org": "operator@no-such-cluster",
+}
+
+
+@pytest.fixture
+def ldap_directory(tmp_path, settings):
+    """A real slapd with LDAP_PEOPLE and LDAP_GROUPS; the portal configured for it from
+    the same environment variables production uses."""
+    import json
+
+    from portal.ldap_settings import ldap_settings
+    from tests.ldap_support import SLAPD, directory_ldif, start_slapd
+
+    if not os.path.exists(SLAPD):
+        pytest.skip("slapd is not installed (scripts/system-packages.sh installs it)")
+    slapd = start_slapd(tmp_path / "slapd", directory_ldif(LDAP_PEOPLE, LDAP_GROUPS))
+    for name, value in ldap_settings(slapd.env(json.dumps(LDAP_ROLE_MAP))).items():
+        setattr(settings, name, value)
+    settings.AUTHENTICATION_BACKENDS = [
+        *settings.AUTHENTICATION_BACKENDS,
+        "clusters.directory.PortalLDAPBackend",
+    ]
+    yield slapd
+    slapd.stop()
+
+
+@pytest.fixture
+def workers(tmp_path):
+    """Worker processes of the test's own (on queue `faults`), to kill and restart."""
+    from django.conf import settings
+    from django.db import connection
+
+    from tests.change_support import Workers
+
+    if connection.vendor != "postgresql" or not settings.REDIS_URL:
+        pytest.skip("needs PostgreSQL and REDIS_URL (make test sets both)")
+    pool = Workers(tmp_path, settings.REDIS_URL)
+    yield pool
+    pool.stop()

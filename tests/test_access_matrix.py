@@ -51,6 +51,15 @@ def api(rule):
     return lambda persona: "unauthenticated" if persona == "anonymous" else rule(persona)
 
 
+def global_admin(persona: str) -> str:
+    """Admins of every cluster (in the personas: the superuser)."""
+    return {"anonymous": "login", "superuser": "ok"}.get(persona, "denied")
+
+
+def post_only(persona: str) -> str:
+    return "login" if persona == "anonymous" else "method"
+
+
 def django_admin(persona: str, ok: str = "ok") -> str:
     return ok if persona == "superuser" else "login"
 
@@ -69,18 +78,32 @@ RULES = {
     "cluster-discover": cluster_role("admin"),
     "cluster-import": lambda p: "login" if p == "anonymous" else "method",  # POST only
     "cluster-mode": cluster_role("admin"),
+    "job-list": anyone_logged_in(),  # each sees the jobs of their clusters: test_job_list.py
     "job-detail": cluster_role("viewer"),  # the sample job is on the test cluster
     "job-reconcile": cluster_role("viewer"),  # POSTing a reconcile plan needs operator
     # Changes: the wizard, removal and revert need operators; plans are shown to viewers.
-    "lun-add": cluster_role("operator"),
+    "lun-add": cluster_role("operator", ok="redirect"),  # a new run → its first step's URL
     "lun-remove": cluster_role("operator"),  # the sample mapping is on the test cluster
     "revision-revert": cluster_role("operator", ok="method"),  # POST only
     "cluster-enforce": cluster_role("operator", ok="method"),  # POST only
     "cluster-lock": cluster_role("viewer"),
     "plan-detail": cluster_role("viewer"),  # the sample job is a plan of the test cluster
     "plan-apply": cluster_role("operator", ok="method"),  # POST only
+    # History and charts: a cluster's viewers.
+    "cluster-history": cluster_role("viewer"),
+    "lun-history": cluster_role("viewer"),  # the sample LUN is on the test cluster
+    # Alerts: channels hold webhook URLs and addresses for every cluster: global admins.
+    "alerts": global_admin,
+    "alert-deliveries": global_admin,
+    "alert-channel-add": global_admin,
+    "alert-channel-edit": global_admin,
+    "alert-subscription-add": global_admin,
+    "alert-channel-delete": post_only,
+    "alert-channel-test": post_only,
+    "alert-subscription-delete": post_only,
     # The audit trail: admins of any cluster (each sees their own clusters) and superusers.
     "audit": lambda p: "login" if p == "anonymous" else ("ok" if p in ADMINS else "denied"),
+    "audit-export": lambda p: "login" if p == "anonymous" else ("ok" if p in ADMINS else "denied"),
     # The trail is never editable, not even by superusers; they may read it in the admin.
     "admin:clusters_auditentry_add": lambda p: django_admin(p, ok="denied"),
     "admin:clusters_auditentry_delete": lambda p: django_admin(p, ok="denied"),
@@ -90,6 +113,31 @@ RULES = {
         for model in ("nodesnapshot", "finding", "mute", "job", "revision")
         for view in ("add", "delete")
     },
+    # People and access: users and global roles for global admins (here the superuser),
+    # a cluster's roles for its admins, API tokens for everyone; changes are POST only
+    # (their roles: tests/test_people_pages.py).
+    "people-list": lambda p: (
+        "login" if p == "anonymous" else ("ok" if p == "superuser" else "denied")
+    ),
+    "person-add": lambda p: (
+        "login" if p == "anonymous" else ("ok" if p == "superuser" else "denied")
+    ),
+    "person-detail": lambda p: (
+        "login" if p == "anonymous" else ("ok" if p == "superuser" else "denied")
+    ),
+    "person-role-grant": anyone_logged_in("method"),
+    "person-active": anyone_logged_in("method"),
+    "membership-revoke": anyone_logged_in("method"),
+    "cluster-access": cluster_role("admin"),
+    "tokens": anyone_logged_in(),
+    "token-revoke": anyone_logged_in("method"),
+    # An invite link is public: whoever holds it sets the password (a bad one says so).
+    "password_reset_confirm": lambda p: "ok",
+    "password_reset_complete": lambda p: "ok",
+    # API docs are pages: a login redirect, not the API's 401.
+    "api:root": anyone_logged_in("redirect"),
+    "api:docs": anyone_logged_in(),
+    "api:redoc": anyone_logged_in(),
     # The JSON API: the same roles as the pages; GET on a POST-only endpoint is 405.
     "api:cluster-list": api(anyone_logged_in()),
     "api:cluster-detail": api(cluster_role("viewer")),
@@ -161,6 +209,34 @@ def _sample_revision(cluster) -> int:
     ).pk
 
 
+def _sample_membership(cluster) -> int:
+    return cluster.memberships.order_by("pk").first().pk
+
+
+def _sample_token(cluster) -> int:
+    from clusters.services import people
+
+    member = cluster.memberships.order_by("pk").first().user
+    return people.token_create(member, member, "sample")[0].pk
+
+
+def _sample_channel(cluster) -> int:
+    from clusters.models import Channel
+
+    channel, _ = Channel.objects.get_or_create(
+        name="sample", defaults={"kind": "email", "recipients": "ops@example.com"}
+    )
+    return channel.pk
+
+
+def _sample_subscription(cluster) -> int:
+    from clusters.models import Subscription
+
+    return Subscription.objects.get_or_create(channel_id=_sample_channel(cluster), cluster=cluster)[
+        0
+    ].pk
+
+
 # URL parameters naming objects of the test cluster, and how to get one.
 SAMPLE_OBJECTS = {
     "node_name": lambda cluster: cluster.nodes.order_by("name").first().name,
@@ -168,6 +244,12 @@ SAMPLE_OBJECTS = {
     "revision_id": _sample_revision,
     "finding_id": _sample_finding,
     "job_id": _sample_job,
+    "user_id": lambda cluster: cluster.memberships.order_by("pk").first().user_id,
+    "membership_id": _sample_membership,
+    "token_id": _sample_token,
+    "device_name": lambda cluster: cluster.devices.order_by("name").first().name,
+    "channel_id": _sample_channel,
+    "subscription_id": _sample_subscription,
 }
 
 

@@ -148,7 +148,9 @@ def test_node_going_down_mid_apply_rolls_back_and_says_what_is_unknown(
     job = apply(plan_job, operator)
     assert job.state == Job.State.FAILED
     assert f"{spare_cluster.name}-a: rolled back" in job.summary
-    assert f"{spare_cluster.name}-b: unknown" in job.summary  # the portal cannot vouch for it
+    # B's rollback retried on a fresh connection and verified the old state.
+    assert f"{spare_cluster.name}-b: rolled back" in job.summary
+    assert job.events.filter(step="rollback", message__contains="fresh connection").exists()
     assert_old_config_everywhere(lab, spare_cluster)
 
 

@@ -149,7 +149,7 @@ def test_unreachable_node_shows_missing_values_and_its_error(page, nodes):
 
 def test_never_collected_nodes_say_so_and_inventory_objects_are_listed(page):
     html = page()
-    assert html.count("never collected") == 2
+    assert html.count('<span class="badge unknown">never collected</span>') == 2
     assert cells(row(html, "resource-r0", "role")) == ["—", "—"]
     assert cells(row(html, "device-lun0", "usn")) == ["—", "—"]
 
@@ -159,7 +159,7 @@ def test_devices_only_on_the_nodes_are_marked_as_not_in_the_inventory(page, clus
     for i, node in enumerate(nodes):
         records.snapshot(node, raw=node_raw(i))
     html = page()
-    assert re.search(r'<tbody id="device-lun0">.*?not in the inventory', html, re.S)
+    assert re.search(r'<tr id="device-row-lun0".*?not in the inventory', html, re.S)
 
 
 def test_node_values_are_escaped(page, nodes):
@@ -178,3 +178,37 @@ def test_cluster_findings_are_listed_with_their_mutes(page, cluster):
     html = page()
     assert "SCST_NV_CACHE_ON" in html and "nv_cache is on" in html
     assert "by op: BBU swap" in html
+
+
+def health(page: str, group: str, label: str) -> list[str]:
+    return re.findall(r'<td title=[^>]*class="h-(\w+)"', row(page, group, label))
+
+
+def test_split_brain_is_coloured_by_health_not_only_by_difference(page, nodes):
+    # StandAlone on both nodes: the nodes agree, and it is still critical.
+    for i, node in enumerate(nodes):
+        raw = node_raw(i, oos=4096)
+        raw["drbd_status_json"] = output(
+            raw["drbd_status_json"]["stdout"]
+            .replace('"Connected"', '"StandAlone"')
+            .replace('"UpToDate", "out-of-sync"', '"DUnknown", "out-of-sync"')
+        )
+        records.snapshot(node, raw=raw)
+    html = page()
+    assert health(html, "resource-r0", "connection") == ["critical", "critical"]
+    assert health(html, "resource-r0", "out-of-sync") == ["warning", "warning"]
+    assert health(html, "resource-r0", "role") == ["ok", "ok"]
+    summary = re.search(r'<tr id="resource-row-r0" class="h-row-(\w+)"', html)
+    assert summary.group(1) == "critical"
+    assert 'class="differs"' not in html
+
+
+def test_unreachable_node_is_unknown_with_its_last_good_read_not_a_difference(page, nodes):
+    for i, node in enumerate(nodes):
+        records.snapshot(node, age=60, raw=node_raw(i))
+    records.snapshot(nodes[1], reachable=False, error="timed out")
+    html = page()
+    assert health(html, "resource-r0", "role") == ["ok", "unknown"]
+    assert 'class="differs"' not in html  # unknown is not a difference
+    row_html = re.search(r'<tr id="resource-row-r0".*?</details>', html, re.S).group(0)
+    assert "unknown" in row_html and "last good read: <time" in row_html

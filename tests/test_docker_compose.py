@@ -48,3 +48,9 @@ def test_every_long_running_service_but_beat_has_a_health_check():
     result = compose_config()
     assert result.returncode == 0, result.stderr
     assert result.stdout.count("healthcheck:") == 5
+
+
+def test_redis_keeps_its_queue_across_restarts():
+    result = compose_config()
+    assert result.returncode == 0, result.stderr
+    assert "--appendonly" in result.stdout and "redisdata" in result.stdout

@@ -131,3 +131,47 @@ def test_collect_button_only_for_operators(client, cluster):
     assert "Collect now" not in client.get(page_url).content.decode()
     client.force_login(make_user("op", Role.OPERATOR, cluster))
     assert "Collect now" in client.get(page_url).content.decode()
+
+
+def test_apply_job_page_shows_reason_plan_and_every_node_step(client, cluster):
+    from django.utils import timezone
+
+    from clusters.models import NodeStep
+
+    plan = Job.objects.create(kind=Job.Kind.PLAN, cluster=cluster, state=Job.State.SUCCEEDED)
+    job = Job.objects.create(
+        kind=Job.Kind.APPLY,
+        cluster=cluster,
+        state=Job.State.FAILED,
+        params={"plan_job": plan.pk, "reason": "new VMware datastore"},
+    )
+    node = cluster.nodes.order_by("name").first()
+    now = timezone.now()
+    NodeStep.objects.create(
+        job=job,
+        node=node,
+        node_name=node.name,
+        step="validate",
+        command="timeout -k 5 60 scstadmin -check_config /etc/scst.conf.new",
+        started_at=now,
+        finished_at=now,
+        exit_status=1,
+        output="Checking configuration file '/etc/scst.conf.new' for errors.\nfailed",
+    )
+    NodeStep.objects.create(
+        job=job, node=node, node_name=node.name, step="apply", command="true", started_at=now
+    )
+    client.force_login(make_user("v", Role.VIEWER, cluster))
+    page = client.get(job_url(job)).content.decode()
+    assert '<dd id="job-reason">new VMware datastore</dd>' in page
+    assert f'href="{reverse("plan-detail", args=[plan.pk])}" id="job-plan"' in page
+    assert "timeout -k 5 60 scstadmin -check_config /etc/scst.conf.new" in page
+    assert '<span class="badge critical">1</span>' in page
+    assert "<details open><summary>2 lines</summary>" in page
+    assert '<span class="badge critical">no answer</span>' in page  # never finished
+
+
+def test_job_list_links_to_the_job_page(client, cluster, finished_job):
+    client.force_login(make_user("v", Role.VIEWER, cluster))
+    page = client.get(reverse("job-list")).content.decode()
+    assert f'<a href="{job_url(finished_job)}">#{finished_job.pk}</a>' in page

@@ -19,19 +19,20 @@ from clusters.models import (
 from clusters.services import changes
 from tests.factories import make_cluster, make_user
 
-DRAFT = re.compile(r'name="draft" value="([^"]*)"')
+RUN = re.compile(r'name="run" value="([^"]*)"')
 STEP = re.compile(r'name="step" value="(\w+)"')
 T10 = re.compile(r'id="summary-t10">([^<]+)<')  # the side panel, shown on every later step
 REVIEWED_T10 = re.compile(r'id="identity-t10">([^<]+)<')
 
 
 class WizardClient:
-    """Drives the wizard like a browser without JS: each POST carries the signed draft."""
+    """Drives the wizard like a browser without JS: each POST names the run, whose entries
+    are in the session, and follows the redirect to the next step's URL."""
 
     def __init__(self, client: Client, cluster) -> None:
         self.client = client
         self.url = reverse("lun-add", args=[cluster.name])
-        self.response = client.get(self.url)
+        self.response = client.get(self.url, follow=True)
         assert self.response.status_code == 200
 
     @property
@@ -47,9 +48,13 @@ class WizardClient:
         return T10.search(self.text).group(1)
 
     def post(self, go: str = "next", **fields):
-        data = {"step": self.step, "go": go, "draft": DRAFT.search(self.text).group(1), **fields}
-        self.response = self.client.post(self.url, data)
+        data = {"step": self.step, "go": go, "run": self.run, **fields}
+        self.response = self.client.post(self.url, data, follow=True)
         return self.response
+
+    @property
+    def run(self) -> str:
+        return RUN.search(self.text).group(1)
 
 
 def entries(cluster, **overrides) -> dict[str, dict]:
@@ -230,11 +235,11 @@ def test_duplicate_identity_found_at_review_is_refused_and_a_new_one_offered(wiz
     assert rows() == before
 
 
-def test_tampered_draft_starts_again(wizard, free_cluster):
+def test_unknown_run_starts_again(wizard, free_cluster):
     walk_to(wizard, free_cluster, "device")
     before = rows()
-    response = wizard.client.post(wizard.url, {"step": "review", "go": "next", "draft": "x:y"})
-    assert "could not be read" in response.content.decode()
+    response = wizard.client.post(wizard.url, {"step": "review", "go": "next", "run": "x"})
+    assert "could not be found" in response.content.decode()
     assert STEP.search(response.content.decode()).group(1) == "cluster"
     assert rows() == before
 
@@ -285,10 +290,11 @@ def test_renaming_the_device_generates_a_new_identity(wizard, free_cluster):
     assert "vmfs2" in wizard.identity
 
 
-def test_htmx_steps_swap_only_the_wizard(wizard, free_cluster):
-    data = {"step": "cluster", "go": "next", "draft": DRAFT.search(wizard.text).group(1)}
+def test_htmx_steps_swap_only_the_wizard_and_push_the_step_url(wizard, free_cluster):
+    data = {"step": "cluster", "go": "next", "run": wizard.run}
     response = wizard.client.post(wizard.url, data, HTTP_HX_REQUEST="true")
     text = response.content.decode()
+    assert response["HX-Push-Url"] == f"{wizard.url}?run={wizard.run}&step=resource"
     assert text.lstrip().startswith('<div id="wizard"')
     assert "<html" not in text
     assert "Step 2 of 6: DRBD resource" in text
@@ -338,8 +344,7 @@ def test_review_plans_the_lun_with_the_identity_it_showed(lab_wizard, spare_clus
     before = rows()
     response = lab_wizard.post()
     job = Job.objects.get(kind=Job.Kind.PLAN)
-    assert response.status_code == 302
-    assert response["Location"] == reverse("plan-detail", args=[job.pk])
+    assert response.redirect_chain[-1] == (reverse("plan-detail", args=[job.pk]), 302)
     assert job.state == Job.State.SUCCEEDED, job.summary
     spec = job.params["change"]["spec"]
     assert spec["identity"]["t10_dev_id"] == shown
@@ -363,7 +368,43 @@ def test_applying_the_wizard_plan_exports_the_lun_with_that_identity(lab_wizard,
 
 def test_htmx_review_redirects_the_whole_page_to_the_plan(lab_wizard, spare_cluster):
     walk_to(lab_wizard, spare_cluster, "review")
-    data = {"step": "review", "go": "next", "draft": DRAFT.search(lab_wizard.text).group(1)}
+    data = {"step": "review", "go": "next", "run": lab_wizard.run}
     response = lab_wizard.client.post(lab_wizard.url, data, HTTP_HX_REQUEST="true")
     job = Job.objects.get(kind=Job.Kind.PLAN)
     assert response["HX-Redirect"] == reverse("plan-detail", args=[job.pk])
+
+
+# --- each step has its URL -------------------------------------------------------------
+
+
+def test_each_step_has_its_own_url_showing_the_entries_kept(wizard, free_cluster):
+    walk_to(wizard, free_cluster, "luns")
+    assert wizard.response.redirect_chain[-1][0] == f"{wizard.url}?run={wizard.run}&step=luns"
+    identity = wizard.identity
+    device_step = wizard.client.get(f"{wizard.url}?run={wizard.run}&step=device")
+    text = device_step.content.decode()
+    assert STEP.search(text).group(1) == "device"
+    assert 'value="vmfs1"' in text
+    assert T10.search(text).group(1) == identity
+
+
+def test_a_step_not_reached_yet_shows_the_furthest_reached(wizard, free_cluster):
+    walk_to(wizard, free_cluster, "device")
+    text = wizard.client.get(f"{wizard.url}?run={wizard.run}&step=review").content.decode()
+    assert STEP.search(text).group(1) == "device"
+
+
+def test_a_history_restore_gets_the_whole_page(wizard, free_cluster):
+    walk_to(wizard, free_cluster, "device")
+    headers = {"HX-Request": "true", "HX-History-Restore-Request": "true"}
+    url = f"{wizard.url}?run={wizard.run}&step=resource"
+    text = wizard.client.get(url, headers=headers).content.decode()
+    assert "<html" in text and 'hx-history="false"' in text
+
+
+def test_runs_are_separate_and_unknown_ones_start_again(wizard, free_cluster):
+    walk_to(wizard, free_cluster, "device")
+    other = WizardClient(wizard.client, free_cluster)  # a second tab
+    assert other.run != wizard.run and other.step == "cluster"
+    text = wizard.client.get(f"{wizard.url}?run=gone&step=device").content.decode()
+    assert "could not be found" in text and STEP.search(text).group(1) == "cluster"

@@ -94,6 +94,7 @@ class FindingSerializer(serializers.ModelSerializer):
             "details",
             "first_seen",
             "last_seen",
+            "last_known_at",
             "muted_until",
         ]
 
@@ -134,9 +135,18 @@ class JobSerializer(serializers.ModelSerializer):
 
 class JobDetailSerializer(JobSerializer):
     events = JobEventSerializer(many=True, read_only=True)
+    warnings = serializers.SerializerMethodField(
+        help_text="What the plan behind a plan or apply job warned about "
+        "(initiators logged in, paths dropped while a device is re-created)."
+    )
 
     class Meta(JobSerializer.Meta):
-        fields = [*JobSerializer.Meta.fields, "events"]
+        fields = [*JobSerializer.Meta.fields, "events", "warnings"]
+
+    def get_warnings(self, job: Job) -> list[str]:
+        from clusters.selectors import job_warnings
+
+        return job_warnings(job)
 
 
 # --- Plans and their apply (clusters.services.changes) -----------------------------------

@@ -1,5 +1,7 @@
+from django.contrib.auth.decorators import login_required
 from django.urls import path
-from drf_spectacular.views import SpectacularAPIView
+from django.views.generic import RedirectView
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from clusters.api import views
 
@@ -22,4 +24,16 @@ urlpatterns = [
     path("jobs/", views.JobList.as_view(), name="job-list"),
     path("jobs/<int:job_id>/", views.JobDetail.as_view(), name="job-detail"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    # Browsable docs for people: a login redirect rather than the API's 401.
+    path("", login_required(RedirectView.as_view(pattern_name="api:docs")), name="root"),
+    path(
+        "docs/",
+        login_required(SpectacularSwaggerView.as_view(url_name="api:schema")),
+        name="docs",
+    ),
+    path(
+        "redoc/",
+        login_required(SpectacularRedocView.as_view(url_name="api:schema")),
+        name="redoc",
+    ),
 ]

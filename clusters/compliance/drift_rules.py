@@ -113,12 +113,22 @@ def drbd_drift(facts: ClusterFacts):
                 yield drbd_drift.rule.finding(f"resource:{name}@{node.name}", *details)
 
 
+def _fencing_in_net(res: drbd.ResourceConfig) -> dict[str, dict[str, str]]:
+    """The option sections with `fencing` under net: DRBD 8.4 reads it in disk and DRBD 9
+    in net (drbdadm 9 moved it), so where it is written is not a difference."""
+    sections = {s: dict(getattr(res, s)) for s in ("net", "disk", "handlers", "startup")}
+    if "fencing" in sections["disk"]:
+        sections["net"].setdefault("fencing", sections["disk"].pop("fencing"))
+    return sections
+
+
 def resource_differences(want: drbd.ResourceConfig, have: drbd.ResourceConfig) -> list[str]:
     diffs = []
     if want.protocol != have.protocol:
         diffs.append(f"protocol is {have.protocol}, inventory says {want.protocol}")
+    placed = {"want": _fencing_in_net(want), "have": _fencing_in_net(have)}
     for section in ("net", "disk", "handlers", "startup"):
-        wanted, actual = getattr(want, section), getattr(have, section)
+        wanted, actual = placed["want"][section], placed["have"][section]
         for option in sorted(set(wanted) | set(actual)):
             if wanted.get(option) != actual.get(option):
                 diffs.append(

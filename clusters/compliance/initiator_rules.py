@@ -1,11 +1,17 @@
-"""Initiator behaviour: the same initiator writing one LUN through both nodes."""
+"""Initiator behaviour: the same initiator writing one LUN through both nodes.
+
+Round-robin is a matter of *writes*: two nodes accepting writes to one LUN at once is
+what reservations and write ordering cannot survive; reads on both paths are harmless.
+So only write counters (sessions/*/write_cmd_count) judge it.
+"""
 
 from collections import defaultdict
 
-from clusters.compliance.catalogue import CRITICAL, README_DRBD, WARNING, Detail, rule
-from clusters.facts import SESSION_IO_COUNTERS, ClusterFacts, NodeFacts
+from clusters.compliance.catalogue import CRITICAL, INFO, README_DRBD, WARNING, Detail, rule
+from clusters.facts import ClusterFacts, NodeFacts
 
 VMWARE_PREFIX = "iqn.1998-01.com.vmware:"
+WRITE_COUNTER = "write_cmd_count"
 
 
 def _session_luns(node: NodeFacts, target_name: str, session) -> set[str]:
@@ -26,14 +32,14 @@ def _session_luns(node: NodeFacts, target_name: str, session) -> set[str]:
 def _counters(node: NodeFacts) -> dict[tuple[str, str], int]:
     totals = {}
     for target, session in node.sessions():
-        values = [session.counter(name) for name in SESSION_IO_COUNTERS]
-        if all(v is not None for v in values):
-            totals[(target, session.name)] = sum(values)
+        value = session.counter(WRITE_COUNTER)
+        if value is not None:
+            totals[(target, session.name)] = value
     return totals
 
 
 def _active_initiators(node: NodeFacts, previous: NodeFacts | None) -> dict[str, set[str]]:
-    """initiator → devices it did I/O to since the previous collection."""
+    """initiator → devices it wrote to since the previous collection."""
     if previous is None or previous.scst_live is None:
         return {}
     before, now = _counters(previous), _counters(node)
@@ -49,32 +55,22 @@ def _active_initiators(node: NodeFacts, previous: NodeFacts | None) -> dict[str,
 @rule(
     "INITIATOR_IO_BOTH_NODES",
     CRITICAL,
-    "An initiator is doing I/O to the same LUN through both nodes",
+    "An initiator is writing to the same LUN through both nodes",
     f"{README_DRBD}: round-robin across the two nodes is unsafe (reservations and ordering "
-    "are not shared); VMware's Round Robin path policy does exactly this.",
+    "are not shared); VMware's Round Robin path policy does exactly this. Judged from "
+    "write counters only: reads through both paths are harmless.",
     "Set the initiator's path policy to MRU or Fixed (VMware: "
     "`esxcli storage nmp device set --device naa.… --psp VMW_PSP_MRU`).",
 )
 def io_both_nodes(facts: ClusterFacts):
-    per_node = {
-        node.name: _active_initiators(node, facts.previous.get(node.name))
-        for node in facts.with_data()
-        if node.scst_live is not None
-    }
-    initiators = set().union(*(set(a) for a in per_node.values())) if per_node else set()
-    for initiator in sorted(initiators):
-        nodes = {
-            name: active[initiator] for name, active in per_node.items() if initiator in active
-        }
-        if len(nodes) < 2:
-            continue
+    for initiator, nodes in sorted(_writing_through_both(facts).items()):
         for device in sorted(set.intersection(*nodes.values())):
             yield io_both_nodes.rule.finding(
                 f"initiator:{initiator}",
                 *(
                     Detail(
-                        f"{initiator} read/write command counters rose for {device}",
-                        "sessions/*/read_cmd_count, write_cmd_count between two collections",
+                        f"{initiator} write command counter rose for {device}",
+                        "sessions/*/write_cmd_count between two collections",
                         name,
                     )
                     for name in nodes
@@ -82,12 +78,32 @@ def io_both_nodes(facts: ClusterFacts):
             )
 
 
+def _writing_through_both(facts: ClusterFacts) -> dict[str, dict[str, set[str]]]:
+    """initiator → {node: devices it wrote to there} for initiators writing on 2+ nodes."""
+    per_node = {
+        node.name: _active_initiators(node, facts.previous.get(node.name))
+        for node in facts.with_data()
+        if node.scst_live is not None
+    }
+    initiators = set().union(*(set(a) for a in per_node.values())) if per_node else set()
+    both = {}
+    for initiator in initiators:
+        nodes = {
+            name: active[initiator] for name, active in per_node.items() if initiator in active
+        }
+        if len(nodes) > 1 and set.intersection(*nodes.values()):
+            both[initiator] = nodes
+    return both
+
+
 @rule(
     "VMWARE_BOTH_NODES",
-    WARNING,
+    INFO,
     "A VMware initiator is logged in to both nodes: check its path policy",
     f"{README_DRBD}: VMware initiators must not use Round Robin across the nodes; MRU or "
-    "Fixed keeps I/O on one node at a time.",
+    "Fixed keeps I/O on one node at a time, and log in to both nodes too (the second path "
+    "is the failover path). Information only, unless writes go through both nodes: then "
+    "it is a warning (and INITIATOR_IO_BOTH_NODES is critical).",
     "On the ESXi host: `esxcli storage nmp device list`, and set each LUN's policy to "
     "VMW_PSP_MRU or VMW_PSP_FIXED.",
 )
@@ -98,6 +114,7 @@ def vmware_both_nodes(facts: ClusterFacts):
             name = session.initiator_name or session.name
             if name.startswith(VMWARE_PREFIX):
                 seen[name].add(node.name)
+    writing = _writing_through_both(facts)
     for initiator, nodes in sorted(seen.items()):
         if len(nodes) > 1:
             yield vmware_both_nodes.rule.finding(
@@ -106,4 +123,5 @@ def vmware_both_nodes(facts: ClusterFacts):
                     Detail(f"{initiator} has a session", "targets/*/sessions", n)
                     for n in sorted(nodes)
                 ),
+                severity=WARNING if initiator in writing else None,
             )

@@ -2,6 +2,7 @@
 
 from collections import defaultdict
 
+from clusters import stack
 from clusters.compliance.catalogue import (
     CRITICAL,
     README_DLM,
@@ -33,22 +34,39 @@ def _drbd_backed(node: NodeFacts, facts: ClusterFacts) -> list[str]:
 @rule(
     "SCST_HANDLER_UNSAFE",
     CRITICAL,
-    "DRBD device exported with a handler other than vdisk_blockio or vdisk_fileio",
-    f"{README_DRBD}: export DRBD devices with vdisk_blockio or vdisk_fileio only.",
-    "Re-create the device under HANDLER vdisk_blockio (recommended) with the same "
-    "t10_dev_id/usn, on both nodes.",
+    "A LUN of both nodes (or a DRBD device) uses a handler other than vdisk_blockio or "
+    "vdisk_fileio",
+    f"{README_DRBD}: export DRBD devices with vdisk_blockio or vdisk_fileio only. A LUN "
+    "that both nodes export is one LUN to the initiators, and only DRBD under one of those "
+    "handlers keeps its two paths one disk (vdisk_nullio, for one, stores nothing).",
+    "Re-create the device under HANDLER vdisk_blockio (recommended) on its DRBD device, "
+    "with the same t10_dev_id/usn, on both nodes; or unmap it from one node.",
 )
 def handler_unsafe(facts: ClusterFacts):
     for node in facts.with_data():
-        for device in _drbd_backed(node, facts):
+        drbd_backed = set(_drbd_backed(node, facts))
+        for device in sorted(drbd_backed | _exported_by_both(facts, node)):
             handler = node.device_handler(device)
             if handler and handler not in SAFE_HANDLERS:
+                why = "" if device in drbd_backed else ", a LUN both nodes export,"
                 yield handler_unsafe.rule.finding(
                     f"device:{device}",
                     Detail(
-                        f"{device} uses {handler}", f"handler of {device} is {handler}", node.name
+                        f"{device}{why} uses {handler}",
+                        f"handler of {device} is {handler}",
+                        node.name,
                     ),
                 )
+
+
+def _exported_by_both(facts: ClusterFacts, node: NodeFacts) -> set[str]:
+    """Devices NODE exports as a LUN that another read node exports too."""
+    mine = {row[4] for row in node.exported_luns() if row[4]}
+    others = set()
+    for other in facts.with_data():
+        if other.name != node.name:
+            others |= {row[4] for row in other.exported_luns() if row[4]}
+    return mine & others
 
 
 def _attribute_rule(facts: ClusterFacts, check, attr: str, required: str):
@@ -157,7 +175,30 @@ def identity_mismatch(facts: ClusterFacts):
                         Detail(f"{attr} = {v.value}", v.evidence, name)
                         for name, v in values.items()
                     ),
+                    *_reservations_not_shared(nodes, device, attr, values),
                 )
+
+
+def _reservations_not_shared(nodes: list[NodeFacts], device: str, attr: str, values: dict):
+    """With cluster_mode 1, SCST synchronises reservations in the DLM lockspace
+    scst-<t10_dev_id> (README.dlm, scst_dlm.c get_lockspace): differing t10_dev_ids put
+    the nodes in different lockspaces, so a reservation on one is unseen on the other."""
+    if attr != "t10_dev_id":
+        return
+    for node in nodes:
+        mode = node.device_attribute(device, "cluster_mode")
+        if mode.value != "1":
+            continue
+        own = stack.scst_lockspace(values[node.name].value or "")
+        others = ", ".join(
+            stack.scst_lockspace(v.value or "") for n, v in values.items() if n != node.name
+        )
+        yield Detail(
+            f"cluster_mode is 1, but {node.name} joins DLM lockspace {own} and the other "
+            f"node {others}: SCSI reservations are then not shared between the nodes",
+            f"{mode.evidence}; {README_DLM}: lockspace scst-<t10_dev_id>",
+            node.name,
+        )
 
 
 @rule(

@@ -59,6 +59,9 @@ class PeerDeviceState:
     peer_disk: str
     out_of_sync_kib: int | None = None
     peer_client: bool = False  # the peer is intentionally diskless (`peer-client`)
+    # `percent-in-sync` of `drbdsetup status --json` (drbdsetup.c peer_device_status_json);
+    # None from the other sources.
+    percent_in_sync: float | None = None
 
 
 @dataclass
@@ -201,12 +204,16 @@ def _json_peer(conn: Any, what: str) -> PeerState:
 def _json_peer_device(pd: Any, where: str) -> PeerDeviceState:
     what = f"{where} peer device"
     oos = pd.get("out-of-sync") if isinstance(pd, dict) else None
+    pct = pd.get("percent-in-sync") if isinstance(pd, dict) else None
     return PeerDeviceState(
         volume=_json_get(pd, "volume", int, what),
         replication=_json_get(pd, "replication-state", str, what),
         peer_disk=_json_get(pd, "peer-disk-state", str, what),
         out_of_sync_kib=oos if isinstance(oos, int) and not isinstance(oos, bool) else None,
         peer_client=pd.get("peer-client") is True,
+        percent_in_sync=float(pct)
+        if isinstance(pct, int | float) and not isinstance(pct, bool)
+        else None,
     )
 
 

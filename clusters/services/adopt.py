@@ -34,20 +34,48 @@ class AdoptionReport:
         self.created[what] = self.created.get(what, 0) + 1
 
 
+def device_key(device: str, attr: str) -> str:
+    """The choice key of a device setting where the nodes differ."""
+    return f"device:{device}:{attr}"
+
+
+def drbd_key(resource: str, section: str, option: str = "") -> str:
+    """The choice key of a DRBD setting (`protocol`, or SECTION and OPTION)."""
+    return f"drbd:{resource}:{section}" + (f":{option}" if option else "")
+
+
+def drbd_options(config) -> dict[str, dict[str, str]]:
+    """Every option section of a resource as `drbdadm dump` shows it (protocol and
+    allow-two-primaries have their own fields)."""
+    return {
+        "net": {k: v for k, v in config.net.items() if k != "allow-two-primaries"},
+        "disk": dict(config.disk),
+        "handlers": dict(config.handlers),
+        "startup": dict(config.startup),
+        "options": dict(config.options),
+    }
+
+
 @transaction.atomic
-def inventory_import(cluster: Cluster, facts: list[NodeFacts]) -> AdoptionReport:
-    """Create resources, devices, targets, groups and LUNs found on the nodes."""
+def inventory_import(
+    cluster: Cluster, facts: list[NodeFacts], choices: dict[str, str] | None = None
+) -> AdoptionReport:
+    """Create resources, devices, targets, groups and LUNs found on the nodes.
+
+    Where the nodes differ, CHOICES (keys from device_key/drbd_key) give the value.
+    """
     report = AdoptionReport()
+    choices = choices or {}
     nodes = {n.name: n for n in Node.objects.filter(cluster=cluster)}
-    resources = _import_drbd(cluster, facts, nodes, report)
-    devices = _import_devices(cluster, facts, nodes, resources, report)
+    resources = _import_drbd(cluster, facts, nodes, report, choices)
+    devices = _import_devices(cluster, facts, nodes, resources, report, choices)
     for node_facts in facts:
         if node_facts.name in nodes and node_facts.scst_config is not None:
             _import_targets(cluster, nodes[node_facts.name], node_facts, devices, report)
     return report
 
 
-def _import_drbd(cluster, facts, nodes, report) -> dict[str, DrbdResource]:
+def _import_drbd(cluster, facts, nodes, report, choices) -> dict[str, DrbdResource]:
     resources: dict[str, DrbdResource] = {}
     for node_facts in facts:
         for name, config in sorted((node_facts.drbd_config or {}).items()):
@@ -57,12 +85,25 @@ def _import_drbd(cluster, facts, nodes, report) -> dict[str, DrbdResource]:
             if port is None:
                 report.skipped.append(f"DRBD resource {name}: no address in its config")
                 continue
+            options = drbd_options(config)
+            for section, values in options.items():
+                names = {o for n in facts for o in _sections(n, name).get(section, {})}
+                for option in sorted(names):
+                    chosen = choices.get(drbd_key(name, section, option))
+                    if chosen == "":
+                        values.pop(option, None)  # chosen: absent
+                    elif chosen is not None:
+                        values[option] = chosen
+            two_primaries = choices.get(
+                drbd_key(name, "net", "allow-two-primaries"), config.net.get("allow-two-primaries")
+            )
             resource = DrbdResource.objects.create(
                 cluster=cluster,
                 name=name,
                 port=port,
-                protocol=config.protocol or "C",
-                allow_two_primaries=config.net.get("allow-two-primaries") == "yes",
+                protocol=choices.get(drbd_key(name, "protocol")) or config.protocol or "C",
+                allow_two_primaries=two_primaries == "yes",
+                options=options,
             )
             report.count("DRBD resources")
             resources[name] = resource
@@ -84,7 +125,12 @@ def _import_drbd(cluster, facts, nodes, report) -> dict[str, DrbdResource]:
     return resources
 
 
-def _import_devices(cluster, facts, nodes, resources, report) -> dict[str, ScstDevice]:
+def _sections(node_facts: NodeFacts, resource: str) -> dict[str, dict[str, str]]:
+    config = (node_facts.drbd_config or {}).get(resource)
+    return drbd_options(config) if config is not None else {}
+
+
+def _import_devices(cluster, facts, nodes, resources, report, choices) -> dict[str, ScstDevice]:
     devices: dict[str, ScstDevice] = {}
     minor_to_resource = {
         (v.node.name, v.minor): (v.resource, v.volume)
@@ -96,14 +142,14 @@ def _import_devices(cluster, facts, nodes, resources, report) -> dict[str, ScstD
         for name in node_facts.device_names():
             if name in devices:
                 continue
-            handler = node_facts.device_handler(name)
+            handler = choices.get(device_key(name, "handler")) or node_facts.device_handler(name)
             if handler not in MODELLED_HANDLERS:
                 report.skipped.append(
                     f"device {name}: handler {handler} is not managed by the portal"
                 )
                 continue
-            value = _reader(node_facts, name)
-            filename = value("filename") or ""
+            value = _reader(node_facts, name, choices)
+            filename = _reader(node_facts, name, {})("filename") or ""
             resource, volume = (None, 0)
             if filename.startswith("/dev/drbd") and filename[9:].isdigit():
                 resource, volume = minor_to_resource.get(
@@ -120,6 +166,7 @@ def _import_devices(cluster, facts, nodes, resources, report) -> dict[str, ScstD
                 prod_id=value("prod_id") or name[:16],
                 t10_vend_id=value("t10_vend_id")
                 if _is_set(node_facts, name, "t10_vend_id")
+                or device_key(name, "t10_vend_id") in choices
                 else "",
                 eui64_id=value("eui64_id") or "",
                 naa_id=value("naa_id") or "",
@@ -131,8 +178,14 @@ def _import_devices(cluster, facts, nodes, resources, report) -> dict[str, ScstD
     return devices
 
 
-def _reader(node_facts: NodeFacts, device: str):
-    return lambda attr: node_facts.device_attribute(device, attr).value
+def _reader(node_facts: NodeFacts, device: str, choices: dict[str, str]):
+    """A device attribute: the admin's choice where the nodes differ, else the node's."""
+
+    def value(attr: str) -> str | None:
+        chosen = choices.get(device_key(device, attr))
+        return chosen if chosen is not None else node_facts.device_attribute(device, attr).value
+
+    return value
 
 
 def _is_set(node_facts: NodeFacts, device: str, attr: str) -> bool:

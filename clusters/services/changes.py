@@ -796,7 +796,7 @@ def rejudge(
         fresh = plan_compute(cluster, change, approved.description, facts, holder_job=job.pk)
         reason = _moved(approved, fresh)
     if reason:
-        jobs.job_finish(job, Job.State.REFUSED, f"Refused, nothing written: {reason}.")
+        jobs.job_finish(job, Job.State.REFUSED, f"Refused, nothing written: {reason.rstrip('.')}.")
         audit.record(job.requested_by, audit.Action.APPLY_FAILED, job, after={"refused": reason})
         return None, facts
     return fresh, facts
@@ -832,7 +832,6 @@ def _apply_locked(job: Job, cluster: Cluster) -> Job:
     _mark_unknown(job, nodes, result)
     reason = job.params.get("reason", "")
     if not result.ok:
-        jobs.job_finish(job, Job.State.FAILED, f"Not applied ({result.error}). {per_node}")
         audit.record(
             job.requested_by,
             audit.Action.APPLY_FAILED,
@@ -840,12 +839,26 @@ def _apply_locked(job: Job, cluster: Cluster) -> Job:
             after={"nodes": per_node},
             reason=reason,
         )
-        collection.nodes_collect(job, list(nodes.values()))
+        _collect_then_finish(
+            job, cluster, nodes, Job.State.FAILED, f"Not applied ({result.error}). {per_node}"
+        )
         return job
     _commit(job, cluster, change, plan, new, reason)
-    collection.nodes_collect(job, list(nodes.values()))
-    jobs.job_finish(job, Job.State.SUCCEEDED, f"Applied: {plan.description}. {per_node}")
+    _collect_then_finish(
+        job, cluster, nodes, Job.State.SUCCEEDED, f"Applied: {plan.description}. {per_node}"
+    )
     return job
+
+
+def _collect_then_finish(job: Job, cluster: Cluster, nodes: dict, state: str, summary: str) -> None:
+    """Read every node again and judge it before the job ends: a finished job's cluster
+    page already shows what the change left (findings included)."""
+    from clusters.services.findings import findings_refresh
+
+    collection.nodes_collect(job, list(nodes.values()))
+    locks.release(cluster.pk, job.pk)
+    findings_refresh(cluster)
+    jobs.job_finish(job, state, summary)
 
 
 def _mark_unknown(job: Job, nodes: dict[str, Node], result: push.PushResult) -> None:

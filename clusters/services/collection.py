@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from clusters import collect, ssh
 from clusters.models import Cluster, Job, JobEvent, Node, NodeSnapshot
-from clusters.services import jobs
+from clusters.services import history, jobs
 
 log = logging.getLogger(__name__)
 
@@ -160,6 +160,7 @@ def snapshot_record(job: Job, node: Node, outcome: collect.NodeCollection) -> No
         raw={name: vars(output) for name, output in outcome.outputs.items()},
         facts={"host_key_problem": outcome.host_key_problem},
     )
+    history.record_snapshot(snapshot)
     level = JobEvent.Level.ERROR if outcome.error else JobEvent.Level.OK
     message = outcome.error or f"collected in {outcome.seconds * 1000:.0f} ms"
     jobs.job_event(job, "collect", message, node=node, level=level)

@@ -3,10 +3,12 @@
 from datetime import datetime
 
 from django.db import transaction
+from django.db.models import Max
 from django.utils import timezone
 
 from clusters import audit
-from clusters.models import SEVERITY_RANK, Cluster, Finding, Mute, Severity
+from clusters.facts import NodeFacts
+from clusters.models import SEVERITY_RANK, Cluster, Finding, Mute, NodeSnapshot, Severity
 
 
 def findings_refresh(cluster: Cluster) -> list[Finding]:
@@ -14,8 +16,73 @@ def findings_refresh(cluster: Cluster) -> list[Finding]:
     from clusters.compliance import evaluate
     from clusters.services.facts import cluster_facts
 
-    found = evaluate(cluster_facts(cluster))
-    return findings_store(cluster, found)
+    facts = cluster_facts(cluster)
+    unread = {node.name for node in facts.nodes if not node.has_data}
+    exports_store(cluster, facts.nodes)
+    return findings_store(cluster, evaluate(facts), last_reads(cluster, unread))
+
+
+def exports_summary(node: NodeFacts) -> dict:
+    """What the node exports, for the overview: exported devices with their size in
+    bytes (sysfs `size`, 0 when unread), and the number of initiator sessions."""
+    exported = {row[4] for row in node.exported_luns() if row[4]}
+    live = node.scst_live.devices if node.scst_live is not None else {}
+    devices = {}
+    for name in sorted(exported):
+        size = live[name].attributes.get("size") if name in live else None
+        text = (size.value if size else "").strip()
+        devices[name] = int(text) if text.isascii() and text.isdigit() else 0
+    return {"devices": devices, "sessions": len(node.sessions())}
+
+
+def exports_store(cluster: Cluster, nodes: list[NodeFacts]) -> None:
+    """Keep each read node's export summary with its latest snapshot (see selectors)."""
+    for node in nodes:
+        if not node.has_data or node.collected_at is None:
+            continue
+        snapshot = (
+            NodeSnapshot.objects.filter(
+                node__cluster=cluster, node__name=node.name, collected_at=node.collected_at
+            )
+            .only("pk", "facts")
+            .first()
+        )
+        if snapshot is not None and not isinstance(snapshot.facts, dict):
+            continue
+        if snapshot is not None:
+            snapshot.facts = {**snapshot.facts, "exports": exports_summary(node)}
+            snapshot.save(update_fields=["facts"])
+
+
+def last_reads(cluster: Cluster, names: set[str]) -> dict[str, datetime | None]:
+    """When each named node was last read successfully (None: never)."""
+    reads: dict[str, datetime | None] = dict.fromkeys(names)
+    if names:
+        snapshots = NodeSnapshot.objects.filter(
+            node__cluster=cluster, node__name__in=names, reachable=True, error=""
+        )
+        for name, at in snapshots.values_list("node__name").annotate(at=Max("collected_at")):
+            reads[name] = at
+    return reads
+
+
+# Judged from the portal's own records (collection outcomes, host keys, jobs), not from
+# what a node runs: these close as soon as the records say so.
+NOT_READ_FROM_NODES = frozenset(
+    {
+        "NODE_UNREACHABLE",
+        "DATA_STALE",
+        "COLLECTION_INCOMPLETE",
+        "HOST_KEY_PENDING",
+        "HOST_KEY_CHANGED",
+        "APPLY_INTERRUPTED",
+    }
+)
+
+
+def evidence_nodes(finding: Finding) -> set[str]:
+    """Nodes a finding was read from (its detail lines); empty: the whole cluster."""
+    return {d["node"] for d in finding.details or [] if isinstance(d, dict) and d.get("node")}
 
 
 @transaction.atomic
@@ -48,16 +115,22 @@ def findings_collection_failed(cluster: Cluster, reason: str) -> Finding:
 
 
 @transaction.atomic
-def findings_store(cluster: Cluster, found: list) -> list[Finding]:
+def findings_store(
+    cluster: Cluster, found: list, unread: dict[str, datetime | None] | None = None
+) -> list[Finding]:
     """Open new findings, update the ones still present, resolve the ones gone.
 
-    A mute ends by itself when its finding gets worse than it was when muted.
+    A finding closes only when a fresh read shows it fixed: one that was read from a node
+    in UNREAD (no data this time; value: its last successful read) stays open, marked
+    last known. A mute ends by itself when its finding gets worse than it was when muted.
     """
+    unread = unread or {}
     now = timezone.now()
     open_findings = {
         (f.code, f.object_ref): f
         for f in Finding.objects.select_for_update().filter(cluster=cluster, resolved_at=None)
     }
+    before = {key: f.severity for key, f in open_findings.items()}
     kept = []
     for item in found:
         finding = open_findings.pop((item.code, item.object_ref), None)
@@ -67,13 +140,30 @@ def findings_store(cluster: Cluster, found: list) -> list[Finding]:
             )
         finding.severity, finding.title = item.severity, item.title
         finding.details, finding.last_seen = item.details_json(), now
+        finding.last_known_at = None
         finding.save()
         kept.append(finding)
         _end_mutes_if_worse(cluster, finding, now)
     for gone in open_findings.values():
+        blind = (evidence_nodes(gone) or set(unread)) & set(unread)
+        if blind and gone.code not in NOT_READ_FROM_NODES:
+            reads = [unread[name] for name in blind if unread[name] is not None]
+            gone.last_known_at = min(reads) if reads else gone.last_seen
+            gone.save(update_fields=["last_known_at"])
+            kept.append(gone)
+            continue
         gone.resolved_at = now
         gone.save(update_fields=["resolved_at"])
+    _report(cluster, kept, before, list(open_findings.values()))
     return kept
+
+
+def _report(cluster: Cluster, kept: list[Finding], before: dict, gone: list[Finding]) -> None:
+    """Alerts for what opened, got worse or closed; the day's counts for the history."""
+    from clusters.services import alerts, history
+
+    alerts.findings_stored(cluster, kept, before, gone)
+    history.record_findings(cluster)
 
 
 def _end_mutes_if_worse(cluster: Cluster, finding: Finding, now: datetime) -> None:

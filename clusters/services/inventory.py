@@ -149,6 +149,7 @@ def inventory_export(cluster: Cluster) -> dict:
                 "port": r.port,
                 "protocol": r.protocol,
                 "allow_two_primaries": r.allow_two_primaries,
+                "options": r.options,
                 "volumes": [
                     [v.node.name, v.volume, v.minor, v.backing_disk, v.meta_disk]
                     for v in r.volumes.select_related("node")
@@ -214,6 +215,7 @@ def inventory_restore(cluster: Cluster, data: dict) -> None:
             port=r["port"],
             protocol=r["protocol"],
             allow_two_primaries=r["allow_two_primaries"],
+            options=r.get("options") or {},
         )
         resources[res.name] = res
         for node, volume, minor, disk, meta in r["volumes"]:

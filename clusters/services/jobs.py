@@ -117,6 +117,12 @@ def job_finish(job: Job, state: str, summary: str, **fields) -> None:
 
 def _notify(job: Job) -> None:
     """Hook for what must follow a job's end (alerts); never fails the job."""
+    from clusters.services import alerts
+
+    try:
+        alerts.job_ended(job)
+    except Exception:  # an alert that cannot be recorded must not fail or hide the job
+        log.exception("alert for job %s not recorded", job.pk)
 
 
 def job_crashed(job_id: int, exc: BaseException) -> None:
@@ -182,8 +188,25 @@ def interrupt(job_id: int, reason: str) -> Job | None:
         )
         if job.cluster_id:
             locks.release(job.cluster_id, job.pk)
+        if job.needs_reconcile:
+            # In the same transaction: whoever sees the job interrupted sees its finding.
+            _refresh_findings([job.cluster])
+    if job.needs_reconcile:
+        _collect_soon(job)
     _notify(job)
     return job
+
+
+def _collect_soon(job: Job) -> None:
+    """Read the cluster again now, for the reconcile page (best effort: the page says
+    when its data predates the interruption and offers a collection)."""
+    from clusters import tasks
+    from clusters.services import collection
+
+    try:
+        enqueue(collection.collection_create(job.cluster), tasks.collect_job)
+    except QueueUnavailable:
+        log.warning("job %s: no collection queued after the interruption", job.pk)
 
 
 def sweep() -> list[Job]:
@@ -206,7 +229,6 @@ def sweep() -> list[Job]:
         minutes = settings.JOB_QUEUED_TIMEOUT_SECONDS // 60
         ended.append(interrupt(job.pk, f"no worker started it within {minutes} minutes"))
     ended = [job for job in ended if job is not None]
-    _refresh_findings({job.cluster for job in ended if job.cluster_id})
     for job in ended:
         log.warning("job %s ended: %s", job.pk, job.summary)
     return ended

@@ -1,18 +1,20 @@
-"""The add-LUN wizard's state: steps, the signed draft, choices offered, and the change it
+"""The add-LUN wizard's state: steps, the draft, choices offered, and the change it
 builds. The view (clusters/views/wizard.py) only renders it.
 
-Every step's entries travel in one signed hidden field (the draft), so Back and Next keep
-them and nothing is stored before the plan. The SCSI identity is generated once, when
-the device step is passed, and carried unchanged to the plan (DESIGN: identity never
-changes); only renaming the device, or a clash found at review, makes a new one.
+Every step's entries are kept server-side in the user's session, one draft per wizard
+run (the run's id and the step are in the page's URL), so the wizard's Back and Next and
+the browser's back and forward buttons all show the entries as they were; nothing enters
+the inventory before the plan. The SCSI identity is generated once, when the device step
+is passed, and carried unchanged to the plan (DESIGN: identity never changes); only
+renaming the device, or a clash found at review, makes a new one.
 """
 
 import asyncio
+import secrets
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from django import forms
-from django.core import signing
 
 from clusters import probe
 from clusters.forms import (
@@ -31,6 +33,8 @@ from clusters.services import collection, inventory
 from clusters.services.facts import latest_snapshots, node_facts_for
 
 STEPS = ("cluster", "resource", "device", "luns", "multipath", "review")
+SESSION_KEY = "lun_wizard_runs"
+RUNS_KEPT = 5
 TITLES = {
     "cluster": "Cluster",
     "resource": "DRBD resource",
@@ -152,28 +156,54 @@ class LunWizard:
 
     def __init__(self, cluster: Cluster, user, draft: dict) -> None:
         self.cluster, self.user, self.draft = cluster, user, draft
+        self.run, self.reached = "", STEPS[0]
         self.errors: list[str] = []
         self._sets: list[LunSet] | None = None
         self._rows: list[ResourceRow] | None = None
 
-    # -- the signed hidden field
-    def salt(self) -> str:
-        return f"lun-wizard:{self.cluster.pk}:{self.user.pk}"
-
-    def signed(self) -> str:
-        return signing.dumps(self.draft, salt=self.salt(), compress=True)
+    # -- the draft, kept in the session under the run's id
+    @classmethod
+    def start(cls, cluster: Cluster, user, session) -> "LunWizard":
+        """A new run with an empty draft (opening the wizard from the cluster page)."""
+        wizard = cls(cluster, user, {})
+        wizard.run = secrets.token_urlsafe(9)
+        wizard.save(session)
+        return wizard
 
     @classmethod
-    def from_post(cls, cluster: Cluster, user, post) -> "LunWizard":
-        wizard = cls(cluster, user, {})
-        try:
-            wizard.draft = signing.loads(post.get("draft", ""), salt=wizard.salt())
-        except signing.BadSignature:
+    def resume(cls, cluster: Cluster, user, session, run: str) -> "LunWizard":
+        """The run's draft; an unknown run (expired, another session or cluster) starts a
+        new one and says so."""
+        stored = session.get(SESSION_KEY, {}).get(run)
+        if stored is None or stored.get("cluster") != cluster.pk:
+            wizard = cls.start(cluster, user, session)
             wizard.errors.append(
-                "The wizard's entries could not be read (altered, or from another cluster "
-                "or user); start again from the first step."
+                "The wizard's entries could not be found (expired, or from another session "
+                "or cluster); start again from the first step."
             )
+            return wizard
+        wizard = cls(cluster, user, stored["draft"])
+        wizard.run, wizard.reached = run, stored["reached"]
         return wizard
+
+    def save(self, session) -> None:
+        """Store the draft; a session keeps its RUNS_KEPT most recent runs."""
+        runs = dict(session.get(SESSION_KEY, {}))
+        runs.pop(self.run, None)
+        runs[self.run] = {"cluster": self.cluster.pk, "draft": self.draft, "reached": self.reached}
+        session[SESSION_KEY] = dict(list(runs.items())[-RUNS_KEPT:])
+
+    def reach(self, step: str) -> str:
+        """Move to `step`, remembering the furthest step this run has reached."""
+        if STEPS.index(step) > STEPS.index(self.reached):
+            self.reached = step
+        return step
+
+    def allowed(self, step: str | None) -> str:
+        """The step a URL asks for, if this run has reached it; else the furthest reached."""
+        if step in STEPS and STEPS.index(step) <= STEPS.index(self.reached):
+            return step
+        return self.reached
 
     # -- data the steps show
     @property

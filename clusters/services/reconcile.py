@@ -32,6 +32,7 @@ class NodeReconcile:
     file_detail: list[str] = field(default_factory=list)
     steps: list[NodeStep] = field(default_factory=list)
     unknown_since: object = None
+    stale: bool = False  # last read before the job stopped: says nothing about its outcome
 
 
 def _differences(facts: NodeFacts, want: DesiredNode) -> list[str]:
@@ -69,7 +70,9 @@ def reconcile_state(job: Job) -> list[NodeReconcile]:
     for name, snaps in latest_snapshots(cluster).items():
         row = NodeReconcile(name, steps=[s for s in steps if s.node_name == name])
         row.unknown_since = nodes[name].outcome_unknown_since
-        if snaps:
+        if snaps and job.finished_at and snaps[0].collected_at < job.finished_at:
+            row.collected_at, row.stale = snaps[0].collected_at, True
+        elif snaps:
             row.collected_at = snaps[0].collected_at
             facts = node_facts_for(snaps[0])
             row.readable, row.error = facts.has_data, facts.error or ""

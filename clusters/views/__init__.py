@@ -1,7 +1,7 @@
 from clusters.views.clusters import cluster_collect, cluster_detail, cluster_list, home
 from clusters.views.compliance import compliance, finding_mute
 from clusters.views.hostkeys import host_key_approve
-from clusters.views.jobs import job_detail
+from clusters.views.jobs import job_detail, job_list
 
 __all__ = [
     "cluster_collect",
@@ -12,4 +12,5 @@ __all__ = [
     "home",
     "host_key_approve",
     "job_detail",
+    "job_list",
 ]

@@ -73,8 +73,16 @@ def _plan_page(request: HttpRequest, job: Job, form: ApplyForm) -> HttpResponse:
 
 
 def plan_detail(request: HttpRequest, job_id: int) -> HttpResponse:
-    """A plan: per-node diffs, findings, refusals; the Apply form if it passed."""
-    return _plan_page(request, _plan_job(request, job_id), ApplyForm())
+    """A plan: per-node diffs, findings, refusals; the Apply form if it passed. The page
+    of a plan being computed polls (`poll`): 204 until the plan job ends, then a reload."""
+    job = _plan_job(request, job_id)
+    if request.htmx and request.GET.get("poll"):
+        if not job.is_finished:
+            return HttpResponse(status=204)
+        response = HttpResponse()
+        response["HX-Refresh"] = "true"
+        return response
+    return _plan_page(request, job, ApplyForm())
 
 
 def plan_apply(request: HttpRequest, job_id: int) -> HttpResponse:

@@ -29,6 +29,7 @@ def cluster_detail(request: HttpRequest, cluster: Cluster) -> HttpResponse:
         "can_operate": access.has_role(request.user, cluster, Role.OPERATOR),
         "can_admin": access.has_role(request.user, cluster, Role.ADMIN),
         "findings": selectors.open_findings(Cluster.objects.filter(pk=cluster.pk)),
+        "status": selectors.cluster_overview(Cluster.objects.filter(pk=cluster.pk))[0],
         **selectors.cluster_inventory(cluster),
         **selectors.cluster_live_state(cluster),
         **selectors.cluster_lock_state(cluster),

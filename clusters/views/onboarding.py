@@ -37,25 +37,68 @@ def cluster_add(request: HttpRequest) -> HttpResponse:
 
 @access.cluster_view(Role.ADMIN)
 def cluster_discover(request: HttpRequest, cluster: Cluster) -> HttpResponse:
+    return _discover_page(request, cluster)
+
+
+def _discover_page(request, cluster, choices=None, preview=None, error="", confirm=False):
     found = onboarding.discovery(cluster)
+    choices = choices or {}
+    for row in found.rows:
+        row["picked"] = _picked(row, choices)
     context = {
         "cluster": cluster,
         "discovery": found,
+        "choosing": [row for row in found.rows if row["key"]],
         "nodes": cluster.nodes.all(),
         "has_inventory": cluster.devices.exists() or cluster.drbd_resources.exists(),
         "drift": onboarding.mode_switch_blockers(cluster)[1],
+        "preview": preview,
+        "import_error": error,
+        "ask_confirm": confirm,
     }
     return render(request, "clusters/cluster_discover.html", context)
+
+
+def _picked(row: dict, choices: dict[str, str]) -> dict:
+    """Which radio the page shows selected for a row: a node's index or "value"."""
+    if not row["key"] or row["key"] not in choices:
+        return {"which": "", "value": ""}
+    chosen = choices[row["key"]]
+    for index, value in enumerate(row["raw"]):
+        if (value or "") == chosen:
+            return {"which": str(index), "value": ""}
+    return {"which": "value", "value": chosen}
+
+
+def _choices(request: HttpRequest, cluster: Cluster) -> dict[str, str]:
+    """{key: value} from the form: `choice-KEY` is a node's index or `value`, whose text
+    is `value-KEY`. A node without the setting gives "" (absent)."""
+    rows = {row["key"]: row for row in onboarding.discovery(cluster).rows if row["key"]}
+    choices = {}
+    for key, row in rows.items():
+        which = request.POST.get(f"choice-{key}", "")
+        if which == "value":
+            choices[key] = request.POST.get(f"value-{key}", "").strip()
+        elif which.isdigit() and int(which) < len(row["raw"]):
+            choices[key] = row["raw"][int(which)] or ""
+    return choices
 
 
 @require_POST
 @access.cluster_view(Role.ADMIN)
 def cluster_import(request: HttpRequest, cluster: Cluster) -> HttpResponse:
+    choices = _choices(request, cluster)
+    action = request.POST.get("action", "import")
     try:
-        report = onboarding.inventory_adopt(cluster, request.user)
+        preview = onboarding.adoption_preview(cluster, choices)
     except onboarding.OnboardingError as exc:
-        messages.error(request, str(exc))
-        return redirect("cluster-discover", cluster.name)
+        return _discover_page(request, cluster, choices, error=str(exc))
+    if action != "import" or request.POST.get("confirm") != "on":
+        return _discover_page(request, cluster, choices, preview, confirm=action == "import")
+    try:
+        report = onboarding.inventory_adopt(cluster, request.user, choices)
+    except onboarding.OnboardingError as exc:
+        return _discover_page(request, cluster, choices, preview, error=str(exc))
     created = ", ".join(f"{n} {what}" for what, n in report.created.items()) or "nothing"
     messages.success(request, f"Imported {created}.")
     for skipped in report.skipped:

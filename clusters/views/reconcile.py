@@ -26,11 +26,13 @@ def job_reconcile(request: HttpRequest, job_id: int) -> HttpResponse:
             error = str(exc)
         else:
             return queue_job(request, plan, tasks.plan_job) or redirect("plan-detail", plan.pk)
+    nodes = reconcile.reconcile_state(job) if reconcile.awaiting(job) else []
     context = {
         "job": job,
         "cluster": job.cluster,
         "awaiting": reconcile.awaiting(job),
-        "nodes": reconcile.reconcile_state(job) if job.needs_reconcile else [],
+        "nodes": nodes,
+        "stale": any(n.stale for n in nodes),
         "can_operate": access.has_role(request.user, job.cluster, Role.OPERATOR),
         "error": error,
         "reconciles": Job.objects.filter(kind=Job.Kind.PLAN, params__change__job=job.pk),

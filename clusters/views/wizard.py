@@ -1,5 +1,9 @@
 """The add-LUN wizard page: one page whose steps swap in place (htmx) or reload (no JS).
-The wizard's state and rules live in clusters/services/lun_wizard.py."""
+Each step has its own URL (?run=ID&step=NAME), so the browser's back and forward buttons
+move between steps; the entries are in the session. The wizard's state and rules live in
+clusters/services/lun_wizard.py."""
+
+from urllib.parse import urlencode
 
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
@@ -21,7 +25,25 @@ from clusters.views.htmx import page_or_partial
 from clusters.views.queue import queue_job
 
 
+def step_url(wizard: LunWizard, step: str) -> str:
+    query = urlencode({"run": wizard.run, "step": step})
+    return f"{reverse('lun-add', args=[wizard.cluster.name])}?{query}"
+
+
+def _go(request: HttpRequest, wizard: LunWizard, step: str) -> HttpResponse:
+    """Move to another step: its URL enters the browser's history (htmx pushes it; without
+    JS the browser follows a redirect to it)."""
+    wizard.reach(step)
+    wizard.save(request.session)
+    if not request.htmx:
+        return redirect(step_url(wizard, step))
+    response = _show(request, wizard, step)
+    response["HX-Push-Url"] = step_url(wizard, step)
+    return response
+
+
 def _show(request: HttpRequest, wizard: LunWizard, step: str, form=None) -> HttpResponse:
+    wizard.save(request.session)
     context = {
         "cluster": wizard.cluster,
         "wizard": wizard,
@@ -80,16 +102,23 @@ def _plan(request: HttpRequest, wizard: LunWizard) -> HttpResponse:
 
 @access.cluster_view(Role.OPERATOR)
 def lun_add(request: HttpRequest, cluster: Cluster) -> HttpResponse:
-    """GET: the first step. POST: `step` names the step submitted, `go` is next or back."""
+    """GET without a run: a new run, sent to its first step's URL. GET with one: that step,
+    as far as the run has reached. POST: `step` names the step submitted, `go` is next or
+    back."""
     if request.method != "POST":
-        return _show(request, LunWizard(cluster, request.user, {}), "cluster")
-    wizard = LunWizard.from_post(cluster, request.user, request.POST)
+        run = request.GET.get("run")
+        if not run:
+            wizard = LunWizard.start(cluster, request.user, request.session)
+            return redirect(step_url(wizard, "cluster"))
+        wizard = LunWizard.resume(cluster, request.user, request.session, run)
+        return _show(request, wizard, wizard.allowed(request.GET.get("step")))
+    wizard = LunWizard.resume(cluster, request.user, request.session, request.POST.get("run", ""))
     step = request.POST.get("step")
     if wizard.errors or step not in STEPS:
         return _show(request, wizard, "cluster")
     if request.POST.get("go") == "back":
         wizard.keep(step, request.POST)
-        return _show(request, wizard, previous_step(step))
+        return _go(request, wizard, previous_step(step))
     if step == "review":
         return _plan(request, wizard)
     form = wizard.form(step, request.POST)
@@ -97,4 +126,4 @@ def lun_add(request: HttpRequest, cluster: Cluster) -> HttpResponse:
         return _show(request, wizard, step, form)
     if form is not None:
         wizard.accept(step, form)
-    return _show(request, wizard, next_step(step))
+    return _go(request, wizard, next_step(step))

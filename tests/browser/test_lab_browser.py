@@ -73,6 +73,7 @@ def test_admin_adopts_a_cluster_through_the_pages(browser_page, transactional_db
     page.get_by_role("button", name="Collect again").click()
     page.goto(f"/clusters/{entry['name']}/discover/")
     expect(page.locator("#discovery-table")).to_contain_text("t10_dev_id")
+    page.get_by_label("Confirm", exact=False).check()
     page.get_by_role("button", name="Import into the inventory").click()
     expect(page.locator("body")).to_contain_text("Imported")
     page.get_by_role("button", name="Switch to managed").click()

@@ -8,11 +8,11 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from clusters import tasks
-from clusters.models import Job, Role, ScstDevice
+from clusters.models import DrbdResource, DrbdVolume, Job, Role, ScstDevice
 from clusters.services import changes, collection
 from lab import api
 from tests.browser.conftest import log_in
-from tests.factories import make_user
+from tests.factories import make_cluster, make_user
 
 pytestmark = pytest.mark.browser
 
@@ -86,7 +86,7 @@ def test_operator_adds_a_lun_through_the_wizard_and_applies_it(
     page.get_by_role("button", name="Apply").click()
 
     page.wait_for_url(re.compile(r"/jobs/\d+/$"))
-    expect(page.locator(".job .badge")).to_have_text("Succeeded")
+    expect(page.locator("#job-state")).to_have_text("Succeeded")
     expect(page.locator(".job")).to_contain_text("Applied:")
 
     page.goto(f"/clusters/{name}/")
@@ -117,3 +117,54 @@ def test_plan_refused_by_an_interlock_shows_why_and_offers_no_apply(
     expect(page.get_by_role("button", name="Apply")).to_have_count(0)
     expect(page.locator("#apply")).to_contain_text("Nothing to apply: this plan was refused.")
     assert not ScstDevice.objects.filter(name="vmfs1").exists()
+
+
+@pytest.fixture
+def free_cluster(transactional_db):
+    """A factory cluster (no lab) whose DRBD resource r1 exports nothing yet."""
+    cluster = make_cluster("store-w")
+    resource = DrbdResource.objects.create(cluster=cluster, name="r1", port=7800)
+    for node in cluster.nodes.all():
+        DrbdVolume.objects.create(
+            resource=resource, node=node, minor=1, backing_disk="/dev/vg0/lun1"
+        )
+    make_user("olga", Role.OPERATOR, cluster)
+    return cluster
+
+
+def test_browser_back_and_forward_move_between_steps_keeping_the_entries(
+    browser_page, free_cluster
+):
+    page, title = browser_page, browser_page.locator("#wizard-title")
+    log_in(page, "olga")
+    page.goto(f"/clusters/{free_cluster.name}/luns/add/")
+    expect(page).to_have_url(re.compile(r"\?run=[\w-]+&step=cluster$"))
+    page.get_by_role("button", name="Next").click()
+    expect(page).to_have_url(re.compile(r"&step=resource$"))
+    page.get_by_label("r1", exact=True).check()
+    page.get_by_role("button", name="Next").click()
+    expect(title).to_have_text("Step 3 of 6: Device")
+    page.get_by_label("Device name").fill("vmfs1")
+    reservations = page.get_by_role("group", name=re.compile("SCSI reservations"))
+    reservations.get_by_label("Yes").check()
+    page.get_by_role("button", name="Next").click()
+    expect(title).to_have_text("Step 4 of 6: LUN sets and number")
+    identity = page.locator("#summary-t10").inner_text()
+
+    page.go_back()  # the browser's button, not the wizard's
+    expect(title).to_have_text("Step 3 of 6: Device")
+    expect(page).to_have_url(re.compile(r"&step=device$"))
+    expect(page.get_by_label("Device name")).to_have_value("vmfs1")
+    expect(reservations.get_by_label("Yes")).to_be_checked()
+    expect(page.locator("#summary-t10")).to_have_text(identity)
+
+    page.go_back()
+    expect(title).to_have_text("Step 2 of 6: DRBD resource")
+    expect(page.get_by_label("r1", exact=True)).to_be_checked()
+
+    page.go_forward()
+    page.go_forward()
+    expect(title).to_have_text("Step 4 of 6: LUN sets and number")
+    expect(page.locator("#summary-t10")).to_have_text(identity)  # the same identity
+    page.get_by_role("button", name="Next").click()  # and the wizard goes on from there
+    expect(title).to_have_text("Step 5 of 6: Multipath")

@@ -74,7 +74,7 @@ def test_status_json_keeps_peer_details():
     assert first.devices == [DeviceState(0, 2, "UpToDate")]
     peer = first.peers[0]
     assert (peer.node_id, peer.name) == (1, "SLE15-sp1-gm-drbd1145296-node1")
-    assert peer.devices == [PeerDeviceState(0, "Established", "UpToDate", 0)]
+    assert peer.devices == [PeerDeviceState(0, "Established", "UpToDate", 0, percent_in_sync=100.0)]
 
 
 def test_events2_has_two_volumes_on_both_sides():
