@@ -3,16 +3,24 @@
 Every job task ends its job whatever happens: an exception (a soft time limit
 included) is recorded on the job by jobs.job_crashed; a process that dies outright is
 found by the sweeper, which runs on a schedule and whenever a worker process starts.
+
+Queues (settings.CELERY_TASK_ROUTES): collections on `collect`, plans, applies and the
+sweeper on `changes`, so that a long collection never delays an apply.
 """
 
 import functools
+import logging
 from collections.abc import Callable
 
 from celery import shared_task
-from celery.signals import worker_process_init, worker_ready
+from celery.signals import task_revoked, worker_process_init, worker_ready
+from django.conf import settings
 
 from clusters.models import Job
 from clusters.services import collection, jobs
+
+log = logging.getLogger(__name__)
+JOB_TASKS = {"clusters.collect", "clusters.plan", "clusters.apply"}
 
 
 def job_task(name: str) -> Callable:
@@ -44,14 +52,14 @@ def collect_job(job: Job) -> None:
 
 @shared_task(name="clusters.collect_all")
 def collect_all() -> None:
-    """Beat's schedule: collect every cluster."""
-    job = collection.collection_create(cluster=None)
-    jobs.job_start(job)
-    try:
-        collection.collection_run(job)
-    except BaseException as exc:
-        jobs.job_crashed(job.pk, exc)
-        raise
+    """Beat's tick: one collection job per cluster, each its own task on the collect
+    queue, expiring after one interval (the next tick collects again)."""
+    interval = settings.COLLECT_INTERVAL_SECONDS
+    for job in collection.collections_due():
+        try:
+            jobs.enqueue(job, collect_job, expires=interval)
+        except jobs.QueueUnavailable as exc:  # the job ended failed with the reason
+            log.warning("%s", exc)
 
 
 @job_task("clusters.plan")
@@ -74,6 +82,14 @@ def apply_job(job: Job) -> None:
 def sweep_jobs() -> None:
     """End jobs whose process died (beat's schedule)."""
     jobs.sweep()
+
+
+@task_revoked.connect
+def _end_the_job_of_an_expired_task(request=None, expired=False, **_) -> None:
+    # A message that waited longer than its `expires` is dropped by the worker; its job
+    # ends here at once rather than at the sweeper's queued-too-long limit.
+    if expired and request is not None and request.task in JOB_TASKS and request.args:
+        jobs.interrupt(request.args[0], "its task waited longer than one collection interval")
 
 
 @worker_ready.connect

@@ -26,7 +26,13 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("dir")
     s.add_argument("--clusters", type=int, default=0)
     s.add_argument("--drbd", choices=["9", "8.4"], default="9")
-    s.add_argument("--base-port", type=int, default=0)
+    s.add_argument(
+        "--base-port",
+        type=int,
+        default=None,
+        help="fixed ports from here: a taken one is an error (default: ports recorded in the "
+        "manifest, or any; a taken one is replaced by a free one)",
+    )
 
     r = sub.add_parser("run", help="run a command on a node without SSH")
     r.add_argument("dir")
@@ -116,10 +122,14 @@ def main(argv: list[str] | None = None) -> int:
         print(lab / "manifest.json")
     elif args.cmd == "serve":
         if args.clusters and not (Path(args.dir) / "manifest.json").exists():
-            api.create_lab(args.dir, args.clusters, args.drbd, args.base_port)
-        from lab.server import serve
+            api.create_lab(args.dir, args.clusters, args.drbd, args.base_port or 0)
+        from lab.server import PortInUse, serve
 
-        asyncio.run(serve(args.dir))
+        try:
+            asyncio.run(serve(args.dir, move_taken_ports=args.base_port is None))
+        except PortInUse as e:
+            print(f"python -m lab serve: {e}", file=sys.stderr)
+            return 2
     elif args.cmd == "run":
         r = run_command(api.node(args.dir, args.node), args.command)
         sys.stdout.write(r.stdout)

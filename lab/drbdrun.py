@@ -278,7 +278,7 @@ def show(node: Node, name: str | None) -> str:
 
 
 def proc_drbd(node: Node) -> str:
-    # Header of a DRBD 8.4 module as in shared/fixtures/drbd/proc-drbd-8.4.txt.
+    # Header of a DRBD 8.4 module as in tests/fixtures/drbd/proc-drbd-8.4.txt.
     out = (
         "version: 8.4.0 (api:1/proto:86-100)\n"
         "GIT-hash: 09b6d528b3b3de50462cd7831c0a3791abc665c3 build by "

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import json
 import os
 import weakref
@@ -22,6 +23,17 @@ from lab.interpreter import Result, hang_plan, run_command
 from lab.node import Node
 
 CONTROL_POLL = 0.2
+
+
+class PortInUse(Exception):
+    """A node's fixed SSH port is taken by another program."""
+
+    def __init__(self, node: str, port: int) -> None:
+        super().__init__(
+            f"lab node {node} cannot listen on 127.0.0.1:{port}: the port is in use "
+            "(stop what uses it, choose other ports, or let the lab pick free ones)"
+        )
+        self.node, self.port = node, port
 
 
 class NodeServer:
@@ -46,6 +58,14 @@ class NodeServer:
         return asyncssh.read_private_key(path)
 
     async def start(self) -> None:
+        try:
+            await self._listen()
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE or not self.port:
+                raise
+            raise PortInUse(self.name, self.port) from exc
+
+    async def _listen(self) -> None:
         self.acceptor = await asyncssh.listen(
             host="127.0.0.1",
             port=self.port,
@@ -138,10 +158,15 @@ class NodeServer:
 
 
 class LabServer:
-    """All nodes of a lab in one asyncio process."""
+    """All nodes of a lab in one asyncio process.
 
-    def __init__(self, lab_dir: str | Path) -> None:
+    A node whose recorded port is taken listens on a free port instead when
+    MOVE_TAKEN_PORTS (the manifest then names the new one); otherwise PortInUse.
+    """
+
+    def __init__(self, lab_dir: str | Path, move_taken_ports: bool = False) -> None:
         self.dir = Path(lab_dir)
+        self.move_taken_ports = move_taken_ports
         self.manifest = api.load_manifest(self.dir)
         self.authorized = asyncssh.read_authorized_keys(str(self.dir / "authorized_keys"))
         self.nodes: dict[str, NodeServer] = {}
@@ -169,7 +194,13 @@ class LabServer:
         n.fault = fault
         n.key_changed = fault.changed_host_key
         if not fault.down:
-            await n.start()
+            try:
+                await n.start()
+            except PortInUse:
+                if not self.move_taken_ports:
+                    raise
+                n.port = 0
+                await n.start()
 
     def _write_manifest(self) -> None:
         lines = []
@@ -204,8 +235,8 @@ class LabServer:
         await asyncio.gather(*(n.stop() for n in self.nodes.values()))
 
 
-async def serve(lab_dir: str | Path) -> None:
-    server = LabServer(lab_dir)
+async def serve(lab_dir: str | Path, move_taken_ports: bool = False) -> None:
+    server = LabServer(lab_dir, move_taken_ports)
     await server.start()
     print(
         f"lab serving {len(server.nodes)} nodes; manifest: {server.dir / 'manifest.json'}",

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
 
 from portal.ldap_settings import ldap_settings
 
@@ -315,8 +316,28 @@ CELERY_BROKER_CONNECTION_TIMEOUT = 3
 if REDIS_URL:
     CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 3, "socket_timeout": 10}
 
+# Routed queues: collections on `collect`; plans, applies, alerts and the sweeper on `changes`, so
+# a long collection never delays an apply when each queue has its own workers
+# (docker-compose: worker-collect, worker-changes). A worker started without -Q consumes
+# both (the demo, tests); any number of workers on any hosts may share a queue.
+CELERY_TASK_QUEUES = (Queue("collect"), Queue("changes"))
+CELERY_TASK_DEFAULT_QUEUE = "changes"
+CELERY_TASK_ROUTES = {
+    "clusters.collect_all": {"queue": "collect"},
+    "clusters.collect": {"queue": "collect"},
+    "clusters.plan": {"queue": "changes"},
+    "clusters.apply": {"queue": "changes"},
+    "clusters.sweep_jobs": {"queue": "changes"},
+    # Alerts are short (bounded webhook/mail timeouts) and must not wait behind a round
+    # of collections; pruning history is background work.
+    "clusters.alert_deliver": {"queue": "changes"},
+    "clusters.alerts_requeue": {"queue": "changes"},
+    "clusters.history_prune": {"queue": "collect"},
+}
+
 CELERY_BEAT_SCHEDULE = {
-    # A tick no worker took within its interval is dropped: collections never pile up.
+    # A tick no worker took within its interval is dropped, and so is each cluster's
+    # collection task it queued (clusters.tasks.collect_all): nothing piles up.
     "collect-all-clusters": {
         "task": "clusters.collect_all",
         "schedule": COLLECT_INTERVAL_SECONDS,

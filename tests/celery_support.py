@@ -20,7 +20,7 @@ def start_worker(
     db_url: str,
     redis_url: str,
     log_path: Path,
-    queues: str = "celery",
+    queues: str = "collect,changes",
     pool: str = "solo",
     extra_env: dict[str, str] | None = None,
 ) -> subprocess.Popen:

@@ -28,21 +28,21 @@ def wait_for(job: Job, seconds: float = 90) -> Job:
     raise AssertionError(f"job {job.pk} still {job.state} after {seconds} s: {job.summary}")
 
 
-def plan(cluster: Cluster, user, change, description: str = "test", queue: str = "celery") -> Job:
+def plan(cluster: Cluster, user, change, description: str = "test", queue: str = "changes") -> Job:
     """Plan through the worker: the plan job collects every node and judges there."""
     job = changes.plan_create(cluster, user, change, description)
     jobs.enqueue(job, tasks.plan_job, queue=queue)
     return wait_for(job)
 
 
-def apply_job(plan_job: Job, user, queue: str = "celery") -> Job:
+def apply_job(plan_job: Job, user, queue: str = "changes") -> Job:
     """Queue the apply of a ready plan (not waited for)."""
     job = changes.apply_create(plan_job, user, reason="test change")
     jobs.enqueue(job, tasks.apply_job, queue=queue)
     return job
 
 
-def apply(plan_job: Job, user, queue: str = "celery") -> Job:
+def apply(plan_job: Job, user, queue: str = "changes") -> Job:
     return wait_for(apply_job(plan_job, user, queue))
 
 

@@ -24,10 +24,18 @@ def compose_config(*extra: str, env: dict | None = None) -> subprocess.Completed
     )
 
 
-def test_compose_file_defines_the_five_services():
+def test_compose_file_defines_the_services():
     result = compose_config("--services")
     assert result.returncode == 0, result.stderr
-    assert set(result.stdout.split()) == {"web", "worker", "beat", "redis", "postgres"}
+    services = {"web", "worker-collect", "worker-changes", "beat", "redis", "postgres"}
+    assert set(result.stdout.split()) == services
+
+
+def test_each_queue_has_its_own_worker():
+    result = compose_config()
+    assert result.returncode == 0, result.stderr
+    assert "worker -Q collect " in result.stdout
+    assert "worker -Q changes " in result.stdout
 
 
 def test_compose_refuses_to_start_without_secrets():
@@ -39,7 +47,7 @@ def test_compose_refuses_to_start_without_secrets():
 def test_every_long_running_service_but_beat_has_a_health_check():
     result = compose_config()
     assert result.returncode == 0, result.stderr
-    assert result.stdout.count("healthcheck:") == 4
+    assert result.stdout.count("healthcheck:") == 5
 
 
 def test_redis_keeps_its_queue_across_restarts():

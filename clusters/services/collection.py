@@ -1,16 +1,27 @@
-"""Collect live state from nodes and record it: snapshots, host keys, findings."""
+"""Collect live state from nodes and record it: snapshots, host keys, findings.
+
+Beat's tick creates one collection job per cluster (collections_due) and queues each as
+its own task, so any number of workers on any hosts share the clusters, and a failure
+in one cluster ends that cluster's job alone (recorded as its COLLECTION_INCOMPLETE
+finding) while every other cluster keeps its truth.
+"""
 
 import asyncio
+import logging
 import queue
 import threading
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from clusters import collect, ssh
 from clusters.models import Cluster, Job, JobEvent, Node, NodeSnapshot
 from clusters.services import history, jobs
+
+log = logging.getLogger(__name__)
 
 
 def endpoint_for(node: Node) -> ssh.NodeEndpoint:
@@ -31,6 +42,21 @@ def endpoint_for(node: Node) -> ssh.NodeEndpoint:
 def collection_create(cluster: Cluster | None, user=None) -> Job:
     """A queued collection job for one cluster, or for all clusters when None."""
     return Job.objects.create(kind=Job.Kind.COLLECT, cluster=cluster, requested_by=user)
+
+
+def collections_due(now=None) -> list[Job]:
+    """A queued collection job for every cluster that has none queued or running already,
+    so that a slow tick never piles a second collection of a cluster onto the first.
+    A job queued longer than one interval no longer counts: its task has expired."""
+    now = now or timezone.now()
+    interval = timedelta(seconds=settings.COLLECT_INTERVAL_SECONDS)
+    busy = Job.objects.filter(kind=Job.Kind.COLLECT, cluster__isnull=False).filter(
+        Q(state=Job.State.RUNNING) | Q(state=Job.State.QUEUED, created_at__gt=now - interval)
+    )
+    due = Cluster.objects.exclude(pk__in=busy.values("cluster_id")).order_by("name")
+    return Job.objects.bulk_create(
+        [Job(kind=Job.Kind.COLLECT, cluster_id=pk) for pk in due.values_list("pk", flat=True)]
+    )
 
 
 def nodes_of(job: Job) -> list[Node]:
@@ -68,20 +94,46 @@ def nodes_collect(job: Job, nodes: list[Node]) -> list[NodeSnapshot]:
 
 def collection_run(job: Job) -> Job:
     """Collect every node of the job (claimed by the caller), record snapshots and
-    progress, refresh findings."""
+    progress, refresh findings. A cluster whose collection or evaluation fails gets a
+    COLLECTION_INCOMPLETE finding; a one-cluster job then fails (the caller's failure
+    path records why), a job over several clusters goes on with the others."""
     from clusters.services.findings import findings_refresh
 
     if job.state == Job.State.QUEUED:
         jobs.job_start(job)
-    nodes = {node.pk: node for node in nodes_of(job)}
-    failed = sum(1 for s in nodes_collect(job, list(nodes.values())) if s.error)
-    for cluster in {node.cluster for node in nodes.values()}:
-        findings_refresh(cluster)
+    by_cluster: dict[Cluster, list[Node]] = {}
+    for node in nodes_of(job):
+        by_cluster.setdefault(node.cluster, []).append(node)
+    total = sum(len(nodes) for nodes in by_cluster.values())
+    failed, broken = 0, []
+    for cluster, nodes in by_cluster.items():
+        try:
+            failed += sum(1 for s in nodes_collect(job, nodes) if s.error)
+            findings_refresh(cluster)
+        except Exception as exc:
+            collection_failed(job, cluster, exc)
+            if job.cluster_id:
+                raise
+            failed, broken = failed + len(nodes), [*broken, cluster.name]
     state = Job.State.SUCCEEDED if not failed else Job.State.PARTIAL
-    if nodes and failed == len(nodes):
+    if total and failed == total:
         state = Job.State.FAILED
-    jobs.job_finish(job, state, f"{len(nodes) - failed} of {len(nodes)} nodes collected")
+    summary = f"{total - failed} of {total} nodes collected"
+    if broken:
+        summary += f"; collection failed on {', '.join(broken)}"
+    jobs.job_finish(job, state, summary)
     return job
+
+
+def collection_failed(job: Job, cluster: Cluster, exc: Exception) -> None:
+    """Record that CLUSTER's collection or evaluation failed: an event on the job and the
+    cluster's COLLECTION_INCOMPLETE finding (its other findings stay as last evaluated)."""
+    from clusters.services.findings import findings_collection_failed
+
+    reason = f"{type(exc).__name__}: {exc}"
+    log.warning("collection of cluster %s failed (job %s): %s", cluster.name, job.pk, reason)
+    jobs.job_event(job, "collect", f"{cluster.name}: {reason}", level=JobEvent.Level.ERROR)
+    findings_collection_failed(cluster, reason)
 
 
 def snapshot_clears_unknown(outcome: collect.NodeCollection) -> bool:

@@ -88,6 +88,35 @@ def evidence_nodes(finding: Finding) -> set[str]:
 
 
 @transaction.atomic
+def findings_collection_failed(cluster: Cluster, reason: str) -> Finding:
+    """The cluster could not be collected or evaluated: open (or update) its
+    COLLECTION_INCOMPLETE finding and leave its other findings as last evaluated; the
+    next complete evaluation resolves it."""
+    from clusters.compliance.catalogue import CATALOGUE, Detail
+
+    item = CATALOGUE["COLLECTION_INCOMPLETE"].finding(
+        f"cluster:{cluster.name}",
+        Detail(
+            "The cluster's collection or evaluation failed; the findings shown are "
+            "from its last complete evaluation.",
+            reason[:2000],
+        ),
+    )
+    now = timezone.now()
+    finding, _ = Finding.objects.select_for_update().get_or_create(
+        cluster=cluster,
+        code=item.code,
+        object_ref=item.object_ref,
+        resolved_at=None,
+        defaults={"first_seen": now, "last_seen": now, "severity": item.severity},
+    )
+    finding.severity, finding.title = item.severity, item.title
+    finding.details, finding.last_seen = item.details_json(), now
+    finding.save()
+    return finding
+
+
+@transaction.atomic
 def findings_store(
     cluster: Cluster, found: list, unread: dict[str, datetime | None] | None = None
 ) -> list[Finding]:

@@ -1,14 +1,15 @@
 """Start the demo lab (emulated SCST + DRBD nodes over SSH) and point the inventory at it."""
 
 import asyncio
+import os
 from pathlib import Path
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from clusters.services import labsync
 from lab import api
-from lab.server import LabServer
+from lab.server import LabServer, PortInUse
 
 
 def demo_faults(lab_dir: Path, manifest: dict) -> str:
@@ -34,7 +35,13 @@ class Command(BaseCommand):
     def add_arguments(self, parser) -> None:
         parser.add_argument("--clusters", type=int, default=3, help="node pairs to create")
         parser.add_argument("--dir", default=str(settings.VAR_DIR / "lab"), help="lab directory")
-        parser.add_argument("--base-port", type=int, default=22201, help="first SSH port (0: any)")
+        parser.add_argument(
+            "--base-port",
+            type=int,
+            default=int(os.environ.get("LAB_BASE_PORT") or 0),
+            help="first of fixed SSH ports, a taken one is an error (default: $LAB_BASE_PORT, "
+            "else free ports: a port recorded by an earlier run that is taken now moves)",
+        )
         parser.add_argument("--fresh", action="store_true", help="discard an existing lab")
         parser.add_argument(
             "--no-faults", action="store_true", help="keep every cluster healthy (no demo faults)"
@@ -50,10 +57,19 @@ class Command(BaseCommand):
                 shutil.rmtree(lab_dir)
             api.create_lab(lab_dir, clusters=options["clusters"], base_port=options["base_port"])
             self.stdout.write(f"created a lab of {options['clusters']} clusters in {lab_dir}")
-        asyncio.run(self.serve(lab_dir, created and not options["no_faults"]))
+        fixed = bool(options["base_port"])
+        try:
+            asyncio.run(self.serve(lab_dir, created and not options["no_faults"], fixed))
+        except PortInUse as exc:
+            raise CommandError(
+                f"{exc}; LAB_BASE_PORT={options['base_port']} fixes the ports: choose another "
+                "or unset it"
+                if fixed
+                else str(exc)
+            ) from exc
 
-    async def serve(self, lab_dir: Path, inject_faults: bool) -> None:
-        server = LabServer(lab_dir)
+    async def serve(self, lab_dir: Path, inject_faults: bool, fixed_ports: bool) -> None:
+        server = LabServer(lab_dir, move_taken_ports=not fixed_ports)
         await server.start()
         manifest = api.load_manifest(lab_dir)
         summary = await asyncio.to_thread(labsync.inventory_sync, manifest)
