@@ -2,6 +2,8 @@
 25 MB attribute — collection, findings, the pages and planning keep working, the value is
 shown escaped, pages stay under 1 MB, and the other cluster keeps its findings."""
 
+import re
+
 import pytest
 from django.urls import reverse
 
@@ -63,7 +65,9 @@ def test_a_hostile_value_is_a_finding_and_breaks_nothing(client, two_clusters, a
         assert response.status_code == 200, url
         page = response.content.decode()
         assert len(page) < 1_000_000
-        assert '"x' not in page.replace("&quot;x", "") or attr != "t10_vend_id"
+        # The raw value never reaches the page unescaped (CSRF tokens may hold `"x…`).
+        shown = re.sub(r'"[A-Za-z0-9]{40,}"', "", page.replace("&quot;x", ""))
+        assert '"x' not in shown or attr != "t10_vend_id"
         assert "\x00" not in page
     operator = make_user("op", Role.OPERATOR, hostile)
     plan = changes.plan_now(hostile, operator, {"kind": "enforce"}, "bring back")

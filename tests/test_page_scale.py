@@ -55,7 +55,8 @@ def test_page_queries_do_not_grow_with_the_number_of_clusters(admin_client, lab_
     at_50 = [queries(admin_client, url) for url in pages]
     assert at_50 == at_5
     page = admin_client.get(reverse("compliance")).content.decode()
-    assert page.count("SCST_NV_CACHE_ON") >= 50
+    # The first page is full (PAGE_SIZE rows) and says how many pages follow.
+    assert page.count("SCST_NV_CACHE_ON") >= 20 and "page 1 of" in page
 
 
 def test_cluster_page_queries_do_not_grow_with_the_number_of_luns(admin_client, lab_factory):
