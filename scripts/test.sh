@@ -14,4 +14,6 @@ echo "==> ruff"
 .venv/bin/ruff format --check .
 
 echo "==> pytest"
-.venv/bin/pytest -q "$@"
+# Two test processes (pytest-xdist): the suite waits on SSH, workers and browsers more
+# than it computes. Each process has its own PostgreSQL and Redis database.
+.venv/bin/pytest -q -n "${PYTEST_WORKERS:-2}" "$@"
