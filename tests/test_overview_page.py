@@ -171,3 +171,17 @@ def test_query_count_does_not_grow_with_the_number_of_clusters(
     with django_assert_max_num_queries(len(two)):
         page = client.get(url).content.decode()
     assert page.count('<tr id="cluster-') == 12
+
+
+def test_the_overview_is_paginated_worst_first(client, settings, db):
+    from clusters.models import Cluster
+    from tests.factories import make_user
+
+    settings.PAGE_SIZE = 2
+    for i in range(5):
+        Cluster.objects.create(name=f"p{i}")
+    client.force_login(make_user("root", is_superuser=True, is_staff=True))
+    first = client.get("/clusters/").content.decode()
+    assert "clusters 1–2 of 5, worst first" in first
+    last = client.get("/clusters/?page=3").content.decode()
+    assert "clusters 5–5 of 5" in last and last.count('<tr id="cluster-') == 1

@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model
+from django.core.paginator import Paginator
 from django.db.models import Prefetch, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -35,7 +36,8 @@ def _users():
 
 def people_list(request: HttpRequest) -> HttpResponse:
     people.require_people_admin(request.user)
-    return render(request, "people/people_list.html", {"people": _users()})
+    page = Paginator(_users(), settings.PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "people/people_list.html", {"people": page.object_list, "page": page})
 
 
 def person_add(request: HttpRequest) -> HttpResponse:
