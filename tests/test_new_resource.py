@@ -278,3 +278,16 @@ def test_a_resource_already_on_a_node_refuses_the_plan(wizard, lab_cluster, lab)
     plan_job = plan_through_wizard(wizard, lab_cluster)
     assert plan_job.state == Job.State.REFUSED
     assert f"{a}: {RES} already exists on the node." in plan_job.summary
+
+
+def test_a_resource_name_pacemaker_manages_is_never_brought_up_by_the_portal(
+    wizard, lab_cluster, lab
+):
+    from lab import stack
+
+    for node in node_names(lab_cluster):
+        stack.set_stack(lab.dir, node, drbd_clones={"r9": 2})  # the CIB already has it
+    plan = plan_with_disks(wizard, lab_cluster)
+    assert plan.state == Job.State.REFUSED
+    assert "Pacemaker manages DRBD r9 (ocf:linbit:drbd)" in plan.summary
+    assert "crm_resource" in plan.summary

@@ -354,6 +354,22 @@ def disk_refusals(cluster: Cluster, change: Change) -> list[str]:
     return probe.disk_size_problems(async_to_sync(probe.disk_sizes)(pairs))
 
 
+def pacemaker_interlocks(facts: ClusterFacts, resources: set[str], commands: str) -> list[str]:
+    """A DRBD resource Pacemaker manages (an ocf:linbit:drbd primitive in the CIB) has its
+    role and its up/down set by Pacemaker: the portal never runs `drbdadm primary`,
+    `secondary`, `up` or `down` on it, or it would fight the cluster manager."""
+    reasons = []
+    for node in facts.with_data():
+        for name in sorted(resources & (node.pacemaker_managed_resources or set())):
+            reasons.append(
+                f"{node.name}: Pacemaker manages DRBD {name} (ocf:linbit:drbd), so the portal "
+                f"does not run `drbdadm {commands}` on it. Do this step with the cluster "
+                f"manager (e.g. `crm_resource --resource CLONE --ban --node {node.name}` "
+                "and `--clear`), or take the resource out of Pacemaker first."
+            )
+    return reasons
+
+
 def _drbd_interlocks(facts: ClusterFacts, resources: set[str]) -> list[str]:
     reasons = []
     for node in facts.with_data():
@@ -505,6 +521,7 @@ def plan_compute(
     }
     plan.refusals = interlocks(cluster, facts, change, touched - new, holder_job)
     plan.refusals += new_resource_interlocks(cluster, facts, new, change)
+    plan.refusals += pacemaker_interlocks(facts, new, "create-md/up/primary/down")
     plan.refusals += _identity_interlocks(plan.nodes, facts)
     if plan.findings:
         plan.refusals.append("The planned configuration itself breaks safety rules (see findings).")

@@ -165,6 +165,8 @@ def _interlocks(cluster: Cluster, change: Workflow, holder_job: int | None) -> l
     reasons = changes.interlocks(cluster, facts, change, set(), holder_job)
     if isinstance(change, VerifyResource | ResyncResource | SplitBrainRecovery):
         reasons = [r for r in reasons if "drifted from what the portal last wrote" not in r]
+    if isinstance(change, SplitBrainRecovery):  # it demotes and promotes the resource
+        reasons += changes.pacemaker_interlocks(facts, {change.resource}, "secondary/primary")
     return reasons
 
 

@@ -162,3 +162,20 @@ def test_survivor_failing_to_connect_stops_with_the_survivor_serving_and_says_so
     assert survivor.role == "Primary" and "r0" in devices  # a still serves r0
     victim, _, devices = node_state(lab, b)
     assert victim.role == "Secondary" and "r0" not in devices  # clearly not serving
+
+
+def test_a_resource_pacemaker_manages_is_never_demoted_by_the_portal(lab, lab_cluster, admin):
+    from lab import stack
+
+    for node in names(lab_cluster):
+        stack.set_stack(lab.dir, node, drbd_clones={"r0": 2})
+    split(lab, lab_cluster)
+    job = workflows.plan_run(
+        workflows.plan_create(
+            lab_cluster, admin, SplitBrainRecovery("r0", names(lab_cluster)[1]), "recover"
+        )
+    )
+    assert job.state == Job.State.REFUSED
+    assert "Pacemaker manages DRBD r0 (ocf:linbit:drbd)" in job.summary
+    assert "drbdadm secondary/primary" in job.summary
+    assert not job.steps.exists()
