@@ -163,6 +163,7 @@ def test_browser_back_and_forward_move_between_steps_keeping_the_entries(
     expect(page.get_by_label("r1", exact=True)).to_be_checked()
 
     page.go_forward()
+    expect(title).to_have_text("Step 3 of 6: Device")  # each restore lands before the next
     page.go_forward()
     expect(title).to_have_text("Step 4 of 6: LUN sets and number")
     expect(page.locator("#summary-t10")).to_have_text(identity)  # the same identity
