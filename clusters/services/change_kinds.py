@@ -7,7 +7,7 @@ plan (`as_json`, with its `kind` string, which the API also speaks).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import ClassVar
 
 from django.core.exceptions import ValidationError
@@ -175,74 +175,54 @@ KINDS = {kind.kind: kind for kind in (AddLun, RemoveMappings, Revert, Enforce, R
 # clusters/services/workflows.py (they change no inventory file) ----------------------
 
 
+class NodeWorkflow:
+    """What every workflow shares: it changes no inventory and creates no resource; it is
+    stored as its kind and its fields."""
+
+    kind: ClassVar[str]
+
+    def apply_to(self, cluster: Cluster) -> None:
+        pass  # node state (sizes, roles, sync) is not in the inventory
+
+    def new_resources(self) -> set[str]:
+        return set()
+
+    def as_json(self) -> dict:
+        return {"kind": self.kind, **asdict(self)}
+
+
 @dataclass(frozen=True)
-class GrowLun:
+class GrowLun(NodeWorkflow):
     """Grow a LUN after its backing disks grew on both nodes: `drbdadm resize` on one
     node, then SCST's resync_size on every node's device."""
 
     kind: ClassVar[str] = "grow_lun"
     device: str
 
-    def apply_to(self, cluster: Cluster) -> None:
-        pass  # sizes are not in the inventory
-
-    def new_resources(self) -> set[str]:
-        return set()
-
-    def as_json(self) -> dict:
-        return {"kind": self.kind, "device": self.device}
-
 
 @dataclass(frozen=True)
-class VerifyResource:
+class VerifyResource(NodeWorkflow):
     """Online verify of a DRBD resource (`drbdadm verify RES`)."""
 
     kind: ClassVar[str] = "verify_resource"
     resource: str
 
-    def apply_to(self, cluster: Cluster) -> None:
-        pass
-
-    def new_resources(self) -> set[str]:
-        return set()
-
-    def as_json(self) -> dict:
-        return {"kind": self.kind, "resource": self.resource}
-
 
 @dataclass(frozen=True)
-class ResyncResource:
+class ResyncResource(NodeWorkflow):
     """Resync what a verify found: `drbdadm disconnect RES`, `drbdadm connect RES`."""
 
     kind: ClassVar[str] = "resync_resource"
     resource: str
 
-    def apply_to(self, cluster: Cluster) -> None:
-        pass
-
-    def new_resources(self) -> set[str]:
-        return set()
-
-    def as_json(self) -> dict:
-        return {"kind": self.kind, "resource": self.resource}
-
 
 @dataclass(frozen=True)
-class SplitBrainRecovery:
+class SplitBrainRecovery(NodeWorkflow):
     """Recover a resource from split brain: VICTIM's writes since the split are discarded."""
 
     kind: ClassVar[str] = "split_brain_recovery"
     resource: str
     victim: str
-
-    def apply_to(self, cluster: Cluster) -> None:
-        pass
-
-    def new_resources(self) -> set[str]:
-        return set()
-
-    def as_json(self) -> dict:
-        return {"kind": self.kind, "resource": self.resource, "victim": self.victim}
 
 
 Workflow = GrowLun | VerifyResource | ResyncResource | SplitBrainRecovery

@@ -32,6 +32,7 @@ from clusters.services.change_kinds import (
     Workflow,
     workflow_from_json,
 )
+from clusters.services.changes import PlanStatus
 from clusters.services.facts import cluster_facts
 
 
@@ -233,18 +234,8 @@ def plan_run(job: Job) -> Job:
     return job
 
 
-@dataclass(frozen=True)
-class WorkflowStatus:
-    code: str  # computing, refused, ready, expired, applying, applied, failed
-    text: str
-
-    @property
-    def can_apply(self) -> bool:
-        return self.code == "ready"
-
-    @property
-    def label(self) -> str:
-        return "ready to apply" if self.code == "ready" else self.code.replace("_", " ")
+# A workflow plan's status reads as a change plan's does (codes add "failed").
+WorkflowStatus = PlanStatus
 
 
 def plan_status(job: Job) -> WorkflowStatus:
