@@ -5,7 +5,9 @@
 #   (default) build, plus what the tests use: the real drbdadm parser, chromium for
 #          Playwright, OpenSSH server/client for the ForceCommand test, docker-compose to
 #          validate docker-compose.yml (no engine needed), OpenLDAP's slapd (the LDAP
-#          login tests start their own) and ldap-utils (ldapsearch, to look by hand).
+#          login tests start their own), ldap-utils (ldapsearch, to look by hand) and
+#          prometheus for promtool, which checks docs' alerting rules (its service is
+#          not started: policy-rc.d or no systemd).
 set -euo pipefail
 need=()
 command -v gcc >/dev/null || need+=(gcc)
@@ -20,6 +22,7 @@ if [ "${1:-}" != build ]; then
   command -v docker-compose >/dev/null || docker compose version >/dev/null 2>&1 || need+=(docker-compose)
   [ -x /usr/sbin/slapd ] || need+=(slapd)
   command -v ldapsearch >/dev/null || need+=(ldap-utils)
+  command -v promtool >/dev/null || need+=(prometheus)
 fi
 if [ ${#need[@]} -gt 0 ]; then
   echo "==> installing Debian packages: ${need[*]}"
