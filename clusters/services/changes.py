@@ -15,6 +15,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+import shlex
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timedelta
 
@@ -361,11 +362,16 @@ def pacemaker_interlocks(facts: ClusterFacts, resources: set[str], commands: str
     reasons = []
     for node in facts.with_data():
         for name in sorted(resources & (node.pacemaker_managed_resources or set())):
+            primitive = node.stack.drbd_primitives().get(name) if node.stack else None
+            owner = (primitive.clone or primitive.id) if primitive else name
+            ban = ["crm_resource", "--resource", owner, "--ban", "--node", node.name]
+            clear = ["crm_resource", "--resource", owner, "--clear", "--node", node.name]
             reasons.append(
-                f"{node.name}: Pacemaker manages DRBD {name} (ocf:linbit:drbd), so the portal "
-                f"does not run `drbdadm {commands}` on it. Do this step with the cluster "
-                f"manager (e.g. `crm_resource --resource CLONE --ban --node {node.name}` "
-                "and `--clear`), or take the resource out of Pacemaker first."
+                f"{node.name}: Pacemaker manages DRBD {name} (ocf:linbit:drbd, resource "
+                f"{owner}), so the portal does not run `drbdadm {commands}` on it. Do this "
+                f"step with the cluster manager: `{shlex.join(ban)}` moves {owner} off "
+                f"{node.name} and `{shlex.join(clear)}` lets it back; or take {name} out of "
+                "Pacemaker first."
             )
     return reasons
 
