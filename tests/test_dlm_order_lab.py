@@ -115,6 +115,8 @@ def test_turning_cluster_mode_on_disables_the_targets_around_the_write_on_each_n
     }
     for page in pages.values():
         assert f"Initiators lose the path through {a} meanwhile" in page
+    order = pages["plan"].split(f'id="dlm-order-{b}"')[1].split("</p>")[0]
+    assert "-disable_target" in order and target_of(lab, b) in order
     assert any("README.dlm" in w for w in client.get(f"/api/jobs/{job.pk}/").json()["warnings"])
 
 
