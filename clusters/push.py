@@ -25,6 +25,12 @@ disks Inconsistent), `drbdadm new-current-uuid --clear-bitmap RES/VOL` on one no
 makes both UpToDate without a sync (the operator confirmed the disks are new and empty);
 then `drbdadm primary RES` everywhere, and every node must be Primary, UpToDate and
 Connected before SCST is configured to export it.
+
+A node whose apply writes `cluster_mode` (a runtime set, or a device created or re-created
+with cluster_mode 1) follows SCST's README.dlm, "Startup and shutdown ordering": the
+targets exporting those devices are disabled (`scstadmin -disable_target`, read back as 0)
+before cluster_mode is written and enabled again after; a rollback keeps the same order
+and leaves them enabled as they were.
 """
 
 from __future__ import annotations
@@ -82,6 +88,10 @@ class NodeChange:
     scst_reload: bool = False
     scst_force: bool = False
     recreated_devices: list[str] = field(default_factory=list)
+    # README.dlm: (driver, target) disabled around the node's cluster_mode writes, and the
+    # live devices they export (another node must serve them meanwhile).
+    dlm_targets: list[tuple[str, str]] = field(default_factory=list)
+    dlm_paths: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -282,6 +292,41 @@ def runtime_batches(values: dict[str, str], restoring: bool) -> list[dict[str, s
     return [b for b in batches if b]
 
 
+def target_argv(action: str, driver: str, target: str) -> list[str]:
+    """`scstadmin -noprompt -enable_target|-disable_target TARGET -driver DRIVER`."""
+    return ["scstadmin", "-noprompt", f"-{action}_target", target, "-driver", driver]
+
+
+async def disable_targets(push: Push, session: ssh.NodeSession, change: NodeChange, step: str):
+    """README.dlm: the target ports are disabled before cluster_mode is written. scstadmin
+    exits 0 even when it refuses, so each target's `enabled` is read back."""
+    for driver, target in change.dlm_targets:
+        await push.run(session, target_argv("disable", driver, target), step, writes=True)
+        path = f"/sys/kernel/scst_tgt/targets/{driver}/{target}/enabled"
+        result = await push.run(session, ["cat", path], step)
+        if result.stdout.split()[:1] != ["0"]:
+            raise StepFailed(
+                session.endpoint.name,
+                step,
+                f"{driver}/{target} is still enabled after -disable_target "
+                f"({path} reads {result.stdout.strip()!r}); cluster_mode not written",
+            )
+    if change.dlm_targets:
+        await push.log(
+            session.endpoint.name,
+            step,
+            "info",
+            "targets disabled before cluster_mode is written (README.dlm): "
+            + ", ".join(t for _, t in change.dlm_targets),
+        )
+
+
+async def enable_targets(push: Push, session: ssh.NodeSession, change: NodeChange, step: str):
+    """README.dlm: the targets are enabled again once cluster_mode is written."""
+    for driver, target in change.dlm_targets:
+        await push.run(session, target_argv("enable", driver, target), step, writes=True)
+
+
 async def reload(
     push: Push,
     session: ssh.NodeSession,
@@ -328,7 +373,9 @@ async def apply_node(push: Push, session: ssh.NodeSession, change: NodeChange) -
         if posixpath.basename(live).removesuffix(".res") in change.new_drbd_resources:
             continue  # installed when the resource was created
         await install(push, session, staged_path(push.owner, live), live, "install")
+    await disable_targets(push, session, change, "apply")
     await reload(push, session, change, "apply", change.runtime_sets)
+    await enable_targets(push, session, change, "apply")
     await check_installed(push, session, change)
 
 
@@ -346,8 +393,11 @@ async def restore_node(push: Push, session: ssh.NodeSession, change: NodeChange)
         elif live not in created:  # `drbdadm down` below still needs the file
             await push.run(session, ["rm", "-f", live], "restore", writes=True)
     # Returning to the backed-up state removes what the change added, in use or not.
-    # SCST lets go of the new resource's device before it is taken down.
+    # SCST lets go of the new resource's device before it is taken down. cluster_mode
+    # goes back with the targets disabled (README.dlm), and they are enabled again even
+    # when restoring failed: a rollback must not leave a node's paths off.
     try:
+        await disable_targets(push, session, change, "restore")
         await reload(
             push,
             session,
@@ -359,7 +409,10 @@ async def restore_node(push: Push, session: ssh.NodeSession, change: NodeChange)
         )
         await restore_scst_file(push, session, existed)
     finally:
-        await remove_new_resources(push, session, change)
+        try:
+            await enable_targets(push, session, change, "restore")
+        finally:
+            await remove_new_resources(push, session, change)
 
 
 async def restore_scst_file(push: Push, session: ssh.NodeSession, existed: dict) -> None:
@@ -546,9 +599,9 @@ async def _push(job: Push, pairs) -> PushResult:
 async def _serving_elsewhere(job: Push, pairs, index: int) -> None:
     """Before a node re-creates devices, another node must serve their LUNs."""
     change = pairs[index][1]
-    if not change.recreated_devices:
+    devices = sorted(set(change.recreated_devices) | set(change.dlm_paths))
+    if not devices:
         return
-    devices = sorted(change.recreated_devices)
     reasons = []
     for other, other_change in pairs[:index] + pairs[index + 1 :]:
         problems = await job.serving(other, devices)
@@ -557,7 +610,7 @@ async def _serving_elsewhere(job: Push, pairs, index: int) -> None:
                 other_change.endpoint.name,
                 "serving",
                 "ok",
-                f"serves {', '.join(devices)} while {change.endpoint.name} re-creates them",
+                f"serves {', '.join(devices)} while {change.endpoint.name} {_pauses(change)}",
             )
             return
         reasons.append(f"{other_change.endpoint.name}: {'; '.join(problems)}")
@@ -572,7 +625,7 @@ async def _serving_elsewhere(job: Push, pairs, index: int) -> None:
                 endpoint.name,
                 "serving",
                 "ok",
-                f"serves {', '.join(devices)} while {change.endpoint.name} re-creates them",
+                f"serves {', '.join(devices)} while {change.endpoint.name} {_pauses(change)}",
             )
             return
         reasons.append(f"{endpoint.name}: {'; '.join(problems)}")
@@ -580,9 +633,17 @@ async def _serving_elsewhere(job: Push, pairs, index: int) -> None:
         change.endpoint.name,
         "serving",
         "no other node serves "
-        f"{', '.join(devices)}, so re-creating them would cut every path: "
+        f"{', '.join(devices)}, so {_pausing(change)} would cut every path: "
         + ("; ".join(reasons) or "the cluster has no other node"),
     )
+
+
+def _pauses(change: NodeChange) -> str:
+    return "re-creates them" if change.recreated_devices else "disables its targets"
+
+
+def _pausing(change: NodeChange) -> str:
+    return "re-creating them" if change.recreated_devices else "disabling its targets"
 
 
 async def _failed(

@@ -1494,8 +1494,10 @@ def store_device_attr(dev: Device, attr: str, value: str) -> str | None:
     """Write VALUE to the device's sysfs attribute as scst_vdisk.c's store functions do;
     returns the errno name of a refused write (SCST.pm prints it), None when written."""
     if attr in ("cluster_mode", "active"):
-        # vdev_sysfs_process_{cluster_mode,active}_store: kstrtol, then 0 or 1. A real
-        # cluster_mode 1 also needs the DLM (scst_pr_set_cluster_mode); the lab has none.
+        # vdev_sysfs_process_{cluster_mode,active}_store: kstrtol, then 0 or 1. Accepted
+        # with targets enabled and sessions logged in (the store suspends SCST activity
+        # around it) and without a running DLM (scst_pr_dlm_init ignores a lockspace it
+        # cannot create; lab.stack then lists no lockspace for the device).
         n = _kstrtol(value)
         if n is None or n not in (0, 1):
             return "EINVAL"

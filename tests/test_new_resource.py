@@ -289,5 +289,7 @@ def test_a_resource_name_pacemaker_manages_is_never_brought_up_by_the_portal(
         stack.set_stack(lab.dir, node, drbd_clones={"r9": 2})  # the CIB already has it
     plan = plan_with_disks(wizard, lab_cluster)
     assert plan.state == Job.State.REFUSED
-    assert "Pacemaker manages DRBD r9 (ocf:linbit:drbd)" in plan.summary
-    assert "crm_resource" in plan.summary
+    assert "Pacemaker manages DRBD r9 (ocf:linbit:drbd, resource ms_drbd_r9)" in plan.summary
+    for node in node_names(lab_cluster):
+        assert f"`crm_resource --resource ms_drbd_r9 --ban --node {node}`" in plan.summary
+        assert f"`crm_resource --resource ms_drbd_r9 --clear --node {node}`" in plan.summary

@@ -15,6 +15,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+import shlex
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timedelta
 
@@ -88,6 +89,10 @@ class NodePlan:
     scst_reload: bool = False
     scst_force: bool = False
     recreated_devices: list[str] = field(default_factory=list)
+    # README.dlm order: [driver, target] disabled around this node's cluster_mode writes,
+    # and the live devices they export (the other node serves them meanwhile).
+    dlm_targets: list[list[str]] = field(default_factory=list)
+    dlm_paths: list[str] = field(default_factory=list)
     attributes: list[AttributePlan] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
@@ -228,6 +233,76 @@ def scst_plan(plan: NodePlan, node: NodeFacts, desired: DesiredNode) -> None:
         plan.warnings.append(_path_loss_warning(node, device))
     if plan.scst_force:
         plan.warnings += _removal_warnings(node, want)
+    dlm_plan(plan, node, want)
+
+
+# --- README.dlm: targets disabled while cluster_mode is written ---------------------------
+
+
+def _runs_device(node: NodeFacts, device: str) -> bool:
+    if node.scst_live is not None:
+        return device in node.scst_live.devices
+    return node.scst_config is not None and node.scst_config.find_device(device) is not None
+
+
+def cluster_mode_writes(plan: NodePlan, node: NodeFacts, want: scst.ScstConfig) -> list[str]:
+    """Devices whose cluster_mode this node's apply writes: a runtime set of it, or a
+    device created or re-created with cluster_mode 1 (opening it joins the lockspace)."""
+    written = {d for d, values in plan.runtime_sets.items() if "cluster_mode" in values}
+    for handler in want.handlers.values():
+        for name, device in handler.devices.items():
+            created = not _runs_device(node, name) or name in plan.recreated_devices
+            if created and device.attributes.get("cluster_mode") == "1":
+                written.add(name)
+    return sorted(written)
+
+
+def _exporting(node: NodeFacts, want: scst.ScstConfig, devices: set[str]) -> set[tuple[str, str]]:
+    """(driver, target) exporting any of DEVICES now or in the planned configuration."""
+    found = {(d, t) for d, t, _g, _n, dev in node.exported_luns() if dev in devices}
+    for driver in want.drivers.values():
+        if driver.name == COPY_MANAGER_DRIVER:
+            continue
+        for target in driver.targets.values():
+            luns = [
+                *target.luns.values(),
+                *(n for g in target.groups.values() for n in g.luns.values()),
+            ]
+            if any(lun.device in devices for lun in luns):
+                found.add((driver.name, target.name))
+    return found
+
+
+def dlm_plan(plan: NodePlan, node: NodeFacts, want: scst.ScstConfig) -> None:
+    """README.dlm ("Startup and shutdown ordering"): target ports are disabled while
+    cluster_mode is written (on: configure with the ports disabled, enable them after;
+    off: disable the ports first). Only targets enabled now are disabled, and enabled again."""
+    devices = cluster_mode_writes(plan, node, want)
+    if not devices:
+        return
+    targets = sorted(
+        (d, t) for d, t in _exporting(node, want, set(devices)) if _target_enabled(node, t)
+    )
+    if not targets:
+        return
+    names = {t for _, t in targets}
+    plan.dlm_targets = [[d, t] for d, t in targets]
+    plan.dlm_paths = sorted(
+        {dev for _d, t, _g, _n, dev in node.exported_luns() if t in names and dev}
+    )
+    seeing = sorted({s.initiator_name or s.name for t, s in node.sessions() if t in names})
+    plan.warnings.append(
+        f"{node.name}: cluster_mode of {', '.join(devices)} is written, so in README.dlm's "
+        f"order the targets exporting it on {node.name} ({', '.join(sorted(names))}) are "
+        "disabled first (`scstadmin -disable_target`), cluster_mode is set, and they are "
+        "enabled again after (`scstadmin -enable_target`). Initiators lose the path through "
+        f"{node.name} meanwhile (no login is accepted, and SCST suspends I/O while "
+        "cluster_mode switches): "
+        + (f"logged in: {', '.join(seeing)}." if seeing else "no initiator is logged in.")
+        + " The other node must serve "
+        + (", ".join(plan.dlm_paths) or "them")
+        + " meanwhile (checked before the step)."
+    )
 
 
 def _path_loss_warning(node: NodeFacts, device: str) -> str:
@@ -361,11 +436,16 @@ def pacemaker_interlocks(facts: ClusterFacts, resources: set[str], commands: str
     reasons = []
     for node in facts.with_data():
         for name in sorted(resources & (node.pacemaker_managed_resources or set())):
+            primitive = node.stack.drbd_primitives().get(name) if node.stack else None
+            owner = (primitive.clone or primitive.id) if primitive else name
+            ban = ["crm_resource", "--resource", owner, "--ban", "--node", node.name]
+            clear = ["crm_resource", "--resource", owner, "--clear", "--node", node.name]
             reasons.append(
-                f"{node.name}: Pacemaker manages DRBD {name} (ocf:linbit:drbd), so the portal "
-                f"does not run `drbdadm {commands}` on it. Do this step with the cluster "
-                f"manager (e.g. `crm_resource --resource CLONE --ban --node {node.name}` "
-                "and `--clear`), or take the resource out of Pacemaker first."
+                f"{node.name}: Pacemaker manages DRBD {name} (ocf:linbit:drbd, resource "
+                f"{owner}), so the portal does not run `drbdadm {commands}` on it. Do this "
+                f"step with the cluster manager: `{shlex.join(ban)}` moves {owner} off "
+                f"{node.name} and `{shlex.join(clear)}` lets it back; or take {name} out of "
+                "Pacemaker first."
             )
     return reasons
 
@@ -788,6 +868,8 @@ def node_changes(plan: Plan, nodes: dict[str, Node]) -> list[push.NodeChange]:
             scst_reload=p.scst_reload,
             scst_force=p.scst_force,
             recreated_devices=p.recreated_devices,
+            dlm_targets=[(d, t) for d, t in p.dlm_targets],
+            dlm_paths=p.dlm_paths,
         )
         for p in plan.nodes
         if p.changes_anything

@@ -210,3 +210,29 @@ def test_config_with_force_recreates_the_device(served):
     luns = f"/sys/kernel/scst_tgt/targets/iscsi/{TARGET}/luns"
     links = served.run(NODE, f"find {luns} -type l -printf '%p\\0%l\\n'").stdout
     assert f"{luns}/0/device\0../../../../../devices/r0\n" in links  # LUN 0 is back
+
+
+def test_cluster_mode_is_written_on_a_device_in_use_and_without_a_running_dlm(served):
+    # scst_vdisk.c vdev_sysfs_process_cluster_mode_store suspends SCST activity around the
+    # write instead of refusing it while targets are enabled or sessions logged in; and
+    # scst_dlm.c scst_pr_dlm_init ignores a lockspace it cannot create (no dlm_controld).
+    from lab import stack
+
+    api.add_session(served.dir, NODE, "iqn.1998-01.com.vmware:esx1")
+    stack.set_stack(served.dir, NODE, dlm_running=False)
+    assert cat(served, ENABLED) == "1\n"
+    r = served.run(NODE, "scstadmin -noprompt -set_dev_attr r0 -attributes cluster_mode=1")
+    assert (r.exit_status, r.stderr) == (0, "")
+    assert "\t-> Done, 1 change(s) made.\n" in r.stdout
+    assert cat(served, f"{DEV}/cluster_mode") == "1\n[key]\n"
+
+
+def test_a_disabled_iscsi_target_keeps_its_logged_in_sessions(served):
+    # iscsi-scst/usr/event.c E_DISABLE_TARGET only sets tgt_enabled = 0: no new logins.
+    initiator = "iqn.1998-01.com.vmware:esx1"
+    api.add_session(served.dir, NODE, initiator)
+    served.run(NODE, f"scstadmin -noprompt -disable_target {TARGET} -driver iscsi")
+    assert cat(served, ENABLED) == "0\n"
+    node = api.node(served.dir, NODE)
+    with node.session():
+        assert initiator in node.state.scst.drivers["iscsi"][TARGET].sessions

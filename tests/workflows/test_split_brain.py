@@ -176,6 +176,7 @@ def test_a_resource_pacemaker_manages_is_never_demoted_by_the_portal(lab, lab_cl
         )
     )
     assert job.state == Job.State.REFUSED
-    assert "Pacemaker manages DRBD r0 (ocf:linbit:drbd)" in job.summary
+    assert "Pacemaker manages DRBD r0 (ocf:linbit:drbd, resource ms_drbd_r0)" in job.summary
+    assert "`crm_resource --resource ms_drbd_r0 --ban --node" in job.summary
     assert "drbdadm secondary/primary" in job.summary
     assert not job.steps.exists()
