@@ -5,7 +5,7 @@ from django.urls import reverse
 
 from clusters.models import Cluster, Finding, Membership, Role
 from clusters.selectors import cluster_overview
-from clusters.services import collection, onboarding
+from clusters.services import adoption, collection
 from lab import api
 from tests.factories import make_user
 
@@ -96,14 +96,14 @@ def test_managed_is_refused_without_a_fresh_read_of_every_node(lab, lab_cluster,
     collect(lab_cluster)
     api.set_fault(lab.dir, f"{lab_cluster.name}-b", down=True)
     lab.wait_for_faults()
-    with pytest.raises(onboarding.OnboardingError, match="fresh read of every node"):
-        onboarding.cluster_manage(lab_cluster, admin, accepted=set())
+    with pytest.raises(adoption.AdoptionError, match="fresh read of every node"):
+        adoption.cluster_manage(lab_cluster, admin, accepted=set())
     lab_cluster.refresh_from_db()
     assert lab_cluster.mode == Cluster.Mode.MONITORED
 
     api.set_fault(lab.dir, f"{lab_cluster.name}-b", down=False)
     lab.wait_for_faults()
-    onboarding.cluster_manage(lab_cluster, admin, accepted=set())
+    adoption.cluster_manage(lab_cluster, admin, accepted=set())
     lab_cluster.refresh_from_db()
     assert lab_cluster.mode == Cluster.Mode.MANAGED
 
@@ -114,7 +114,7 @@ def test_mode_page_says_why_managed_was_refused(client, lab, lab_cluster, admin)
     nodes_down(lab, lab_cluster)
     client.force_login(admin)
     page = client.post(
-        reverse("cluster-mode", args=[lab_cluster.name]), {"mode": "managed"}
+        reverse("adoption-mode", args=[lab_cluster.name]), {"mode": "managed"}
     ).content.decode()
     assert "fresh read of every node" in page
     lab_cluster.refresh_from_db()
