@@ -816,7 +816,7 @@ def cmd_drbdadm(node: Node, args: list[str]) -> Result:
     if cmd not in DRBDADM_COMMANDS:
         return Result(f"drbdadm: Unknown command '{cmd}'\n", "", 1)
     try:
-        cfg = drbdconf.parse_config(config, node)
+        cfg = drbdconf.parse_config(config, node, node.info.drbd_version)
     except drbdconf.ParseError as e:
         return Result("", e.text, e.code)
     if cmd == "dump":

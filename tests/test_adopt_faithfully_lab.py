@@ -6,11 +6,13 @@ from django.urls import reverse
 from clusters.models import Cluster, DrbdResource, Finding, Membership, Role, ScstDevice
 from clusters.services import adoption, collection, hostkeys
 from lab import api
+from lab.interpreter import run_command
 from tests.factories import make_user
 
-# A DRBD 8.4 resource as an admin wrote it: 8.4's crm-fence-peer.sh and
-# after-resync-target unfence, no node-id, tuning in net/disk, a split-brain notifier and
-# startup timeouts. fencing sits in net, where the lab's drbdadm (9.22) reads it.
+# A DRBD 8.4 resource as an admin wrote it (DRBD 8.4 User's Guide): fencing in disk,
+# 8.4's crm-fence-peer.sh and after-resync-target unfence, no node-id, tuning in net/disk,
+# a split-brain notifier and startup timeouts. The lab's 8.4 nodes read it as drbdadm
+# 8.4 does (tests/lab/test_drbd84_layout.py compares with the real drbdadm-84).
 RES_84 = """resource {res} {{
   net {{
     protocol C;
@@ -18,12 +20,12 @@ RES_84 = """resource {res} {{
     after-sb-0pri discard-zero-changes;
     after-sb-1pri discard-secondary;
     after-sb-2pri disconnect;
-    fencing resource-and-stonith;
     max-buffers 8000;
     ping-timeout 10;
   }}
   disk {{
     resync-rate 100M;
+    fencing resource-and-stonith;
   }}
   handlers {{
     fence-peer "/usr/lib/drbd/crm-fence-peer.sh";
@@ -99,11 +101,32 @@ def test_import_of_a_drbd84_cluster_with_fencing_and_handlers_has_no_drift(lab_f
     adoption.inventory_adopt(cluster, admin)
     r0 = DrbdResource.objects.get(cluster=cluster, name="r0")
     assert r0.options["handlers"]["fence-peer"] == "/usr/lib/drbd/crm-fence-peer.sh"
-    assert r0.options["net"]["fencing"] == "resource-and-stonith"
+    assert r0.options["disk"]["fencing"] == "resource-and-stonith"
+    assert "fencing" not in r0.options["net"]
     assert r0.options["startup"] == {"wfc-timeout": "30", "degr-wfc-timeout": "60"}
     collection.collection_run(collection.collection_create(cluster, admin))
     codes = open_codes(cluster)
-    assert not codes & {"DRIFT_DRBD", "DRIFT_SCST"}, codes
+    assert not codes & {"DRIFT_DRBD", "DRIFT_SCST", "DRBD_FENCING"}, codes
+
+
+def test_drbd84_fencing_is_judged_where_drbd84_keeps_it(lab_factory, admin):
+    """8.4 runs fencing as a disk option: a node adjusted to resource-only is reported,
+    with the volume it was read from, and as drift from the imported inventory."""
+    lab = lab_factory(1, "8.4")
+    write_84_files(lab)
+    cluster = register(lab, admin, "8.4")
+    adoption.inventory_adopt(cluster, admin)
+    node_b = api.node(lab.dir, f"{cluster.name}-b")
+    res = node_b.host_path("/etc/drbd.d/r0.res")
+    res.write_text(res.read_text().replace("fencing resource-and-stonith", "fencing resource-only"))
+    assert run_command(node_b, "drbdadm adjust r0").exit_status == 0
+    collection.collection_run(collection.collection_create(cluster, admin))
+    finding = Finding.objects.get(cluster=cluster, code="DRBD_FENCING", resolved_at=None)
+    assert [(d["node"], d["text"]) for d in finding.details] == [
+        (node_b.name, "fencing is resource-only")
+    ]
+    assert "volume 0" in finding.details[0]["evidence"]
+    assert "DRIFT_DRBD" in open_codes(cluster)
 
 
 def test_imported_options_are_what_the_next_apply_writes(lab_factory, admin):
