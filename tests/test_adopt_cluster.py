@@ -4,7 +4,7 @@ import pytest
 from django.urls import reverse
 
 from clusters.desired import desired_cluster
-from clusters.models import Cluster, Finding, Membership, Role, ScstDevice
+from clusters.models import Cluster, Finding, Job, Membership, Role, ScstDevice
 from clusters.services import adoption, collection
 from lab import api
 from tests.factories import make_user
@@ -121,8 +121,8 @@ def test_foreign_resource_file_keeps_the_cluster_monitored(lab, admin):
     approve_keys_and_collect(cluster, admin)
     adoption.inventory_adopt(cluster, admin)
     assert "FOREIGN_DRBD_FILE" in open_codes(cluster)
-    with pytest.raises(adoption.AdoptionError, match="owned by another tool"):
-        adoption.cluster_manage(cluster, admin, accepted=set())
+    job = adoption.manage_now(cluster, admin, accepted=set())
+    assert job.state == Job.State.REFUSED and "owned by another tool" in job.summary
     cluster.refresh_from_db()
     assert cluster.mode == Cluster.Mode.MONITORED
 
@@ -134,9 +134,10 @@ def test_switch_to_managed_needs_a_decision_for_every_drift(lab, admin):
     api.set_device_attr(lab.dir, f"{cluster.name}-a", "r0", "write_through", "0")
     collection.collection_run(collection.collection_create(cluster, admin))
     drift = Finding.objects.get(cluster=cluster, code="DRIFT_SCST", resolved_at=None)
-    with pytest.raises(adoption.AdoptionError, match="need your decision"):
-        adoption.cluster_manage(cluster, admin, accepted=set())
-    adoption.cluster_manage(cluster, admin, accepted={drift.pk})
+    job = adoption.manage_now(cluster, admin, accepted=set())
+    assert job.state == Job.State.REFUSED and "need your decision" in job.summary
+    assert drift.object_ref in job.summary
+    assert adoption.manage_now(cluster, admin, accepted={drift.pk}).state == Job.State.SUCCEEDED
     cluster.refresh_from_db()
     assert cluster.mode == Cluster.Mode.MANAGED
 
@@ -220,7 +221,7 @@ def test_adoption_steps_are_audited(lab, admin):
     cluster = register(lab, admin)
     approve_keys_and_collect(cluster, admin)
     adoption.inventory_adopt(cluster, admin)
-    adoption.cluster_manage(cluster, admin, accepted=set())
+    adoption.manage_now(cluster, admin, accepted=set())
     actions = list(
         AuditEntry.objects.filter(cluster=cluster).order_by("at").values_list("action", flat=True)
     )

@@ -4,6 +4,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from clusters import access, tasks
@@ -115,6 +116,8 @@ def cluster_import(request: HttpRequest, cluster: Cluster) -> HttpResponse:
 
 @access.cluster_view(Role.ADMIN)
 def cluster_mode(request: HttpRequest, cluster: Cluster) -> HttpResponse:
+    """Monitored or managed. Switching to managed is a job (every node is read first);
+    the page follows it and shows its outcome (`?job=ID`)."""
     foreign, drift = adoption.mode_switch_blockers(cluster)
     form = ModeSwitchForm(request.POST or None, drift=drift)
     if request.method == "POST" and request.POST.get("mode") == "monitored":
@@ -122,14 +125,27 @@ def cluster_mode(request: HttpRequest, cluster: Cluster) -> HttpResponse:
         messages.success(request, f"{cluster.name} is monitored: the portal will not write to it.")
         return redirect("cluster-detail", cluster.name)
     if request.method == "POST" and form.is_valid():
-        try:
-            adoption.cluster_manage(cluster, request.user, set(form.cleaned_data["accepted"]))
-        except adoption.AdoptionError as exc:
-            form.add_error(None, str(exc))
-        else:
-            messages.success(
-                request, f"{cluster.name} is managed: changes go through plan and apply."
-            )
-            return redirect("cluster-detail", cluster.name)
-    context = {"cluster": cluster, "foreign": foreign, "drift": drift, "form": form}
+        job = adoption.manage_pending(cluster)
+        if job is None:
+            accepted = set(form.cleaned_data["accepted"])
+            job = adoption.manage_create(cluster, request.user, accepted)
+            down = queue_job(request, job, tasks.manage_job)
+            if down is not None:
+                return down
+        return redirect(f"{reverse('adoption-mode', args=[cluster.name])}?job={job.pk}")
+    context = {
+        "cluster": cluster,
+        "foreign": foreign,
+        "drift": drift,
+        "form": form,
+        "switch": _switch_job(request, cluster),
+    }
     return render(request, "clusters/adoption_mode.html", context)
+
+
+def _switch_job(request: HttpRequest, cluster: Cluster) -> Job | None:
+    """The switch to managed the page follows: `?job=ID`, else one still running."""
+    job_id = request.GET.get("job", "")
+    if job_id.isdigit():
+        return Job.objects.filter(pk=job_id, cluster=cluster, kind=Job.Kind.MANAGE).first()
+    return adoption.manage_pending(cluster)

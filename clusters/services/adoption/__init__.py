@@ -25,10 +25,13 @@ from clusters.services.adoption.importing import (
     inventory_import,
 )
 from clusters.services.adoption.mode import (
-    cluster_manage,
     cluster_monitor,
-    fresh_read_problems,
+    manage_create,
+    manage_now,
+    manage_pending,
+    manage_run,
     mode_switch_blockers,
+    read_problems,
     rediscover,
 )
 from clusters.services.adoption.register import NodeInput, cluster_register
@@ -42,16 +45,19 @@ __all__ = [
     "NodeInput",
     "adoption_preview",
     "choices_needed",
-    "cluster_manage",
     "cluster_monitor",
     "cluster_register",
     "device_key",
     "discovery",
     "drbd_key",
     "drbd_options",
-    "fresh_read_problems",
     "inventory_adopt",
     "inventory_import",
+    "manage_create",
+    "manage_now",
+    "manage_pending",
+    "manage_run",
     "mode_switch_blockers",
+    "read_problems",
     "rediscover",
 ]
