@@ -31,7 +31,7 @@ def _net_options(node: NodeFacts, resource: str, option: str) -> list[tuple[str 
     found = []
     for conn in show.connections:
         value = drbd.effective_net_options(conn)[option]
-        peer = conn.peer_name or f"node-id {conn.peer_node_id}"
+        peer = conn.peer
         where = f"{SHOW_EVIDENCE} {resource}, connection to {peer}"
         if option in conn.net.values and option not in conn.net.defaults:
             found.append((value, f"{where}: {option} {value};"))

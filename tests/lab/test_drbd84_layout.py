@@ -120,16 +120,23 @@ def test_84_node_refuses_what_drbdadm_84_refuses(lab84, tmp_path, what):
     assert ours.stderr == real.stderr.replace(str(real_file), "/root/bad.res")
 
 
-def test_84_lab_runs_fencing_as_a_disk_option(lab84):
-    show = run_command(api.node(lab84, NODE), "drbdsetup show r0").stdout
-    volume_disk = show.split("volume 0 {")[1].split("connection {")[0]
-    assert "fencing" in volume_disk
-    assert "fencing" not in show.split("net {")[1]
-
-
 def test_a_drbd9_node_still_takes_fencing_in_net(tmp_path):
     lab9 = api.create_lab(tmp_path / "lab9", clusters=1)
     text = api.res_file("c001", "r0", 0, NODES)
     assert "node-id 0;" in text and "    fencing resource-and-stonith;\n  }\n  handlers" in text
     api.node(lab9, NODE).write("/root/r.res", text)
     assert run_command(api.node(lab9, NODE), "drbdadm -c /root/r.res dump").exit_status == 0
+
+
+def test_84_drbdsetup_show_has_drbdsetup_84s_layout_and_the_portal_reads_it(lab84):
+    from clusters.drbd import parse_show
+
+    text = run_command(api.node(lab84, NODE), "drbdsetup show r0").stdout
+    assert text.startswith("resource r0 {\n    options {\n    }\n    net {\n")
+    assert "    _remote_host {\n        address\t\t\tipv4 10.1.0.2:7789;\n    }\n" in text
+    assert "        address\t\t\tipv4 10.1.0.1:7789;\n        volume 0 {\n" in text
+    assert "node-id" not in text and "connection" not in text
+    (res,) = parse_show(text)
+    (volume,) = res.volumes
+    assert volume.disk_options.values == {"fencing": "resource-and-stonith"}
+    assert res.connections[0].net.values["allow-two-primaries"] == "yes"
