@@ -479,9 +479,32 @@ def resource_header(r: Resource, hostname: str) -> str:
     )
 
 
+def _global_84(opts: list[tuple[str, str]]) -> str:
+    """The global section as drbdadm 8.4 dumps it (user/v84 dump_global_info): only when
+    one of the first four is set, and with user/shared/shared_main.c's initialiser, which
+    sets cmd_timeout_medium twice (so medium starts at 600 and long at 0 and both print)."""
+    values = dict(opts)
+    minor = int(values.get("minor-count") or 0)
+    refresh = int(values.get("dialog-refresh") or 1)
+    usage = values.get("usage-count", "ask")
+    no_ip = "disable-ip-verification" in values
+    if not (minor or no_ip or refresh != 1 or usage != "ask"):
+        return ""
+    lines = ["disable-ip-verification;"] if no_ip else []
+    lines += [f"minor-count {minor};"] if minor else []
+    lines += [f"dialog-refresh {refresh};"] if refresh != 1 else []
+    lines += [f"usage-count {usage};"] if usage != "ask" else []
+    for name, start, default in (("short", 5, 5), ("medium", 600, 121), ("long", 0, 600)):
+        value = int(values.get(f"cmd-timeout-{name}") or start)
+        lines += [f"cmd-timeout-{name} {value};"] if value != default else []
+    return "global {\n" + "".join(f"    {line}\n" for line in lines) + "}\n\n"
+
+
 def dump_config(cfg: Config, hostname: str) -> str:
     out = f"# {cfg.file}\n"
-    if cfg.global_opts is not None:
+    if cfg.global_opts is not None and cfg.version == "8.4":
+        out += _global_84(cfg.global_opts)
+    elif cfg.global_opts is not None:
         out += "global {\n"
         for k, v in cfg.global_opts:
             if k in GLOBAL_NOT_DUMPED:

@@ -140,3 +140,18 @@ def test_84_drbdsetup_show_has_drbdsetup_84s_layout_and_the_portal_reads_it(lab8
     (volume,) = res.volumes
     assert volume.disk_options.values == {"fencing": "resource-and-stonith"}
     assert res.connections[0].net.values["allow-two-primaries"] == "yes"
+
+
+@needs_drbdadm_84
+def test_84_node_dumps_its_whole_config_like_drbdadm_84(lab84):
+    """`drbdadm dump` as the collector runs it: drbd.conf, Debian's global_common.conf
+    and the lab's .res files, global section included."""
+    root = lab84 / "nodes" / NODE / "root"
+    ours = run_command(api.node(lab84, NODE), "drbdadm dump")
+    real = _real(root / "etc/drbd.conf")
+    assert ours.exit_status == real.returncode == 0, real.stderr
+    expected = real.stdout.replace(f"{root}/etc/", "/etc/").replace(
+        f" on {os.uname().nodename}: ignored,", f" on {NODE}: not ignored,"
+    )
+    assert ours.stdout == expected
+    assert "global {\n" in ours.stdout
