@@ -91,6 +91,8 @@ def test_the_worker_refuses_with_a_node_down_and_switches_once_it_is_back(
     assert monitored.mode == Cluster.Mode.MONITORED
     page = client.get(location).content.decode()
     assert "Refused" in page and "fresh read of every node" in page
+    job_page = client.get(reverse("job-detail", args=[job.pk])).content.decode()
+    assert "Switch to managed" in job_page and f'mode/?job={job.pk}"' in job_page
 
     api.set_fault(lab.dir, node_b, down=False)
     lab.wait_for_faults()
