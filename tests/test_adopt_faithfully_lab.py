@@ -7,6 +7,7 @@ from clusters.models import Cluster, DrbdResource, Finding, Membership, Role, Sc
 from clusters.services import adoption, collection, hostkeys
 from lab import api
 from lab.interpreter import run_command
+from tests.drbd.support import DRBDADM_84, drbdadm_dump
 from tests.factories import make_user
 
 # A DRBD 8.4 resource as an admin wrote it (DRBD 8.4 User's Guide): fencing in disk,
@@ -130,7 +131,7 @@ def test_drbd84_fencing_is_judged_where_drbd84_keeps_it(lab_factory, admin):
     assert "DRIFT_DRBD" in open_codes(cluster)
 
 
-def test_imported_options_are_what_the_next_apply_writes(lab_factory, admin):
+def test_imported_options_are_what_the_next_apply_writes(lab_factory, admin, tmp_path):
     from clusters.desired import desired_cluster
 
     lab = lab_factory(1, "8.4")
@@ -142,6 +143,10 @@ def test_imported_options_are_what_the_next_apply_writes(lab_factory, admin):
     assert "disk {\n        resync-rate 100M;\n        fencing resource-and-stonith;" in text
     assert "after-resync-target /usr/lib/drbd/crm-unfence-peer.sh;" in text
     assert "become-primary-on" not in text  # not on the nodes, so not added
+    if DRBDADM_84.exists():  # what an 8.4 node's drbdadm reads (the apply validates it so)
+        real = drbdadm_dump(text, tmp_path, version="8.4")
+        assert real.returncode == 0, real.stderr
+        assert "fencing          resource-and-stonith;" in real.stdout.split("    disk {")[1]
 
 
 def test_import_of_two_equal_nodes_leaves_no_drift(lab, admin):
