@@ -165,12 +165,12 @@ def one_tick(clusters: int, timeout: float) -> dict:
 
 def adopt_all() -> None:
     from clusters.models import Cluster
-    from clusters.services import adopt
+    from clusters.services import adoption
     from clusters.services.facts import latest_snapshots, node_facts_for
 
     for cluster in Cluster.objects.all():
         facts = [node_facts_for(s[0]) for s in latest_snapshots(cluster).values() if s]
-        adopt.inventory_import(cluster, facts)
+        adoption.inventory_import(cluster, facts)
         cluster.mode = Cluster.Mode.MANAGED
         cluster.save(update_fields=["mode"])
 

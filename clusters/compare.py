@@ -301,7 +301,7 @@ def drbd_running_differences(node: NodeFacts, resource: str, config) -> list[str
     wanted = drbd_net_wanted(config)
     for connection in show.connections:
         running = drbd.effective_net_options(connection)
-        peer = connection.peer_name or f"node-id {connection.peer_node_id}"
+        peer = connection.peer
         for option, value in wanted.items():
             if option == "fencing" and "fencing" not in config.net:
                 continue  # DRBD 8.4 keeps fencing in disk

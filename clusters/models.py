@@ -576,6 +576,7 @@ class Job(models.Model):
         APPLY = "apply", "Apply a change"
         WORKFLOW_PLAN = "wf_plan", "Plan a workflow"
         WORKFLOW = "workflow", "Run a workflow"
+        MANAGE = "manage", "Switch to managed"
 
     class State(models.TextChoices):
         QUEUED = "queued", "Queued"

@@ -4,8 +4,8 @@ Every job task ends its job whatever happens: an exception (a soft time limit
 included) is recorded on the job by jobs.job_crashed; a process that dies outright is
 found by the sweeper, which runs on a schedule and whenever a worker process starts.
 
-Queues (settings.CELERY_TASK_ROUTES): collections on `collect`, plans, applies and the
-sweeper on `changes`, so that a long collection never delays an apply.
+Queues (settings.CELERY_TASK_ROUTES): collections on `collect`, plans, applies, switches
+to managed and the sweeper on `changes`, so that a long collection never delays an apply.
 """
 
 import functools
@@ -20,7 +20,7 @@ from clusters.models import Job
 from clusters.services import collection, jobs
 
 log = logging.getLogger(__name__)
-JOB_TASKS = {"clusters.collect", "clusters.plan", "clusters.apply"}
+JOB_TASKS = {"clusters.collect", "clusters.plan", "clusters.apply", "clusters.manage"}
 
 
 def job_task(name: str) -> Callable:
@@ -76,6 +76,15 @@ def apply_job(job: Job) -> None:
     from clusters.services import changes
 
     changes.apply_run(job)
+
+
+@job_task("clusters.manage")
+def manage_job(job: Job) -> None:
+    """Switch an adopted cluster to managed after reading every node (queued by an admin
+    from the mode page)."""
+    from clusters.services import adoption
+
+    adoption.manage_run(job)
 
 
 @shared_task(name="clusters.sweep_jobs")

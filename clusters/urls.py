@@ -1,21 +1,21 @@
 from django.urls import path
 
 from clusters import views
-from clusters.views import alerts, history, onboarding, people, reconcile, wizard
+from clusters.views import adoption, alerts, history, people, reconcile, wizard
 from clusters.views import changes as change_views
 from clusters.views import workflows as workflow_views
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("clusters/", views.cluster_list, name="cluster-list"),
-    path("add-cluster/", onboarding.cluster_add, name="cluster-add"),
+    path("add-cluster/", adoption.cluster_add, name="adoption-add"),
     path(
         "clusters/<str:cluster_name>/discover/",
-        onboarding.cluster_discover,
-        name="cluster-discover",
+        adoption.cluster_discover,
+        name="adoption-discover",
     ),
-    path("clusters/<str:cluster_name>/import/", onboarding.cluster_import, name="cluster-import"),
-    path("clusters/<str:cluster_name>/mode/", onboarding.cluster_mode, name="cluster-mode"),
+    path("clusters/<str:cluster_name>/import/", adoption.cluster_import, name="adoption-import"),
+    path("clusters/<str:cluster_name>/mode/", adoption.cluster_mode, name="adoption-mode"),
     path("clusters/<str:cluster_name>/", views.cluster_detail, name="cluster-detail"),
     path("clusters/<str:cluster_name>/collect/", views.cluster_collect, name="cluster-collect"),
     path(

@@ -75,21 +75,32 @@ class Fault:
     hang_seconds: float = 0.0  # ...this long, then runs; a shorter `timeout` kills it (124)
 
 
-def res_file(cluster: str, res: str, index: int, nodes: list[tuple[str, str]]) -> str:
+def res_file(
+    cluster: str, res: str, index: int, nodes: list[tuple[str, str]], drbd_version: str = "9"
+) -> str:
+    """The resource as an admin writes it for the nodes' DRBD version. DRBD 8.4 (User's
+    Guide 8.4, "Resource-level fencing using the Cluster Information Base"): no node-id,
+    fencing in disk, crm-fence-peer.sh with crm-unfence-peer.sh as after-resync-target."""
+    v84 = drbd_version == "8.4"
     on = ""
     for node_id, (name, addr) in enumerate(nodes):
         on += (
-            f"  on {name} {{\n    node-id {node_id};\n    device /dev/drbd{index} minor {index};\n"
+            f"  on {name} {{\n"
+            + ("" if v84 else f"    node-id {node_id};\n")
+            + f"    device /dev/drbd{index} minor {index};\n"
             f"    disk /dev/lab/{res};\n    meta-disk internal;\n"
             f"    address {addr}:{7789 + index};\n  }}\n"
         )
-    net = "".join(f"    {k} {v};\n" for k, v in NET)
-    return (
-        f"resource {res} {{\n  net {{\n{net}  }}\n  handlers {{\n"
-        '    fence-peer "/usr/lib/drbd/crm-fence-peer.9.sh";\n'
+    net = "".join(f"    {k} {v};\n" for k, v in NET if not (v84 and k == "fencing"))
+    disk = "  disk {\n    fencing resource-and-stonith;\n  }\n" if v84 else ""
+    handlers = (
+        '    fence-peer "/usr/lib/drbd/crm-fence-peer.sh";\n'
+        '    after-resync-target "/usr/lib/drbd/crm-unfence-peer.sh";\n'
+        if v84
+        else '    fence-peer "/usr/lib/drbd/crm-fence-peer.9.sh";\n'
         '    unfence-peer "/usr/lib/drbd/crm-unfence-peer.9.sh";\n'
-        f"  }}\n{on}}}\n"
     )
+    return f"resource {res} {{\n  net {{\n{net}  }}\n{disk}  handlers {{\n{handlers}  }}\n{on}}}\n"
 
 
 def _identity(cluster: str, res: str) -> dict[str, str]:
@@ -122,13 +133,18 @@ def _node_state(cluster: str, name: str, index: int, address: str, drbd: str) ->
     return st
 
 
-def _cluster_state(cluster: str, nodes: list[tuple[str, str]]) -> ClusterState:
+def _cluster_state(
+    cluster: str, nodes: list[tuple[str, str]], drbd_version: str = "9"
+) -> ClusterState:
     cs = ClusterState(
         name=cluster,
         nodes=[n for n, _ in nodes],
         node_ids={n: i for i, (n, _) in enumerate(nodes)},
         addresses=dict(nodes),
     )
+    # As `drbdadm adjust` of res_file leaves it: DRBD 8.4 keeps fencing in the disk options.
+    net = dict(NET)
+    disk = {"fencing": net.pop("fencing")} if drbd_version == "8.4" else {}
     for i, res in enumerate(RESOURCES):
         run = DrbdResourceRun(name=res)
         for name, _addr in nodes:
@@ -136,8 +152,8 @@ def _cluster_state(cluster: str, nodes: list[tuple[str, str]]) -> ClusterState:
                 role="Primary",
                 cstate="Connected",
                 volumes=[DrbdVolumeRun(volume=0, minor=i)],
-                net={**dict(NET), "_port": str(7789 + i)},
-                disk_opts={"_disk0": f"/dev/lab/{res}"},
+                net={**net, "_port": str(7789 + i)},
+                disk_opts={**disk, "_disk0": f"/dev/lab/{res}"},
             )
         cs.resources[res] = run
     return cs
@@ -178,7 +194,7 @@ def create_lab(
         ]
         cdir = lab / "clusters" / cname
         cdir.mkdir(exist_ok=True)
-        write_atomic(cdir / "cluster.json", to_json(_cluster_state(cname, nodes)))
+        write_atomic(cdir / "cluster.json", to_json(_cluster_state(cname, nodes, drbd_version)))
         centry: dict = {"name": cname, "drbd_version": drbd_version, "nodes": []}
         for i, (name, addr) in enumerate(nodes):
             ndir = lab / "nodes" / name
@@ -193,7 +209,9 @@ def create_lab(
             (root / "etc/drbd.conf").write_text(DRBD_CONF)
             (root / "etc/drbd.d/global_common.conf").write_text(global_common)
             for ri, res in enumerate(RESOURCES):
-                (root / f"etc/drbd.d/{res}.res").write_text(res_file(cname, res, ri, nodes))
+                (root / f"etc/drbd.d/{res}.res").write_text(
+                    res_file(cname, res, ri, nodes, drbd_version)
+                )
             (root / "etc/scst.conf").write_text(write_config(st, False))
             key = asyncssh.generate_private_key("ssh-ed25519", comment=name)
             key.write_private_key(ndir / "host_key")

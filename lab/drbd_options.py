@@ -141,3 +141,18 @@ HANDLERS = (
     "quorum-lost",
     "disconnected",
 )
+
+# drbdadm 8.4 (drbd-utils user/v84, run by drbdadm 9.22 when the loaded module is 8.4):
+# the keywords of CHANGEABLE_NET_OPTIONS, CHANGEABLE_DISK_OPTIONS (+ attach's size and
+# max-bio-bvecs) and resource_options_ctx in user/v84/config_flags.c. `fencing` is a disk
+# option there (DRBD 9 moved it to net); 8.4 has no transport, quorum or auto-promote.
+# Value kinds and limits are those of the 9.22 tables for the same keyword.
+_NET_9_ONLY = {"transport", "allow-remote-read", "fencing"}
+NET_84 = {k: v for k, v in NET.items() if k not in _NET_9_ONLY} | {
+    "unplug-watermark": ("num", None, (1, 131072)),
+}
+DISK_84 = {k: v for k, v in DISK.items() if k != "bitmap"} | {
+    "fencing": NET["fencing"],
+    "max-bio-bvecs": ("num", None, (0, 128)),
+}
+OPTIONS_84 = {k: OPTIONS[k] for k in ("cpu-mask", "on-no-data-accessible")}

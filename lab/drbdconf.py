@@ -1,4 +1,6 @@
-"""drbd.conf / .res files as drbdadm 9.22 reads and dumps them.
+"""drbd.conf / .res files as drbdadm 9.22 reads and dumps them, and as drbdadm 8.4 does
+on a node whose loaded module is DRBD 8.4 (version "8.4": the 8.4 keyword tables, with
+`fencing` in disk, and `become-primary-on` kept in the dump).
 
 The tokenizer and checks follow drbd-utils' drbdadm_scanner/drbdadm_parser (the
 error texts are those drbdadm 9.22 prints); the dump writer follows
@@ -97,11 +99,13 @@ class Resource:
     line: int
     hosts: list[Host] = field(default_factory=list)
     sections: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    version: str = "9"  # the drbdadm that read it: "9" (9.22) or "8.4"
 
 
 @dataclass
 class Config:
     file: str
+    version: str = "9"
     global_opts: list[tuple[str, str]] | None = None
     common: dict[str, list[tuple[str, str]]] | None = None
     resources: list[Resource] = field(default_factory=list)
@@ -195,6 +199,14 @@ _TABLES = {
     "options": drbd_options.OPTIONS,
     "startup": drbd_options.STARTUP,
 }
+_TABLES_84 = _TABLES | {
+    "net": drbd_options.NET_84,
+    "disk": drbd_options.DISK_84,
+    "options": drbd_options.OPTIONS_84,
+}
+# drbdadm 8.4's parser (user/v84/drbdadm_parser.c parse_options_d) names no keywords
+# when it meets an unknown one in net, disk or options.
+_UNKNOWN_84 = _UNKNOWN | {s: "an option keyword" for s in ("net", "disk", "options")}
 
 
 def _value_error(fname: str, s: Stmt, value: str, why: str) -> ParseError:
@@ -203,9 +215,11 @@ def _value_error(fname: str, s: Stmt, value: str, why: str) -> ParseError:
     )
 
 
-def _check_option(fname: str, s: Stmt, section: str = "net") -> tuple[str, str]:
-    """Validate one `name value;` of SECTION as drbdadm 9.22's parser does."""
+def _check_option(fname: str, s: Stmt, section: str = "net", version: str = "9") -> tuple[str, str]:
+    """Validate one `name value;` of SECTION as drbdadm 9.22's parser does (for "8.4":
+    against 8.4's keywords; bad values are still reported in 9.22's words)."""
     value = " ".join(s.args)
+    tables, unknown = (_TABLES_84, _UNKNOWN_84) if version == "8.4" else (_TABLES, _UNKNOWN)
     if section == "handlers":
         if s.name not in drbd_options.HANDLERS:
             raise ParseError(
@@ -213,13 +227,12 @@ def _check_option(fname: str, s: Stmt, section: str = "net") -> tuple[str, str]:
                 f"expected,\n\tbut got '{s.name}'\n"
             )
         return s.name, value
-    table = _TABLES.get(section)
+    table = tables.get(section)
     if table is None:
         return s.name, value
     if s.name not in table:
         raise ParseError(
-            f"{fname}:{s.line}: Parse error: '{_UNKNOWN[section]}' expected,\n"
-            f"\tbut got '{s.name}'\n"
+            f"{fname}:{s.line}: Parse error: '{unknown[section]}' expected,\n\tbut got '{s.name}'\n"
         )
     kind, allowed, limits = table[s.name]
     if kind == "bool":
@@ -248,12 +261,14 @@ def _check_option(fname: str, s: Stmt, section: str = "net") -> tuple[str, str]:
     return s.name, value
 
 
-def _options(fname: str, stmts: list[Stmt], section: str) -> list[tuple[str, str]]:
+def _options(
+    fname: str, stmts: list[Stmt], section: str, version: str = "9"
+) -> list[tuple[str, str]]:
     out = []
     for s in stmts:
         if s.block is not None:
             continue
-        out.append(_check_option(fname, s, section))
+        out.append(_check_option(fname, s, section, version))
     return out
 
 
@@ -287,10 +302,15 @@ def _address(args: list[str]) -> tuple[str, str, str]:
     return family, ip, port
 
 
-def _host(fname: str, s: Stmt) -> Host:
+def _host(fname: str, s: Stmt, version: str = "9") -> Host:
     h = Host(s.args[0] if s.args else "")
     implicit = _volume(fname, None, s.block or [])
     for st in s.block or []:
+        if version == "8.4" and st.name == "node-id":  # DRBD 8.4 has no node ids
+            raise ParseError(
+                f"{fname}:{st.line}: Parse error: 'disk | device | address | meta-disk | "
+                f"flexible-meta-disk' expected,\n\tbut got '{st.name}'\n"
+            )
         if st.name not in HOST_KEYWORDS:
             raise ParseError(
                 f"{fname}:{st.line}: Parse error: 'disk | device | address | meta-disk | "
@@ -307,16 +327,16 @@ def _host(fname: str, s: Stmt) -> Host:
     return h
 
 
-def _resource(fname: str, s: Stmt) -> Resource:
+def _resource(fname: str, s: Stmt, version: str = "9") -> Resource:
     if not s.args:
         raise ParseError(f"{fname}:{s.line}: Parse error: resource name expected\n")
-    r = Resource(name=s.args[0], file=fname, line=s.line)
+    r = Resource(name=s.args[0], file=fname, line=s.line, version=version)
     common_vols: dict[int | None, Volume] = {}
     for st in s.block or []:
         if st.name == "on":
-            r.hosts.append(_host(fname, st))
+            r.hosts.append(_host(fname, st, version))
         elif st.name in RESOURCE_SECTIONS and st.block is not None:
-            r.sections.setdefault(st.name, []).extend(_options(fname, st.block, st.name))
+            r.sections.setdefault(st.name, []).extend(_options(fname, st.block, st.name, version))
         elif st.name == "volume" and st.block is not None:
             common_vols[int(st.args[0])] = _volume(fname, int(st.args[0]), st.block)
         elif st.name in ("device", "disk", "meta-disk") and st.block is None:
@@ -328,7 +348,7 @@ def _resource(fname: str, s: Stmt) -> Resource:
             cv.disk = v.disk or cv.disk
             cv.meta_disk = v.meta_disk or cv.meta_disk
         elif st.name == "protocol":
-            r.sections.setdefault("net", []).insert(0, _check_option(fname, st, "net"))
+            r.sections.setdefault("net", []).insert(0, _check_option(fname, st, "net", version))
         elif st.name in RESOURCE_OTHER:
             continue
         else:
@@ -351,12 +371,13 @@ def _resource(fname: str, s: Stmt) -> Resource:
     return r
 
 
-def parse_config(path: str, files: Files) -> Config:
-    """Parse PATH, resolving `include`s through FILES (the node's filesystem)."""
+def parse_config(path: str, files: Files, version: str = "9") -> Config:
+    """Parse PATH, resolving `include`s through FILES (the node's filesystem), as the
+    drbdadm of DRBD VERSION ("9" or "8.4", the node's loaded module) does."""
     text = files.read(path)
     if text is None:
         raise ParseError(f"Can not open '{path}'.\n.\n", code=20)
-    cfg = Config(file=path)
+    cfg = Config(file=path, version=version)
     _parse_into(cfg, path, text, files)
     return cfg
 
@@ -377,9 +398,11 @@ def _parse_into(cfg: Config, fname: str, text: str, files: Files) -> None:
             cfg.common = {}
             for st in s.block or []:
                 if st.block is not None:
-                    cfg.common.setdefault(st.name, []).extend(_options(fname, st.block, st.name))
+                    cfg.common.setdefault(st.name, []).extend(
+                        _options(fname, st.block, st.name, cfg.version)
+                    )
         elif s.name == "resource":
-            cfg.resources.append(_resource(fname, s))
+            cfg.resources.append(_resource(fname, s, cfg.version))
         elif s.name == "skip":
             continue
         else:
@@ -435,7 +458,9 @@ def dump_resource(r: Resource, hostname: str) -> str:
             out += f"        {'address':<16} {fam} {ip}:{port};\n"
         out += "    }\n"
     for sect in SECTION_ORDER:
-        opts = [(k, v) for k, v in r.sections.get(sect, []) if k not in DROPPED]
+        # drbdadm 9 drops 8.4's become-primary-on; drbdadm 8.4 prints it.
+        dropped = DROPPED if r.version != "8.4" else set()
+        opts = [(k, v) for k, v in r.sections.get(sect, []) if k not in dropped]
         if not opts:
             continue
         out += f"    {sect} {{\n"
@@ -454,9 +479,32 @@ def resource_header(r: Resource, hostname: str) -> str:
     )
 
 
+def _global_84(opts: list[tuple[str, str]]) -> str:
+    """The global section as drbdadm 8.4 dumps it (user/v84 dump_global_info): only when
+    one of the first four is set, and with user/shared/shared_main.c's initialiser, which
+    sets cmd_timeout_medium twice (so medium starts at 600 and long at 0 and both print)."""
+    values = dict(opts)
+    minor = int(values.get("minor-count") or 0)
+    refresh = int(values.get("dialog-refresh") or 1)
+    usage = values.get("usage-count", "ask")
+    no_ip = "disable-ip-verification" in values
+    if not (minor or no_ip or refresh != 1 or usage != "ask"):
+        return ""
+    lines = ["disable-ip-verification;"] if no_ip else []
+    lines += [f"minor-count {minor};"] if minor else []
+    lines += [f"dialog-refresh {refresh};"] if refresh != 1 else []
+    lines += [f"usage-count {usage};"] if usage != "ask" else []
+    for name, start, default in (("short", 5, 5), ("medium", 600, 121), ("long", 0, 600)):
+        value = int(values.get(f"cmd-timeout-{name}") or start)
+        lines += [f"cmd-timeout-{name} {value};"] if value != default else []
+    return "global {\n" + "".join(f"    {line}\n" for line in lines) + "}\n\n"
+
+
 def dump_config(cfg: Config, hostname: str) -> str:
     out = f"# {cfg.file}\n"
-    if cfg.global_opts is not None:
+    if cfg.global_opts is not None and cfg.version == "8.4":
+        out += _global_84(cfg.global_opts)
+    elif cfg.global_opts is not None:
         out += "global {\n"
         for k, v in cfg.global_opts:
             if k in GLOBAL_NOT_DUMPED:

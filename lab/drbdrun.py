@@ -277,6 +277,99 @@ def show(node: Node, name: str | None) -> str:
     return out
 
 
+# --- drbdsetup show of DRBD 8.4 ---------------------------------------------------
+# drbd-utils user/v84/drbdsetup.c show_scmd and print_options, fields in the order of
+# user/v84/config_flags.c (resource_options, CHANGEABLE_NET_OPTIONS, attach's
+# CHANGEABLE_DISK_OPTIONS): `options`, `net`, `_remote_host`, then `_this_host` with its
+# address and volumes. A section opens whenever the kernel sends it, even when every
+# value is a default (omitted); numbers print in the field's scale (`k`, `s`) and
+# carry their unit as a comment; strings are double-quoted.
+NET_ORDER_84 = [
+    "protocol", "timeout", "max-epoch-size", "max-buffers", "unplug-watermark",
+    "connect-int", "ping-int", "sndbuf-size", "rcvbuf-size", "ko-count",
+    "allow-two-primaries", "cram-hmac-alg", "shared-secret", "after-sb-0pri",
+    "after-sb-1pri", "after-sb-2pri", "always-asbp", "rr-conflict", "ping-timeout",
+    "data-integrity-alg", "tcp-cork", "on-congestion", "congestion-fill",
+    "congestion-extents", "csums-alg", "csums-after-crash-only", "verify-alg", "use-rle",
+    "socket-check-timeout",
+]  # fmt: skip
+DISK_ORDER_84 = [
+    "size", "max-bio-bvecs", "on-io-error", "fencing", "disk-barrier", "disk-flushes",
+    "disk-drain", "md-flushes", "resync-rate", "resync-after", "al-extents", "al-updates",
+    "discard-zeroes-if-aligned", "disable-write-same", "c-plan-ahead", "c-delay-target",
+    "c-fill-target", "c-max-rate", "c-min-rate", "disk-timeout", "read-balancing",
+    "rs-discard-granularity",
+]  # fmt: skip
+UNITS_84 = {
+    "timeout": "1/10 seconds", "connect-int": "seconds", "ping-int": "seconds",
+    "sndbuf-size": "bytes", "rcvbuf-size": "bytes", "ping-timeout": "1/10 seconds",
+    "congestion-fill": "bytes", "size": "bytes", "resync-rate": "bytes/second",
+    "c-plan-ahead": "1/10 seconds", "c-delay-target": "1/10 seconds",
+    "c-fill-target": "bytes", "c-max-rate": "bytes/second", "c-min-rate": "bytes/second",
+    "disk-timeout": "1/10 seconds",
+}  # fmt: skip
+# drbd_limits.h *_SCALE other than '1': the kernel keeps these in KiB or sectors.
+SCALES_84 = {
+    "resync-rate": "k", "c-max-rate": "k", "c-min-rate": "k", "size": "s",
+    "c-fill-target": "s", "congestion-fill": "s",
+}  # fmt: skip
+STRINGS_84 = {"cram-hmac-alg", "shared-secret", "data-integrity-alg", "csums-alg", "verify-alg"}
+_BYTES = {"": 1, "s": 512, "k": 1024, "m": 1024**2, "g": 1024**3}
+
+
+def _value_84(name: str, value: str) -> str:
+    """A configured value as the 8.4 kernel hands it back (100M resync-rate: 102400k)."""
+    if name in STRINGS_84:
+        return f'"{value}"'
+    scale = SCALES_84.get(name)
+    unit = value[-1:].lower() if value[-1:].isalpha() else ""
+    if scale is None or not value.rstrip("sSkKmMgG").isdigit():
+        return value
+    default_unit = "s" if scale == "s" else "k"  # a bare number is in the field's scale
+    number = int(value.rstrip("sSkKmMgG")) * _BYTES[unit or default_unit]
+    return f"{number // _BYTES[scale]}{scale}"
+
+
+def _options_84(indent: int, section: str, values: dict[str, str], order: list[str]) -> str:
+    pad = " " * (4 * indent)
+    out = f"{pad}{section} {{\n"
+    defaults = DISK_DEFAULTS if section == "disk" else NET_DEFAULTS
+    for name in order:
+        if name not in values or defaults.get(name) == values[name]:
+            continue
+        unit = f" # {UNITS_84[name]}" if name in UNITS_84 else ""
+        out += f"{pad}    {name:<16}\t{_value_84(name, values[name])};{unit}\n"
+    return out + f"{pad}}}\n"
+
+
+def show_84(node: Node, name: str | None) -> str:
+    """`drbdsetup show` of a DRBD 8.4 node (drbd-utils user/v84 show_scmd)."""
+    pname = peer_name(node)
+    blocks = []
+    for r in running(node, name):
+        me, _peer = _sides(node, r)
+        port = me.net.get("_port", "7789")
+        net = {k: v for k, v in me.net.items() if not k.startswith("_")}
+        out = f"resource {r.name} {{\n"
+        out += _options_84(1, "options", {}, [])
+        out += _options_84(1, "net", net, NET_ORDER_84)
+        out += "    _remote_host {\n"
+        out += f"        address\t\t\tipv4 {node.cluster.addresses[pname]}:{port};\n    }}\n"
+        out += "    _this_host {\n"
+        out += f"        address\t\t\tipv4 {node.cluster.addresses[node.name]}:{port};\n"
+        for v in me.volumes:
+            disk = me.disk_opts.get(f"_disk{v.volume}", f"/dev/lab/{r.name}_{v.volume}")
+            out += f"        volume {v.volume} {{\n"
+            out += f"            device\t\t\tminor {v.minor};\n"
+            out += f'            disk\t\t\t"{disk}";\n'
+            out += "            meta-disk\t\t\tinternal;\n"
+            opts = {k: val for k, val in me.disk_opts.items() if not k.startswith("_")}
+            out += _options_84(3, "disk", opts, DISK_ORDER_84)
+            out += "        }\n"
+        blocks.append(out + "    }\n}\n")
+    return "\n".join(blocks)
+
+
 def proc_drbd(node: Node) -> str:
     # Header of a DRBD 8.4 module as in tests/fixtures/drbd/proc-drbd-8.4.txt.
     out = (

@@ -816,7 +816,7 @@ def cmd_drbdadm(node: Node, args: list[str]) -> Result:
     if cmd not in DRBDADM_COMMANDS:
         return Result(f"drbdadm: Unknown command '{cmd}'\n", "", 1)
     try:
-        cfg = drbdconf.parse_config(config, node)
+        cfg = drbdconf.parse_config(config, node, node.info.drbd_version)
     except drbdconf.ParseError as e:
         return Result("", e.text, e.code)
     if cmd == "dump":
@@ -905,6 +905,8 @@ def cmd_drbdsetup(node: Node, args: list[str]) -> Result:
             return Result(drbdrun.status_json(node, name))
         return Result(drbdrun.status_text(node, name))
     if cmd == "show":
+        if node.info.drbd_version == "8.4":  # drbdsetup-84's layout (drbd-utils user/v84)
+            return Result(drbdrun.show_84(node, name))
         return Result(drbdrun.show(node, name))
     return Result("", f"drbdsetup: unknown command '{cmd}'\n", 20)
 

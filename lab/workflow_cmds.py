@@ -73,7 +73,7 @@ def make_drbdadm(base: Callable) -> Callable:
         if cmd not in WORKFLOW_DRBDADM or not names:
             return base(node, args)
         try:
-            cfg = drbdconf.parse_config(config, node)
+            cfg = drbdconf.parse_config(config, node, node.info.drbd_version)
         except drbdconf.ParseError as e:
             return _result("", e.text, e.code)
         try:

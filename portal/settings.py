@@ -327,6 +327,7 @@ CELERY_TASK_ROUTES = {
     "clusters.collect": {"queue": "collect"},
     "clusters.plan": {"queue": "changes"},
     "clusters.apply": {"queue": "changes"},
+    "clusters.manage": {"queue": "changes"},
     "clusters.sweep_jobs": {"queue": "changes"},
     # Alerts are short (bounded webhook/mail timeouts) and must not wait behind a round
     # of collections; pruning history is background work.

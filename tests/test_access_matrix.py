@@ -74,10 +74,10 @@ RULES = {
     "host-key-approve": cluster_role("admin"),
     "compliance": anyone_logged_in(),
     "finding-mute": cluster_role("operator"),  # the sample finding is on the test cluster
-    "cluster-add": lambda p: {"anonymous": "login", "superuser": "ok"}.get(p, "denied"),
-    "cluster-discover": cluster_role("admin"),
-    "cluster-import": lambda p: "login" if p == "anonymous" else "method",  # POST only
-    "cluster-mode": cluster_role("admin"),
+    "adoption-add": lambda p: {"anonymous": "login", "superuser": "ok"}.get(p, "denied"),
+    "adoption-discover": cluster_role("admin"),
+    "adoption-import": lambda p: "login" if p == "anonymous" else "method",  # POST only
+    "adoption-mode": cluster_role("admin"),
     "job-list": anyone_logged_in(),  # each sees the jobs of their clusters: test_job_list.py
     "job-detail": cluster_role("viewer"),  # the sample job is on the test cluster
     "job-reconcile": cluster_role("viewer"),  # POSTing a reconcile plan needs operator

@@ -4,8 +4,8 @@ import pytest
 from django.urls import reverse
 
 from clusters.desired import desired_cluster
-from clusters.models import Cluster, Finding, Membership, Role, ScstDevice
-from clusters.services import collection, onboarding
+from clusters.models import Cluster, Finding, Job, Membership, Role, ScstDevice
+from clusters.services import adoption, collection
 from lab import api
 from tests.factories import make_user
 
@@ -35,10 +35,10 @@ def register(lab, admin) -> Cluster:
     """The add-cluster flow's first step, done as the form does it."""
     entry = lab.manifest["clusters"][0]
     nodes = [
-        onboarding.NodeInput(n["name"], n["host"], n["port"], "root", n["address"])
+        adoption.NodeInput(n["name"], n["host"], n["port"], "root", n["address"])
         for n in entry["nodes"]
     ]
-    cluster = onboarding.cluster_register(
+    cluster = adoption.cluster_register(
         admin, entry["name"], "9", nodes, (lab.dir / "client_key").read_text()
     )
     collection.collection_run(collection.collection_create(cluster, admin))
@@ -65,14 +65,14 @@ def test_new_cluster_is_monitored_and_waits_for_host_key_approval(lab, admin):
     for node in cluster.nodes.all():
         assert node.host_key == "" and node.pending_host_key.startswith("ssh-ed25519 ")
     assert "HOST_KEY_PENDING" in open_codes(cluster)
-    with pytest.raises(onboarding.OnboardingError, match="host key not approved"):
-        onboarding.inventory_adopt(cluster, admin)
+    with pytest.raises(adoption.AdoptionError, match="host key not approved"):
+        adoption.inventory_adopt(cluster, admin)
 
 
 def test_imported_inventory_renders_exactly_the_live_config(lab, admin):
     cluster = register(lab, admin)
     approve_keys_and_collect(cluster, admin)
-    report = onboarding.inventory_adopt(cluster, admin)
+    report = adoption.inventory_adopt(cluster, admin)
     assert report.created["SCST devices"] == 2 and report.created["targets"] == 2
     collection.collection_run(collection.collection_create(cluster, admin))
     assert open_codes(cluster) == set()  # no drift, nothing unsafe
@@ -93,7 +93,7 @@ def test_rule_breaking_cluster_is_imported_as_it_is_and_flagged(lab, admin):
         )
     cluster = register(lab, admin)
     approve_keys_and_collect(cluster, admin)
-    onboarding.inventory_adopt(cluster, admin)
+    adoption.inventory_adopt(cluster, admin)
     assert ScstDevice.objects.get(cluster=cluster, name="r0").nv_cache == 1
     collection.collection_run(collection.collection_create(cluster, admin))
     # Unsafe, but no drift. The lab's set-attr changes what runs, not /etc/scst.conf,
@@ -106,7 +106,7 @@ def test_nodes_that_differ_are_highlighted_in_discovery(lab, admin):
     api.set_device_attr(lab.dir, f"{name}-b", "r1", "write_through", "0")
     cluster = register(lab, admin)
     approve_keys_and_collect(cluster, admin)
-    found = onboarding.discovery(cluster)
+    found = adoption.discovery(cluster)
     differing = [r for r in found.rows if r["differs"]]
     assert [(r["object"], r["field"], r["values"]) for r in differing] == [
         ("r1", "write_through", ["1", "0"])
@@ -119,10 +119,10 @@ def test_foreign_resource_file_keeps_the_cluster_monitored(lab, admin):
     node.host_path("/etc/drbd.d/pvc-1.res").write_text(LINSTOR_RES)
     cluster = register(lab, admin)
     approve_keys_and_collect(cluster, admin)
-    onboarding.inventory_adopt(cluster, admin)
+    adoption.inventory_adopt(cluster, admin)
     assert "FOREIGN_DRBD_FILE" in open_codes(cluster)
-    with pytest.raises(onboarding.OnboardingError, match="owned by another tool"):
-        onboarding.cluster_manage(cluster, admin, accepted=set())
+    job = adoption.manage_now(cluster, admin, accepted=set())
+    assert job.state == Job.State.REFUSED and "owned by another tool" in job.summary
     cluster.refresh_from_db()
     assert cluster.mode == Cluster.Mode.MONITORED
 
@@ -130,13 +130,14 @@ def test_foreign_resource_file_keeps_the_cluster_monitored(lab, admin):
 def test_switch_to_managed_needs_a_decision_for_every_drift(lab, admin):
     cluster = register(lab, admin)
     approve_keys_and_collect(cluster, admin)
-    onboarding.inventory_adopt(cluster, admin)
+    adoption.inventory_adopt(cluster, admin)
     api.set_device_attr(lab.dir, f"{cluster.name}-a", "r0", "write_through", "0")
     collection.collection_run(collection.collection_create(cluster, admin))
     drift = Finding.objects.get(cluster=cluster, code="DRIFT_SCST", resolved_at=None)
-    with pytest.raises(onboarding.OnboardingError, match="need your decision"):
-        onboarding.cluster_manage(cluster, admin, accepted=set())
-    onboarding.cluster_manage(cluster, admin, accepted={drift.pk})
+    job = adoption.manage_now(cluster, admin, accepted=set())
+    assert job.state == Job.State.REFUSED and "need your decision" in job.summary
+    assert drift.object_ref in job.summary
+    assert adoption.manage_now(cluster, admin, accepted={drift.pk}).state == Job.State.SUCCEEDED
     cluster.refresh_from_db()
     assert cluster.mode == Cluster.Mode.MANAGED
 
@@ -147,7 +148,7 @@ def test_monitored_cluster_is_never_written_to(lab, admin):
 
     cluster = register(lab, admin)
     approve_keys_and_collect(cluster, admin)
-    onboarding.inventory_adopt(cluster, admin)
+    adoption.inventory_adopt(cluster, admin)
     mapping = LunMapping.objects.filter(target__cluster=cluster).first()
     change = {"kind": "remove_mappings", "mapping_ids": [mapping.pk]}
     plan = changes.plan_now(cluster, admin, change, "try")
@@ -171,7 +172,7 @@ def test_add_cluster_page_registers_and_shows_discovery(client, lab, admin):
                  f"node{i}-ssh_port": node["port"], f"node{i}-ssh_user": "root",
                  f"node{i}-drbd_address": node["address"]}  # fmt: skip
     client.force_login(admin)
-    response = client.post(reverse("cluster-add"), data, follow=True)
+    response = client.post(reverse("adoption-add"), data, follow=True)
     page = response.content.decode()
     assert "Review and approve the offered key" in page
     assert Cluster.objects.get(name=entry["name"]).mode == "monitored"
@@ -196,7 +197,7 @@ def test_adding_a_cluster_reads_its_nodes_in_a_job_not_in_the_request(
                  f"node{i}-ssh_port": node["port"], f"node{i}-ssh_user": "root",
                  f"node{i}-drbd_address": node["address"]}  # fmt: skip
     client.force_login(admin)
-    page = client.post(reverse("cluster-add"), data, follow=True).content.decode()
+    page = client.post(reverse("adoption-add"), data, follow=True).content.decode()
     job = Job.objects.get(kind=Job.Kind.COLLECT, cluster__name=entry["name"])
     assert queued == [job.pk] and job.state == Job.State.QUEUED
     assert f"Reading the nodes (job #{job.pk})" in page
@@ -209,7 +210,7 @@ def test_add_cluster_page_refuses_a_bad_key_and_keeps_nothing(client, admin):
         data |= {f"node{i}-name": f"n{i}", f"node{i}-address": "127.0.0.1",
                  f"node{i}-ssh_port": 2200 + i, f"node{i}-ssh_user": "root"}  # fmt: skip
     client.force_login(admin)
-    page = client.post(reverse("cluster-add"), data).content.decode()
+    page = client.post(reverse("adoption-add"), data).content.decode()
     assert "Not a usable unencrypted SSH private key" in page
     assert not Cluster.objects.filter(name="x1").exists()
 
@@ -219,8 +220,8 @@ def test_adoption_steps_are_audited(lab, admin):
 
     cluster = register(lab, admin)
     approve_keys_and_collect(cluster, admin)
-    onboarding.inventory_adopt(cluster, admin)
-    onboarding.cluster_manage(cluster, admin, accepted=set())
+    adoption.inventory_adopt(cluster, admin)
+    adoption.manage_now(cluster, admin, accepted=set())
     actions = list(
         AuditEntry.objects.filter(cluster=cluster).order_by("at").values_list("action", flat=True)
     )

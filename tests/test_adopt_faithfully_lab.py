@@ -4,13 +4,16 @@ import pytest
 from django.urls import reverse
 
 from clusters.models import Cluster, DrbdResource, Finding, Membership, Role, ScstDevice
-from clusters.services import collection, hostkeys, onboarding
+from clusters.services import adoption, collection, hostkeys
 from lab import api
+from lab.interpreter import run_command
+from tests.drbd.support import DRBDADM_84, drbdadm_dump
 from tests.factories import make_user
 
-# A DRBD 8.4 resource as an admin wrote it: 8.4's crm-fence-peer.sh and
-# after-resync-target unfence, no node-id, tuning in net/disk, a split-brain notifier and
-# startup timeouts. fencing sits in net, where the lab's drbdadm (9.22) reads it.
+# A DRBD 8.4 resource as an admin wrote it (DRBD 8.4 User's Guide): fencing in disk,
+# 8.4's crm-fence-peer.sh and after-resync-target unfence, no node-id, tuning in net/disk,
+# a split-brain notifier and startup timeouts. The lab's 8.4 nodes read it as drbdadm
+# 8.4 does (tests/lab/test_drbd84_layout.py compares with the real drbdadm-84).
 RES_84 = """resource {res} {{
   net {{
     protocol C;
@@ -18,12 +21,12 @@ RES_84 = """resource {res} {{
     after-sb-0pri discard-zero-changes;
     after-sb-1pri discard-secondary;
     after-sb-2pri disconnect;
-    fencing resource-and-stonith;
     max-buffers 8000;
     ping-timeout 10;
   }}
   disk {{
     resync-rate 100M;
+    fencing resource-and-stonith;
   }}
   handlers {{
     fence-peer "/usr/lib/drbd/crm-fence-peer.sh";
@@ -60,10 +63,10 @@ def admin(db):
 def register(lab, admin, version: str = "9") -> Cluster:
     entry = lab.manifest["clusters"][0]
     nodes = [
-        onboarding.NodeInput(n["name"], n["host"], n["port"], "root", n["address"])
+        adoption.NodeInput(n["name"], n["host"], n["port"], "root", n["address"])
         for n in entry["nodes"]
     ]
-    cluster = onboarding.cluster_register(
+    cluster = adoption.cluster_register(
         admin, entry["name"], version, nodes, (lab.dir / "client_key").read_text()
     )
     collection.collection_run(collection.collection_create(cluster, admin))
@@ -96,33 +99,59 @@ def test_import_of_a_drbd84_cluster_with_fencing_and_handlers_has_no_drift(lab_f
     lab = lab_factory(1, "8.4")
     write_84_files(lab)
     cluster = register(lab, admin, "8.4")
-    onboarding.inventory_adopt(cluster, admin)
+    adoption.inventory_adopt(cluster, admin)
     r0 = DrbdResource.objects.get(cluster=cluster, name="r0")
     assert r0.options["handlers"]["fence-peer"] == "/usr/lib/drbd/crm-fence-peer.sh"
-    assert r0.options["net"]["fencing"] == "resource-and-stonith"
+    assert r0.options["disk"]["fencing"] == "resource-and-stonith"
+    assert "fencing" not in r0.options["net"]
     assert r0.options["startup"] == {"wfc-timeout": "30", "degr-wfc-timeout": "60"}
     collection.collection_run(collection.collection_create(cluster, admin))
     codes = open_codes(cluster)
-    assert not codes & {"DRIFT_DRBD", "DRIFT_SCST"}, codes
+    assert not codes & {"DRIFT_DRBD", "DRIFT_SCST", "DRBD_FENCING"}, codes
+    assert "COLLECTION_INCOMPLETE" not in codes, codes  # drbdsetup-84's show is read too
 
 
-def test_imported_options_are_what_the_next_apply_writes(lab_factory, admin):
+def test_drbd84_fencing_is_judged_where_drbd84_keeps_it(lab_factory, admin):
+    """8.4 runs fencing as a disk option: a node adjusted to resource-only is reported,
+    with the volume it was read from, and as drift from the imported inventory."""
+    lab = lab_factory(1, "8.4")
+    write_84_files(lab)
+    cluster = register(lab, admin, "8.4")
+    adoption.inventory_adopt(cluster, admin)
+    node_b = api.node(lab.dir, f"{cluster.name}-b")
+    res = node_b.host_path("/etc/drbd.d/r0.res")
+    res.write_text(res.read_text().replace("fencing resource-and-stonith", "fencing resource-only"))
+    assert run_command(node_b, "drbdadm adjust r0").exit_status == 0
+    collection.collection_run(collection.collection_create(cluster, admin))
+    finding = Finding.objects.get(cluster=cluster, code="DRBD_FENCING", resolved_at=None)
+    assert [(d["node"], d["text"]) for d in finding.details] == [
+        (node_b.name, "fencing is resource-only")
+    ]
+    assert "volume 0" in finding.details[0]["evidence"]
+    assert "DRIFT_DRBD" in open_codes(cluster)
+
+
+def test_imported_options_are_what_the_next_apply_writes(lab_factory, admin, tmp_path):
     from clusters.desired import desired_cluster
 
     lab = lab_factory(1, "8.4")
     write_84_files(lab)
     cluster = register(lab, admin, "8.4")
-    onboarding.inventory_adopt(cluster, admin)
+    adoption.inventory_adopt(cluster, admin)
     text = desired_cluster(cluster)[f"{cluster.name}-a"].drbd_files["/etc/drbd.d/r0.res"]
     # DRBD 8.4 reads fencing in disk: the rendered file puts it there.
     assert "disk {\n        resync-rate 100M;\n        fencing resource-and-stonith;" in text
     assert "after-resync-target /usr/lib/drbd/crm-unfence-peer.sh;" in text
     assert "become-primary-on" not in text  # not on the nodes, so not added
+    if DRBDADM_84.exists():  # what an 8.4 node's drbdadm reads (the apply validates it so)
+        real = drbdadm_dump(text, tmp_path, version="8.4")
+        assert real.returncode == 0, real.stderr
+        assert "fencing          resource-and-stonith;" in real.stdout.split("    disk {")[1]
 
 
 def test_import_of_two_equal_nodes_leaves_no_drift(lab, admin):
     cluster = register(lab, admin)
-    onboarding.inventory_adopt(cluster, admin)
+    adoption.inventory_adopt(cluster, admin)
     collection.collection_run(collection.collection_create(cluster, admin))
     assert not open_codes(cluster) & {"DRIFT_DRBD", "DRIFT_SCST"}
 
@@ -131,20 +160,20 @@ def test_differing_identities_need_a_choice(lab, admin):
     name = lab.manifest["clusters"][0]["name"]
     api.set_device_attr(lab.dir, f"{name}-b", "r0", "t10_dev_id", "deadbeef-r0")
     cluster = register(lab, admin)
-    with pytest.raises(onboarding.OnboardingError, match="r0 t10_dev_id"):
-        onboarding.inventory_adopt(cluster, admin)
+    with pytest.raises(adoption.AdoptionError, match="r0 t10_dev_id"):
+        adoption.inventory_adopt(cluster, admin)
     assert not ScstDevice.objects.filter(cluster=cluster).exists()
 
-    found = onboarding.discovery(cluster)
+    found = adoption.discovery(cluster)
     row = next(r for r in found.rows if r["key"] == "device:r0:t10_dev_id")
     node_b_value = row["raw"][1]
-    preview = onboarding.adoption_preview(cluster, {row["key"]: node_b_value})
+    preview = adoption.adoption_preview(cluster, {row["key"]: node_b_value})
     assert not ScstDevice.objects.filter(cluster=cluster).exists()  # rolled back
     assert [c for c in preview.changes if c[1] == "device:r0"] == [
         (f"{name}-a", "device:r0", f"t10_dev_id is {row['raw'][0]}, inventory says deadbeef-r0")
     ]
 
-    onboarding.inventory_adopt(cluster, admin, {row["key"]: node_b_value})
+    adoption.inventory_adopt(cluster, admin, {row["key"]: node_b_value})
     assert ScstDevice.objects.get(cluster=cluster, name="r0").t10_dev_id == "deadbeef-r0"
 
 
@@ -152,9 +181,9 @@ def test_a_typed_value_is_checked_like_any_inventory_value(lab, admin):
     name = lab.manifest["clusters"][0]["name"]
     api.set_device_attr(lab.dir, f"{name}-b", "r0", "t10_dev_id", "deadbeef-r0")
     cluster = register(lab, admin)
-    with pytest.raises(onboarding.OnboardingError, match="cannot be used"):
-        onboarding.inventory_adopt(cluster, admin, {"device:r0:t10_dev_id": "bad value;rm"})
-    onboarding.inventory_adopt(cluster, admin, {"device:r0:t10_dev_id": "cafe0000-r0"})
+    with pytest.raises(adoption.AdoptionError, match="cannot be used"):
+        adoption.inventory_adopt(cluster, admin, {"device:r0:t10_dev_id": "bad value;rm"})
+    adoption.inventory_adopt(cluster, admin, {"device:r0:t10_dev_id": "cafe0000-r0"})
     assert ScstDevice.objects.get(cluster=cluster, name="r0").t10_dev_id == "cafe0000-r0"
 
 
@@ -163,8 +192,8 @@ def test_import_page_shows_each_difference_previews_and_asks_to_confirm(client, 
     api.set_device_attr(lab.dir, f"{name}-b", "r0", "t10_dev_id", "deadbeef-r0")
     cluster = register(lab, admin)
     client.force_login(admin)
-    url = reverse("cluster-import", args=[cluster.name])
-    page = client.get(reverse("cluster-discover", args=[cluster.name])).content.decode()
+    url = reverse("adoption-import", args=[cluster.name])
+    page = client.get(reverse("adoption-discover", args=[cluster.name])).content.decode()
     assert 'name="choice-device:r0:t10_dev_id"' in page
     data = {"choice-device:r0:t10_dev_id": "1", "action": "preview"}
     page = client.post(url, data).content.decode()

@@ -3,9 +3,9 @@
 import pytest
 from django.urls import reverse
 
-from clusters.models import Cluster, Finding, Membership, Role
+from clusters.models import Cluster, Finding, Job, Membership, Role
 from clusters.selectors import cluster_overview
-from clusters.services import collection, onboarding
+from clusters.services import adoption, collection
 from lab import api
 from tests.factories import make_user
 
@@ -96,14 +96,17 @@ def test_managed_is_refused_without_a_fresh_read_of_every_node(lab, lab_cluster,
     collect(lab_cluster)
     api.set_fault(lab.dir, f"{lab_cluster.name}-b", down=True)
     lab.wait_for_faults()
-    with pytest.raises(onboarding.OnboardingError, match="fresh read of every node"):
-        onboarding.cluster_manage(lab_cluster, admin, accepted=set())
+    job = adoption.manage_now(lab_cluster, admin, accepted=set())
+    assert job.state == Job.State.REFUSED
+    assert "fresh read of every node" in job.summary and f"{lab_cluster.name}-b:" in job.summary
     lab_cluster.refresh_from_db()
     assert lab_cluster.mode == Cluster.Mode.MONITORED
 
     api.set_fault(lab.dir, f"{lab_cluster.name}-b", down=False)
     lab.wait_for_faults()
-    onboarding.cluster_manage(lab_cluster, admin, accepted=set())
+    job = adoption.manage_now(lab_cluster, admin, accepted=set())
+    assert job.state == Job.State.SUCCEEDED, job.summary
+    assert job.snapshots.filter(reachable=True).count() == 2  # read by the job itself
     lab_cluster.refresh_from_db()
     assert lab_cluster.mode == Cluster.Mode.MANAGED
 
@@ -113,10 +116,12 @@ def test_mode_page_says_why_managed_was_refused(client, lab, lab_cluster, admin)
     lab_cluster.save()
     nodes_down(lab, lab_cluster)
     client.force_login(admin)
-    page = client.post(
-        reverse("cluster-mode", args=[lab_cluster.name]), {"mode": "managed"}
-    ).content.decode()
-    assert "fresh read of every node" in page
+    response = client.post(reverse("adoption-mode", args=[lab_cluster.name]), {"mode": "managed"})
+    job = Job.objects.get(cluster=lab_cluster, kind=Job.Kind.MANAGE)
+    assert response["Location"].endswith(f"/clusters/{lab_cluster.name}/mode/?job={job.pk}")
+    page = client.get(response["Location"]).content.decode()  # the task ran eagerly
+    assert 'id="switch-result"' in page and "fresh read of every node" in page
+    assert "The cluster stays monitored" in page
     lab_cluster.refresh_from_db()
     assert lab_cluster.mode == Cluster.Mode.MONITORED
 

@@ -243,7 +243,7 @@ def test_an_unreadable_pr_state_keeps_the_other_facts():
 
 def test_adoption_imports_the_iscsi_target_and_leaves_copy_manager_alone(db):
     from clusters.models import Cluster, LunMapping, Node, Target
-    from clusters.services.adopt import inventory_import
+    from clusters.services.adoption import inventory_import
 
     store = Cluster.objects.create(name="store", description="adopted")
     for i, name in enumerate(("alpha", "bravo")):

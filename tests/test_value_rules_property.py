@@ -20,7 +20,7 @@ from clusters.admin import ScstDeviceForm
 from clusters.desired import desired_cluster
 from clusters.forms import DeviceStepForm
 from clusters.models import DrbdResource, DrbdVolume, Job, Membership, Role, ScstDevice
-from clusters.services import collection, inventory, onboarding
+from clusters.services import adoption, collection, inventory
 from lab import api
 from tests import records
 from tests.factories import make_user
@@ -422,7 +422,7 @@ def test_adoption_of_a_live_t10_dev_id(adopted_lab, value):
         api.set_device_attr(lab.dir, node.name, "r0", "t10_dev_id", value)
     collection.collection_run(collection.collection_create(cluster, admin))
     with rolled_back():
-        report = onboarding.inventory_adopt(cluster, admin)
+        report = adoption.inventory_adopt(cluster, admin)
         device = ScstDevice.objects.filter(cluster=cluster, name="r0").first()
         if device is None:
             assert any(

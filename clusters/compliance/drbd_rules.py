@@ -31,13 +31,27 @@ def _net_options(node: NodeFacts, resource: str, option: str) -> list[tuple[str 
     found = []
     for conn in show.connections:
         value = drbd.effective_net_options(conn)[option]
-        peer = conn.peer_name or f"node-id {conn.peer_node_id}"
+        peer = conn.peer
         where = f"{SHOW_EVIDENCE} {resource}, connection to {peer}"
         if option in conn.net.values and option not in conn.net.defaults:
             found.append((value, f"{where}: {option} {value};"))
         else:
             found.append((value, f"{where} omits {option}: DRBD default {value}"))
     return found
+
+
+def _fencing_options(node: NodeFacts, resource: str) -> list[tuple[str | None, str]]:
+    """The running fencing policy: DRBD 8.4 keeps it in the disk options (drbdsetup show
+    prints it in each volume's `disk` block), DRBD 9 in each connection's net options."""
+    show = (node.drbd_show or {}).get(resource)
+    in_disk = [
+        (v.disk_options.values["fencing"], f"{SHOW_EVIDENCE} {resource}, volume {v.number}")
+        for v in (show.volumes if show else [])
+        if "fencing" in v.disk_options.values
+    ]
+    return [(value, f"{where}: fencing {value};") for value, where in in_disk] or _net_options(
+        node, resource, "fencing"
+    )
 
 
 def _net_rule(facts: ClusterFacts, check, option: str, required: str):
@@ -89,7 +103,7 @@ def two_primaries_off(facts: ClusterFacts):
 def fencing(facts: ClusterFacts):
     for node in facts.with_data():
         for resource in _resources(node, facts):
-            values = _net_options(node, resource, "fencing")
+            values = _fencing_options(node, resource)
             config = (node.drbd_config or {}).get(resource)
             if values[0][0] is None and config is not None:
                 values = [(config.fencing or "dont-care", f"drbdadm dump {resource}")]

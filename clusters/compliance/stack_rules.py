@@ -7,7 +7,7 @@ when the fence-peer handler exists and the cluster manager behind it can fence.
 
 from clusters import stack
 from clusters.compliance.catalogue import CRITICAL, README_DLM, UG_DUAL, Detail, rule
-from clusters.compliance.drbd_rules import _net_options, _resources
+from clusters.compliance.drbd_rules import _fencing_options, _net_options, _resources
 from clusters.compliance.scst_rules import _drbd_backed
 from clusters.facts import ClusterFacts, NodeFacts
 
@@ -177,7 +177,7 @@ def node_not_member(facts: ClusterFacts):
 
 
 def _fencing(node: NodeFacts, resource: str) -> tuple[str | None, str]:
-    values = _net_options(node, resource, "fencing")
+    values = _fencing_options(node, resource)
     for value, evidence in values:
         if value == "resource-and-stonith":
             return value, evidence

@@ -1,5 +1,10 @@
 """Parse `drbdsetup show [--show-defaults]`: the kernel's running configuration.
 
+Both layouts: DRBD 9's (`_this_host { node-id; volume … }` and one `connection` per
+peer) and DRBD 8.4's (drbd-utils user/v84/drbdsetup.c show_scmd: `net` and
+`_remote_host { address … }` at resource level, `_this_host { address …; volume … }`),
+read as one connection without a node id; 8.4 keeps `fencing` in each volume's disk.
+
 `drbdsetup show` omits options equal to their default; `--show-defaults` prints
 them followed by `# default` (drbd-utils drbdsetup.c __print_options, which also
 appends units such as `# 1/10 seconds`). A trailing `_is_default` word before the
@@ -75,9 +80,10 @@ class ShowPath:
 
 @dataclass
 class ShowConnection:
-    """`connection { _peer_node_id N; path …; _cstate …; net { … } }`."""
+    """`connection { _peer_node_id N; path …; _cstate …; net { … } }` (DRBD 9), or the
+    resource's one peer of DRBD 8.4 (no node id)."""
 
-    peer_node_id: int
+    peer_node_id: int | None
     paths: list[ShowPath] = field(default_factory=list)
     cstate: str | None = None
     standalone: bool = False
@@ -87,6 +93,16 @@ class ShowConnection:
     def peer_name(self) -> str | None:
         """The peer's host name (`_name` in net)."""
         return self.net.values.get("_name")
+
+    @property
+    def peer(self) -> str:
+        """The peer as a page names it: host name, node id, or (8.4) its address."""
+        if self.peer_name:
+            return self.peer_name
+        if self.peer_node_id is not None:
+            return f"node-id {self.peer_node_id}"
+        remote = next((p.remote_host for p in self.paths if p.remote_host), None)
+        return f"{remote.ip}:{remote.port}" if remote else "the peer"
 
 
 @dataclass
@@ -130,16 +146,35 @@ def effective_net_options(show: ShowConnection | ShowResource) -> dict[str, str]
 
 def _resource(name: str, block: list[Statement]) -> ShowResource:
     res = ShowResource(name, None)
+    peer_84: ShowConnection | None = None  # DRBD 8.4: net and _remote_host here
+    this_84: Address | None = None
     for stmt in block:
         if stmt.keyword == "options":
             res.options = _options(stmt)
         elif stmt.keyword == "_this_host":
-            res.node_id, res.volumes = _this_host(stmt)
+            res.node_id, res.volumes, this_84 = _this_host(stmt)
         elif stmt.keyword == "connection":
             res.connections.append(_connection(stmt))
+        elif stmt.keyword in ("net", "_remote_host") and stmt.block is not None:
+            peer_84 = peer_84 or ShowConnection(None)
+            if stmt.keyword == "net":
+                peer_84.net = _options(stmt)
+            else:
+                peer_84.paths = [ShowPath(None, _address_of(stmt))]
         else:
             raise DrbdConfigError(f"line {stmt.line}: unexpected '{stmt.keyword}' in resource")
+    if peer_84 is not None:
+        peer_84.paths = [ShowPath(this_84, p.remote_host) for p in peer_84.paths]
+        res.connections.append(peer_84)
     return res
+
+
+def _address_of(stmt: Statement) -> Address:
+    """The one `address AF IP:PORT;` of an 8.4 `_remote_host` block."""
+    found = [c for c in stmt.block or [] if c.keyword == "address"]
+    if len(found) != 1 or len(found) != len(stmt.block or []):
+        raise DrbdConfigError(f"line {stmt.line}: expected one 'address' in {stmt.keyword}")
+    return parse_address(found[0].args, found[0].line)
 
 
 def _options(stmt: Statement) -> ShowOptions:
@@ -171,16 +206,19 @@ def _single(stmt: Statement) -> str:
     return stmt.args[0]
 
 
-def _this_host(stmt: Statement) -> tuple[int | None, list[ShowVolume]]:
-    node_id, volumes = None, []
+def _this_host(stmt: Statement) -> tuple[int | None, list[ShowVolume], Address | None]:
+    """(node-id of DRBD 9, volumes, address of DRBD 8.4)."""
+    node_id, volumes, address = None, [], None
     for child in stmt.block or []:
         if child.keyword == "node-id":
             node_id = _number(child, _single(child))
+        elif child.keyword == "address" and child.block is None:
+            address = parse_address(child.args, child.line)
         elif child.keyword == "volume" and child.block is not None and len(child.args) == 1:
             volumes.append(_volume(_number(child, child.args[0]), child.block))
         else:
             raise DrbdConfigError(f"line {child.line}: unexpected '{child.keyword}' in _this_host")
-    return node_id, volumes
+    return node_id, volumes, address
 
 
 def _volume(number: int, block: list[Statement]) -> ShowVolume:

@@ -2,7 +2,7 @@
 
 The lab is started by the same operator on the same machine, and its manifest carries
 the host keys it generated, so pinning them here is a trusted, local decision. Nodes
-of a cluster that has no inventory yet are collected and adopted (services.adopt).
+of a cluster that has no inventory yet are collected and adopted (services.adoption).
 """
 
 from pathlib import Path
@@ -10,7 +10,7 @@ from pathlib import Path
 from django.db import transaction
 
 from clusters.models import Cluster, Node, SshCredential
-from clusters.services import adopt, collection
+from clusters.services import adoption, collection
 from clusters.services.facts import latest_snapshots, node_facts_for
 
 CREDENTIAL_NAME = "lab"
@@ -55,7 +55,7 @@ def inventory_sync(manifest: dict) -> str:
             continue
         collection.collection_run(collection.collection_create(cluster))
         facts = [node_facts_for(s[0]) for s in latest_snapshots(cluster).values() if s]
-        adopt.inventory_import(cluster, facts)
+        adoption.inventory_import(cluster, facts)
         # The inventory now renders exactly what runs, so the portal may manage it.
         cluster.mode = Cluster.Mode.MANAGED
         cluster.save(update_fields=["mode"])

@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import expect
 
 from clusters.models import Cluster, Role
-from clusters.services import collection, hostkeys, onboarding
+from clusters.services import adoption, collection, hostkeys
 from clusters.services.labsync import inventory_sync
 from lab import api
 from tests.browser.conftest import log_in
@@ -46,10 +46,10 @@ def four_clusters(transactional_db, lab_factory):
     api.set_device_attr(lab.dir, "c003-b", "r0", "t10_dev_id", "deadbeef-r0")
     entry = next(c for c in lab.manifest["clusters"] if c["name"] == "c003")
     nodes = [
-        onboarding.NodeInput(n["name"], n["host"], n["port"], "root", n["address"])
+        adoption.NodeInput(n["name"], n["host"], n["port"], "root", n["address"])
         for n in entry["nodes"]
     ]
-    adopted = onboarding.cluster_register(
+    adopted = adoption.cluster_register(
         admin, "c003", "9", nodes, (lab.dir / "client_key").read_text()
     )
     collection.collection_run(collection.collection_create(adopted, admin))

@@ -113,3 +113,51 @@ def test_connections_that_disagree_must_be_checked_one_by_one():
 def test_unexpected_show_text_is_an_error(text):
     with pytest.raises(DrbdConfigError):
         parse_show(text)
+
+
+# DRBD 8.4's layout, as drbd-utils user/v84/drbdsetup.c show_scmd and print_options print
+# it (fields in config_flags.c order, `%-16s\t%s;`, units as comments, resync-rate in
+# its `k` scale): net and the peer's address at resource level, fencing in the volume's
+# disk options. No captured sample exists (it needs an 8.4 kernel module).
+SHOW_84 = """resource r0 {
+    options {
+    }
+    net {
+        allow-two-primaries\tyes;
+        after-sb-0pri   \tdiscard-zero-changes;
+        ping-timeout    \t10; # 1/10 seconds
+    }
+    _remote_host {
+        address\t\t\tipv4 10.1.0.2:7789;
+    }
+    _this_host {
+        address\t\t\tipv4 10.1.0.1:7789;
+        volume 0 {
+            device\t\t\tminor 0;
+            disk\t\t\t"/dev/lab/r0";
+            meta-disk\t\t\tinternal;
+            disk {
+                resync-rate     \t102400k; # bytes/second
+                fencing         \tresource-and-stonith;
+            }
+        }
+    }
+}
+"""
+
+
+def test_drbd84_layout_is_one_peer_with_fencing_in_the_volume():
+    (res,) = parse_show(SHOW_84)
+    assert res.node_id is None
+    (volume,) = res.volumes
+    assert (volume.minor, volume.disk) == (0, "/dev/lab/r0")
+    assert volume.disk_options.values["fencing"] == "resource-and-stonith"
+    (conn,) = res.connections
+    assert conn.peer_node_id is None and conn.peer == "10.1.0.2:7789"
+    assert [(p.this_host, p.remote_host) for p in conn.paths] == [
+        (Address("ipv4", "10.1.0.1", 7789), Address("ipv4", "10.1.0.2", 7789))
+    ]
+    options = effective_net_options(res)
+    assert (options["allow-two-primaries"], options["protocol"]) == ("yes", "C")
+    assert options["ping-timeout"] == "10"
+    assert options["fencing"] == "dont-care"  # not a net option in 8.4: see the volume

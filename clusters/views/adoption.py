@@ -4,12 +4,13 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from clusters import access, tasks
-from clusters.forms_onboarding import ClusterAddForm, ModeSwitchForm
+from clusters.forms_adoption import ClusterAddForm, ModeSwitchForm
 from clusters.models import Cluster, Job, Role
-from clusters.services import collection, onboarding
+from clusters.services import adoption, collection
 from clusters.views.queue import queue_job
 
 
@@ -18,9 +19,9 @@ def cluster_add(request: HttpRequest) -> HttpResponse:
         raise PermissionDenied("Adding a cluster needs the admin role on all clusters.")
     form = ClusterAddForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        nodes = [onboarding.NodeInput(**f.cleaned_data) for f in form.node_forms]
+        nodes = [adoption.NodeInput(**f.cleaned_data) for f in form.node_forms]
         try:
-            cluster = onboarding.cluster_register(
+            cluster = adoption.cluster_register(
                 request.user,
                 form.cleaned_data["name"],
                 form.cleaned_data["drbd_version"],
@@ -34,9 +35,9 @@ def cluster_add(request: HttpRequest) -> HttpResponse:
             # host keys: nothing is trusted yet. The discovery page shows its progress.
             job = collection.collection_create(cluster, request.user)
             return queue_job(request, job, tasks.collect_job) or redirect(
-                "cluster-discover", cluster.name
+                "adoption-discover", cluster.name
             )
-    return render(request, "clusters/cluster_add.html", {"form": form})
+    return render(request, "clusters/adoption_add.html", {"form": form})
 
 
 @access.cluster_view(Role.ADMIN)
@@ -45,7 +46,7 @@ def cluster_discover(request: HttpRequest, cluster: Cluster) -> HttpResponse:
 
 
 def _discover_page(request, cluster, choices=None, preview=None, error="", confirm=False):
-    found = onboarding.discovery(cluster)
+    found = adoption.discovery(cluster)
     choices = choices or {}
     for row in found.rows:
         row["picked"] = _picked(row, choices)
@@ -55,7 +56,7 @@ def _discover_page(request, cluster, choices=None, preview=None, error="", confi
         "choosing": [row for row in found.rows if row["key"]],
         "nodes": cluster.nodes.all(),
         "has_inventory": cluster.devices.exists() or cluster.drbd_resources.exists(),
-        "drift": onboarding.mode_switch_blockers(cluster)[1],
+        "drift": adoption.mode_switch_blockers(cluster)[1],
         "preview": preview,
         "import_error": error,
         "ask_confirm": confirm,
@@ -63,7 +64,7 @@ def _discover_page(request, cluster, choices=None, preview=None, error="", confi
             cluster=cluster, kind=Job.Kind.COLLECT, state__in=[Job.State.QUEUED, Job.State.RUNNING]
         ).first(),
     }
-    return render(request, "clusters/cluster_discover.html", context)
+    return render(request, "clusters/adoption_discover.html", context)
 
 
 def _picked(row: dict, choices: dict[str, str]) -> dict:
@@ -80,7 +81,7 @@ def _picked(row: dict, choices: dict[str, str]) -> dict:
 def _choices(request: HttpRequest, cluster: Cluster) -> dict[str, str]:
     """{key: value} from the form: `choice-KEY` is a node's index or `value`, whose text
     is `value-KEY`. A node without the setting gives "" (absent)."""
-    rows = {row["key"]: row for row in onboarding.discovery(cluster).rows if row["key"]}
+    rows = {row["key"]: row for row in adoption.discovery(cluster).rows if row["key"]}
     choices = {}
     for key, row in rows.items():
         which = request.POST.get(f"choice-{key}", "")
@@ -97,39 +98,54 @@ def cluster_import(request: HttpRequest, cluster: Cluster) -> HttpResponse:
     choices = _choices(request, cluster)
     action = request.POST.get("action", "import")
     try:
-        preview = onboarding.adoption_preview(cluster, choices)
-    except onboarding.OnboardingError as exc:
+        preview = adoption.adoption_preview(cluster, choices)
+    except adoption.AdoptionError as exc:
         return _discover_page(request, cluster, choices, error=str(exc))
     if action != "import" or request.POST.get("confirm") != "on":
         return _discover_page(request, cluster, choices, preview, confirm=action == "import")
     try:
-        report = onboarding.inventory_adopt(cluster, request.user, choices)
-    except onboarding.OnboardingError as exc:
+        report = adoption.inventory_adopt(cluster, request.user, choices)
+    except adoption.AdoptionError as exc:
         return _discover_page(request, cluster, choices, preview, error=str(exc))
     created = ", ".join(f"{n} {what}" for what, n in report.created.items()) or "nothing"
     messages.success(request, f"Imported {created}.")
     for skipped in report.skipped:
         messages.warning(request, f"Not imported: {skipped}")
-    return redirect("cluster-mode", cluster.name)
+    return redirect("adoption-mode", cluster.name)
 
 
 @access.cluster_view(Role.ADMIN)
 def cluster_mode(request: HttpRequest, cluster: Cluster) -> HttpResponse:
-    foreign, drift = onboarding.mode_switch_blockers(cluster)
+    """Monitored or managed. Switching to managed is a job (every node is read first);
+    the page follows it and shows its outcome (`?job=ID`)."""
+    foreign, drift = adoption.mode_switch_blockers(cluster)
     form = ModeSwitchForm(request.POST or None, drift=drift)
     if request.method == "POST" and request.POST.get("mode") == "monitored":
-        onboarding.cluster_monitor(cluster, request.user)
+        adoption.cluster_monitor(cluster, request.user)
         messages.success(request, f"{cluster.name} is monitored: the portal will not write to it.")
         return redirect("cluster-detail", cluster.name)
     if request.method == "POST" and form.is_valid():
-        try:
-            onboarding.cluster_manage(cluster, request.user, set(form.cleaned_data["accepted"]))
-        except onboarding.OnboardingError as exc:
-            form.add_error(None, str(exc))
-        else:
-            messages.success(
-                request, f"{cluster.name} is managed: changes go through plan and apply."
-            )
-            return redirect("cluster-detail", cluster.name)
-    context = {"cluster": cluster, "foreign": foreign, "drift": drift, "form": form}
-    return render(request, "clusters/cluster_mode.html", context)
+        job = adoption.manage_pending(cluster)
+        if job is None:
+            accepted = set(form.cleaned_data["accepted"])
+            job = adoption.manage_create(cluster, request.user, accepted)
+            down = queue_job(request, job, tasks.manage_job)
+            if down is not None:
+                return down
+        return redirect(f"{reverse('adoption-mode', args=[cluster.name])}?job={job.pk}")
+    context = {
+        "cluster": cluster,
+        "foreign": foreign,
+        "drift": drift,
+        "form": form,
+        "switch": _switch_job(request, cluster),
+    }
+    return render(request, "clusters/adoption_mode.html", context)
+
+
+def _switch_job(request: HttpRequest, cluster: Cluster) -> Job | None:
+    """The switch to managed the page follows: `?job=ID`, else one still running."""
+    job_id = request.GET.get("job", "")
+    if job_id.isdigit():
+        return Job.objects.filter(pk=job_id, cluster=cluster, kind=Job.Kind.MANAGE).first()
+    return adoption.manage_pending(cluster)

@@ -1,17 +1,21 @@
-"""Adopt a running cluster: turn the live SCST and DRBD config of its nodes into inventory.
+"""Adoption, step 3: turn the live SCST and DRBD config of the nodes into inventory.
 
 Reads only parsed facts (from a collection); writes inventory rows in one transaction.
 What the inventory cannot model is reported, not guessed. Every row passes the same rules
 as one typed in (clusters.services.inventory); a live value the portal could not write
 back is reported with the field and the value (escaped), and that object is left out,
-so the cluster stays monitored for it (compliance reports it too).
+so the cluster stays monitored for it (compliance reports it too). Where the nodes
+differ, the admin's choices (keys from discover.device_key/drbd_key) give the value;
+a preview runs the same import in a transaction that is always rolled back.
 """
 
 from dataclasses import dataclass, field
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db import transaction
 
+from clusters import access, audit
+from clusters.drbd import DrbdConfigError
 from clusters.facts import COPY_MANAGER_DRIVER, NodeFacts
 from clusters.models import (
     Cluster,
@@ -21,10 +25,19 @@ from clusters.models import (
     InitiatorGroup,
     LunMapping,
     Node,
+    Role,
     ScstDevice,
     Target,
 )
-from clusters.services.inventory import device_validate
+from clusters.services import inventory
+from clusters.services.adoption.discover import (
+    choices_needed,
+    device_key,
+    discovery,
+    drbd_key,
+    drbd_options,
+)
+from clusters.services.adoption.errors import AdoptionError
 
 MODELLED_HANDLERS = {"vdisk_blockio", "vdisk_fileio"}
 FLAGS = ("nv_cache", "write_through", "cluster_mode", "rotational")
@@ -39,28 +52,6 @@ class AdoptionReport:
         self.created[what] = self.created.get(what, 0) + 1
 
 
-def device_key(device: str, attr: str) -> str:
-    """The choice key of a device setting where the nodes differ."""
-    return f"device:{device}:{attr}"
-
-
-def drbd_key(resource: str, section: str, option: str = "") -> str:
-    """The choice key of a DRBD setting (`protocol`, or SECTION and OPTION)."""
-    return f"drbd:{resource}:{section}" + (f":{option}" if option else "")
-
-
-def drbd_options(config) -> dict[str, dict[str, str]]:
-    """Every option section of a resource as `drbdadm dump` shows it (protocol and
-    allow-two-primaries have their own fields)."""
-    return {
-        "net": {k: v for k, v in config.net.items() if k != "allow-two-primaries"},
-        "disk": dict(config.disk),
-        "handlers": dict(config.handlers),
-        "startup": dict(config.startup),
-        "options": dict(config.options),
-    }
-
-
 def _shown(value: object) -> str:
     """A live value as it may be shown: escaped, and short."""
     text = repr(value)
@@ -71,7 +62,7 @@ def _create(obj, what: str, report: AdoptionReport):
     """Validate and save `obj`, or report why not (field and message) and return None."""
     try:
         if isinstance(obj, ScstDevice):
-            device_validate(obj)
+            inventory.device_validate(obj)
         else:
             obj.full_clean()
     except ValidationError as exc:
@@ -299,3 +290,111 @@ def _map(target, group, number, device_name, devices, report) -> None:
     where = f"LUN {number} on {target.name}"
     if _create(LunMapping(device=device, target=target, group=group, lun=number), where, report):
         report.count("LUN mappings")
+
+
+def _check_choices(choices: dict[str, str]) -> None:
+    """A typed value must be one the inventory can hold (the field's own validators)."""
+    errors = []
+    for key, value in choices.items():
+        kind, _, rest = key.partition(":")
+        attr = rest.rpartition(":")[2]
+        if kind != "device":
+            continue  # DRBD options are checked by rendering them (validate_resource)
+        if attr == "handler":
+            if value not in MODELLED_HANDLERS:
+                errors.append(f"{key}: handler {value!r} is not one the portal manages")
+            continue
+        try:
+            ScstDevice._meta.get_field(attr).clean(value, None)
+        except (ValidationError, FieldDoesNotExist) as exc:
+            errors.append(f"{key}: {'; '.join(getattr(exc, 'messages', [str(exc)]))}")
+    if errors:
+        raise AdoptionError("These chosen values cannot be used: " + "; ".join(errors))
+
+
+@dataclass
+class AdoptionPreview:
+    """What an import with these choices would store, and what the first apply after
+    switching to managed would change on each node (the drift it would leave)."""
+
+    inventory: dict
+    changes: list[tuple[str, str, str]]  # (node, object, what the apply would change)
+    report: AdoptionReport
+    problems: list[str] = field(default_factory=list)
+
+
+class _DryRun(Exception):
+    """Rolls the preview's import back."""
+
+
+def adoption_preview(cluster: Cluster, choices: dict[str, str]) -> AdoptionPreview:
+    """Import inside a transaction that is always rolled back, render it, compare it."""
+    from clusters.compliance import drift_rules
+    from clusters.desired import desired_cluster
+    from clusters.services.facts import cluster_facts
+
+    if cluster.devices.exists() or cluster.drbd_resources.exists():
+        raise AdoptionError(f"{cluster.name} already has an inventory; use re-discovery.")
+    found = discovery(cluster)
+    if found.problems:
+        raise AdoptionError("Cannot import yet: " + "; ".join(found.problems))
+    _check_choices(choices)
+    preview = None
+    try:
+        with transaction.atomic():
+            report = inventory_import(cluster, found.nodes, choices)
+            try:
+                desired_cluster(cluster)
+            except DrbdConfigError as exc:
+                preview = AdoptionPreview({}, [], report, [f"cannot render: {exc}"])
+                raise _DryRun from exc
+            facts = cluster_facts(cluster)
+            drift = [*drift_rules.scst_drift(facts), *drift_rules.drbd_drift(facts)]
+            changes = [
+                (d.node or "", item.object_ref.rpartition("@")[0] or item.object_ref, d.text)
+                for item in drift
+                for d in item.details
+            ]
+            preview = AdoptionPreview(inventory.inventory_export(cluster), changes, report)
+            raise _DryRun
+    except _DryRun:
+        pass
+    return preview
+
+
+def inventory_adopt(
+    cluster: Cluster, user, choices: dict[str, str] | None = None
+) -> AdoptionReport:
+    """Import the discovered config into an empty inventory, then judge it again.
+
+    Where the nodes differ the admin chooses (node A's, node B's, or a typed value):
+    nothing is taken from one node silently.
+    """
+    from clusters.desired import desired_cluster
+    from clusters.services.findings import findings_refresh
+
+    choices = choices or {}
+    access.require_role(user, cluster, Role.ADMIN)
+    if cluster.devices.exists() or cluster.drbd_resources.exists():
+        raise AdoptionError(f"{cluster.name} already has an inventory; use re-discovery.")
+    found = discovery(cluster)
+    if found.problems:
+        raise AdoptionError("Cannot import yet: " + "; ".join(found.problems))
+    needed = choices_needed(found, choices)
+    if needed:
+        raise AdoptionError(
+            f"The nodes differ in {len(needed)} setting(s); choose node A's, node B's or a "
+            "value for each: "
+            + "; ".join(f"{r['object']} {r['field']} ({' / '.join(r['values'])})" for r in needed)
+        )
+    _check_choices(choices)
+    with transaction.atomic():
+        report = inventory_import(cluster, found.nodes, choices)
+        try:
+            desired_cluster(cluster)
+        except DrbdConfigError as exc:  # raised inside atomic(): nothing is kept
+            raise AdoptionError(f"The imported DRBD options cannot be rendered: {exc}") from exc
+        after = inventory.inventory_export(cluster)
+        audit.record(user, audit.Action.ADOPT, cluster, after={**after, "choices": choices})
+    findings_refresh(cluster)
+    return report
