@@ -6,6 +6,7 @@ or on every cluster when its cluster is empty; superusers are admins everywhere.
 
 from collections.abc import Callable
 from functools import wraps
+from typing import Any, Protocol, cast
 
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
@@ -64,6 +65,16 @@ def visible_clusters(user, minimum: Role = Role.VIEWER) -> QuerySet[Cluster]:
     return Cluster.objects.filter(pk__in=grants.values("cluster_id"))
 
 
+class RoleCheckedView(Protocol):
+    """A view wrapped by cluster_view; the access-matrix test reads its minimum role."""
+
+    required_role: Role
+
+    def __call__(
+        self, request: HttpRequest, cluster_name: str, *args: Any, **kwargs: Any
+    ) -> HttpResponse: ...
+
+
 def cluster_view(minimum: Role) -> Callable:
     """Decorate a view taking `cluster_name`: it receives the Cluster, checked for the role.
 
@@ -79,7 +90,8 @@ def cluster_view(minimum: Role) -> Callable:
             require_role(request.user, cluster, minimum)
             return view(request, cluster, *args, **kwargs)
 
-        wrapper.required_role = minimum  # read by the access-matrix test
-        return wrapper
+        checked = cast(RoleCheckedView, wrapper)
+        checked.required_role = minimum  # read by the access-matrix test
+        return checked
 
     return decorator
