@@ -18,8 +18,8 @@ from clusters.models import Cluster, Membership, Role
 ROLE_RANK = {Role.VIEWER: 1, Role.OPERATOR: 2, Role.ADMIN: 3}
 
 
-def role_on(user, cluster: Cluster) -> Role | None:
-    """The highest role the user holds on the cluster, or None."""
+def role_on(user, cluster: Cluster | None) -> Role | None:
+    """The highest role the user holds on the cluster (None: global roles only), or None."""
     if not user.is_authenticated or not user.is_active:
         return None
     if user.is_superuser:
