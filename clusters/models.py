@@ -623,6 +623,12 @@ class Job(models.Model):
     def is_finished(self) -> bool:
         return self.state in self.FINISHED
 
+    def acting_cluster(self) -> Cluster:
+        """The cluster a plan, apply or workflow acts on (only fleet-wide jobs have none)."""
+        if self.cluster is None:
+            raise ValueError(f"{self} acts on no cluster")
+        return self.cluster
+
 
 class JobEvent(models.Model):
     """One step of a job on one node (or the whole cluster when node is empty)."""

@@ -175,6 +175,7 @@ KINDS = {kind.kind: kind for kind in (AddLun, RemoveMappings, Revert, Enforce, R
 # clusters/services/workflows.py (they change no inventory file) ----------------------
 
 
+@dataclass(frozen=True)
 class NodeWorkflow:
     """What every workflow shares: it changes no inventory and creates no resource; it is
     stored as its kind and its fields."""
@@ -240,7 +241,9 @@ def workflow_from_json(data: dict) -> Workflow:
         return GrowLun(str(data["device"]))
     if kind is SplitBrainRecovery:
         return SplitBrainRecovery(str(data["resource"]), str(data["victim"]))
-    return kind(str(data["resource"]))
+    if kind is VerifyResource or kind is ResyncResource:
+        return kind(str(data["resource"]))
+    raise ValidationError({"kind": f"Workflow {data.get('kind')!r} has no reader here."})
 
 
 def change_from_json(data: dict) -> Change:
