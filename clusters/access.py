@@ -6,6 +6,7 @@ or on every cluster when its cluster is empty; superusers are admins everywhere.
 
 from collections.abc import Callable
 from functools import wraps
+from typing import Any, Protocol, cast
 
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
@@ -17,8 +18,8 @@ from clusters.models import Cluster, Membership, Role
 ROLE_RANK = {Role.VIEWER: 1, Role.OPERATOR: 2, Role.ADMIN: 3}
 
 
-def role_on(user, cluster: Cluster) -> Role | None:
-    """The highest role the user holds on the cluster, or None."""
+def role_on(user, cluster: Cluster | None) -> Role | None:
+    """The highest role the user holds on the cluster (None: global roles only), or None."""
     if not user.is_authenticated or not user.is_active:
         return None
     if user.is_superuser:
@@ -64,6 +65,16 @@ def visible_clusters(user, minimum: Role = Role.VIEWER) -> QuerySet[Cluster]:
     return Cluster.objects.filter(pk__in=grants.values("cluster_id"))
 
 
+class RoleCheckedView(Protocol):
+    """A view wrapped by cluster_view; the access-matrix test reads its minimum role."""
+
+    required_role: Role
+
+    def __call__(
+        self, request: HttpRequest, cluster_name: str, *args: Any, **kwargs: Any
+    ) -> HttpResponse: ...
+
+
 def cluster_view(minimum: Role) -> Callable:
     """Decorate a view taking `cluster_name`: it receives the Cluster, checked for the role.
 
@@ -79,7 +90,8 @@ def cluster_view(minimum: Role) -> Callable:
             require_role(request.user, cluster, minimum)
             return view(request, cluster, *args, **kwargs)
 
-        wrapper.required_role = minimum  # read by the access-matrix test
-        return wrapper
+        checked = cast(RoleCheckedView, wrapper)
+        checked.required_role = minimum  # read by the access-matrix test
+        return checked
 
     return decorator

@@ -73,7 +73,8 @@ class SshCredentialForm(forms.ModelForm):
         fields = ["name"]
 
     def clean(self):
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         pem = cleaned.get("private_key")
         if not pem and not self.instance.is_set:
             self.add_error("private_key", "A private key is required for a new credential.")
@@ -155,7 +156,8 @@ class ScstDeviceForm(forms.ModelForm):
         exclude: list[str] = []
 
     def clean(self):
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         probe = models.ScstDevice(
             pk=self.instance.pk,
             drbd_resource=cleaned.get("drbd_resource"),
@@ -271,8 +273,7 @@ class JobEventInline(admin.TabularInline):
     model = models.JobEvent
     extra = 0
     can_delete = False
-    fields = ["at", "node", "step", "level", "message"]
-    readonly_fields = fields
+    fields = readonly_fields = ("at", "node", "step", "level", "message")
 
     def has_add_permission(self, request, obj=None):
         return False

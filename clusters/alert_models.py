@@ -98,7 +98,7 @@ class Subscription(models.Model):
         ordering = ["channel__name", "cluster__name", "pk"]
 
     def __str__(self) -> str:
-        where = self.cluster.name if self.cluster_id else "all clusters"
+        where = self.cluster.name if self.cluster is not None else "all clusters"
         return f"{self.channel.name}: {where}, {self.min_severity} and worse"
 
 

@@ -11,6 +11,7 @@ import json
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TypeGuard
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
@@ -156,7 +157,7 @@ def _singular(key: str) -> str:
     return key[:-1] if key.endswith("s") else key
 
 
-def _named_objects(value: object) -> bool:
+def _named_objects(value: object) -> TypeGuard[list[dict[str, object]]]:
     """A non-empty list of objects that each carry a name (devices, targets, nodes…)."""
     return (
         isinstance(value, list)
@@ -210,7 +211,7 @@ def object_changes(before: dict | None, after: dict | None) -> list[ObjectChange
         was, now = old.get(label), new.get(label)
         if was is None or now is None:
             status = "added" if was is None else "removed"
-            present = now if was is None else was
+            present = (now if was is None else was) or {}
             fields = tuple(
                 FieldChange(f, None if was is None else v, v if was is None else None)
                 for f, v in present.items()
@@ -236,9 +237,10 @@ def current_request_id() -> uuid.UUID:
 @contextlib.contextmanager
 def action(request_id: uuid.UUID | None = None) -> Iterator[uuid.UUID]:
     """Group every entry recorded inside the block under one id (a request, a command)."""
-    token = _request_id.set(request_id or uuid.uuid4())
+    current = request_id or uuid.uuid4()
+    token = _request_id.set(current)
     try:
-        yield _request_id.get()
+        yield current
     finally:
         _request_id.reset(token)
 

@@ -131,7 +131,9 @@ def scst_config_for(
 ) -> scst.ScstConfig:
     """The node's scst.conf model: its devices on its DRBD minors, its targets and LUNs."""
     cfg = scst.ScstConfig()
-    minors = {(v.resource_id, v.volume): v.device for v in node.drbd_volumes.all()}
+    minors: dict[tuple[int | None, int], str] = {
+        (v.resource_id, v.volume): v.device for v in node.drbd_volumes.all()
+    }
     for device in devices:
         filename = minors.get((device.drbd_resource_id, device.drbd_volume), "")
         handler = cfg.handlers.setdefault(device.handler, scst.Handler(device.handler))

@@ -7,8 +7,10 @@ unknown (None), never a guess.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from clusters import drbd, scst
 from clusters import stack as cluster_stack
@@ -138,8 +140,9 @@ class NodeFacts:
                 live.attributes[attr].value,
                 f"/sys/kernel/scst_tgt/devices/{device}/{attr} = {live.attributes[attr].value!r}",
             )
-        if self.scst_config is not None and self.scst_config.find_device(device):
-            handler, dev = self.scst_config.find_device(device)
+        found = self.scst_config.find_device(device) if self.scst_config is not None else None
+        if found is not None:
+            handler, dev = found
             written = dev.attributes.get(attr)
             if written is not None:
                 return Value(written, f"scstadmin -write_config: {attr} {written}")
@@ -155,7 +158,7 @@ class NodeFacts:
     def exported_luns(self) -> list[tuple[str, str, str | None, int, str]]:
         """(driver, target, group or None, LUN, device) for every LUN in the live state,
         or in the running config when sysfs was not readable."""
-        rows = []
+        rows: list[tuple[str, str, str | None, int, str]] = []
         if self.scst_live is not None:
             for driver, targets in self.scst_live.targets.items():
                 if driver == COPY_MANAGER_DRIVER:
@@ -172,18 +175,17 @@ class NodeFacts:
                         ]
             return rows
         if self.scst_config is not None:
-            for driver in self.scst_config.drivers.values():
-                if driver.name == COPY_MANAGER_DRIVER:
+            for drv in self.scst_config.drivers.values():
+                if drv.name == COPY_MANAGER_DRIVER:
                     continue
-                for target in driver.targets.values():
+                for tgt in drv.targets.values():
                     rows += [
-                        (driver.name, target.name, None, n, lun.device)
-                        for n, lun in target.luns.items()
+                        (drv.name, tgt.name, None, n, lun.device) for n, lun in tgt.luns.items()
                     ]
-                    for group in target.groups.values():
+                    for grp in tgt.groups.values():
                         rows += [
-                            (driver.name, target.name, group.name, n, lun.device)
-                            for n, lun in group.luns.items()
+                            (drv.name, tgt.name, grp.name, n, lun.device)
+                            for n, lun in grp.luns.items()
                         ]
         return rows
 
@@ -202,13 +204,13 @@ class NodeFacts:
                 for target in targets.values():
                     ids[target.name] = target.rel_tgt_id or None
         elif self.scst_config is not None:
-            for driver in self.scst_config.drivers.values():
-                if driver.name == COPY_MANAGER_DRIVER:
+            for drv in self.scst_config.drivers.values():
+                if drv.name == COPY_MANAGER_DRIVER:
                     continue
-                for target in driver.targets.values():
-                    value = target.attributes.get("rel_tgt_id")
+                for tgt in drv.targets.values():
+                    value = tgt.attributes.get("rel_tgt_id")
                     number = int(value) if value and value.isascii() and value.isdigit() else 0
-                    ids[target.name] = number or None
+                    ids[tgt.name] = number or None
         return ids
 
     def sessions(self) -> list[tuple[str, scst.LiveSession]]:
@@ -335,15 +337,15 @@ def _parse_scst(facts: NodeFacts, raw: dict) -> None:
     if facts.scst_live is not None:
         facts.problems += [f"SCST sysfs: {_short(p)}" for p in facts.scst_live.problems]
         for name, device in sorted(facts.scst_live.devices.items()):
-            problem = scst.name_problem(name)
-            if problem:
-                facts.unwritable.append((f"device {_shown(name)}", problem))
+            bad_name = scst.name_problem(name)
+            if bad_name:
+                facts.unwritable.append((f"device {_shown(name)}", bad_name))
             for attr in MODELLED_DEVICE_ATTRIBUTES:
                 value = device.attributes[attr].value if attr in device.attributes else None
-                problem = scst.value_problem(value) if value else None
-                if problem:
+                bad_value = scst.value_problem(value) if value else None
+                if value and bad_value:
                     where = f"/sys/kernel/scst_tgt/devices/{_shown(name)}/{attr} = {_shown(value)}"
-                    facts.unwritable.append((where, problem))
+                    facts.unwritable.append((where, bad_value))
             # PostgreSQL text and jsonb cannot hold NUL: a NUL a node reports is kept
             # visible as the four characters \x00 wherever the value travels (plans, jobs).
             for attr, found in list(device.attributes.items()):
@@ -467,7 +469,7 @@ def _parse_scst_file(facts: NodeFacts, raw: dict) -> None:
 
 
 def _parse_drbd(facts: NodeFacts, raw: dict) -> None:
-    parsers = {
+    parsers: dict[str, tuple[str, Callable[[str], Iterable[Any]]]] = {
         "drbd_status_json": ("drbd_status", drbd.parse_status_json),
         "drbd_show": ("drbd_show", drbd.parse_show),
         "drbd_dump": ("drbd_config", drbd.parse_dump),

@@ -1,6 +1,7 @@
 """Forms: parse and validate what users type; the services do the rest."""
 
 from datetime import timedelta
+from typing import cast
 
 from django import forms
 from django.utils import timezone
@@ -20,8 +21,10 @@ class ComplianceFilterForm(forms.Form):
 
     def __init__(self, data, codes: list[str], cluster_names: list[str]) -> None:
         super().__init__(data)
-        self.fields["code"].choices = ANY + [(c, c) for c in codes]
-        self.fields["cluster"].choices = ANY + [(n, n) for n in cluster_names]
+        cast(forms.ChoiceField, self.fields["code"]).choices = ANY + [(c, c) for c in codes]
+        cast(forms.ChoiceField, self.fields["cluster"]).choices = ANY + [
+            (n, n) for n in cluster_names
+        ]
 
     def filters(self) -> dict[str, str]:
         """The valid filters; an invalid value (a stale link) filters nothing."""
@@ -75,7 +78,8 @@ class HostKeyApproveForm(forms.Form):
     )
 
     def __init__(self, *args, offered_fingerprint: str, **kwargs) -> None:
-        super().__init__(*args, initial={"fingerprint": offered_fingerprint}, **kwargs)
+        kwargs["initial"] = {"fingerprint": offered_fingerprint}
+        super().__init__(*args, **kwargs)
         self.offered_fingerprint = offered_fingerprint
 
     def clean_fingerprint(self) -> str:
@@ -138,10 +142,11 @@ class ResourceStepForm(forms.Form):
     def __init__(self, *args, free: list[str], cluster: Cluster | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.cluster = cluster
-        self.fields["resource"].choices = [(name, name) for name in free]
+        choices = [(name, name) for name in free]
         self.nodes: list[Node] = list(cluster.nodes.order_by("name")) if cluster else []
         if self.nodes:
-            self.fields["resource"].choices.append((NEW_RESOURCE, "Define a new DRBD resource"))
+            choices.append((NEW_RESOURCE, "Define a new DRBD resource"))
+        cast(forms.ChoiceField, self.fields["resource"]).choices = choices
         for node in self.nodes:
             # The table's column headers label these visually; aria-label names each input.
             disk_label, minor_label = f"Backing disk on {node.name}", f"Minor on {node.name}"
@@ -164,9 +169,10 @@ class ResourceStepForm(forms.Form):
         return [(n, self[f"disk_{n.name}"], self[f"minor_{n.name}"]) for n in self.nodes]
 
     def clean(self) -> dict:
-        cleaned = super().clean()
-        if cleaned.get("resource") != NEW_RESOURCE:
-            return cleaned
+        super().clean()
+        cleaned = self.cleaned_data
+        if cleaned.get("resource") != NEW_RESOURCE or self.cluster is None:
+            return cleaned  # a new resource is offered only on a cluster with nodes
         if self.cluster.drbd_version == "8.4":
             raise forms.ValidationError("New DRBD resources are created on DRBD 9 clusters only.")
         resources = DrbdResource.objects.filter(cluster=self.cluster)
@@ -178,10 +184,10 @@ class ResourceStepForm(forms.Form):
         if port is None and "new_port" not in self.errors:
             self.add_error("new_port", "Give the replication port (1–65535).")
         elif port is not None and resources.filter(port=port).exists():
-            used = resources.get(port=port).name
+            holder = resources.get(port=port).name
             self.add_error(
                 "new_port",
-                f"Port {port} is used by DRBD {used}; the next free one is "
+                f"Port {port} is used by DRBD {holder}; the next free one is "
                 f"{next_free_port(self.cluster)}.",
             )
         volumes = []
@@ -288,10 +294,13 @@ class LunStepForm(forms.Form):
     def __init__(self, *args, lun_sets: list, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.sets = {s.code: s for s in lun_sets}
-        self.fields["lun_sets"].choices = [(s.code, s.label) for s in lun_sets]
+        cast(forms.ChoiceField, self.fields["lun_sets"]).choices = [
+            (s.code, s.label) for s in lun_sets
+        ]
 
     def clean(self) -> dict:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         chosen = [self.sets[code] for code in cleaned.get("lun_sets", [])]
         if not chosen:
             return cleaned
@@ -352,7 +361,9 @@ class LunRemoveForm(forms.Form):
 
     def __init__(self, *args, mappings, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["mapping_ids"].choices = [(m.pk, str(m)) for m in mappings]
+        cast(forms.ChoiceField, self.fields["mapping_ids"]).choices = [
+            (m.pk, str(m)) for m in mappings
+        ]
         self.fields["mapping_ids"].initial = [m.pk for m in mappings]
 
 
@@ -388,7 +399,7 @@ class SplitBrainForm(forms.Form):
 
     def __init__(self, *args, nodes: list[str], recommended: str | None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["victim"].choices = [
+        cast(forms.ChoiceField, self.fields["victim"]).choices = [
             (n, f"{n} (recommended: fewer writes since the split)" if n == recommended else n)
             for n in nodes
         ]

@@ -1,5 +1,7 @@
 """Forms of the add-cluster (adoption) flow."""
 
+from typing import cast
+
 from django import forms
 
 from clusters import validators
@@ -58,7 +60,9 @@ class ModeSwitchForm(forms.Form):
 
     def __init__(self, data=None, drift=()) -> None:
         super().__init__(data)
-        self.fields["accepted"].choices = [(f.pk, _difference(f)) for f in drift]
+        cast(forms.ChoiceField, self.fields["accepted"]).choices = [
+            (f.pk, _difference(f)) for f in drift
+        ]
 
 
 def _difference(finding) -> str:

@@ -22,7 +22,8 @@ class ChannelForm(forms.ModelForm):
         widgets = {"recipients": forms.TextInput(attrs={"placeholder": "ops@example.com"})}
 
     def clean(self):
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         url = cleaned.get("url")
         if url:
             try:

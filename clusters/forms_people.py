@@ -1,5 +1,7 @@
 """Forms of the people pages: users, roles and API tokens."""
 
+from typing import cast
+
 from django import forms
 from django.contrib.auth import get_user_model, password_validation
 from django.contrib.auth.validators import UnicodeUsernameValidator
@@ -23,7 +25,8 @@ class UserCreateForm(forms.Form):
     )
 
     def clean(self):
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         if cleaned.get("password"):
             user = get_user_model()(username=cleaned.get("username", ""))
             try:
@@ -42,7 +45,9 @@ class RoleGrantForm(forms.Form):
     def __init__(self, data=None, *, clusters, allow_global: bool) -> None:
         super().__init__(data)
         choices = [(ALL_CLUSTERS, "all clusters")] if allow_global else []
-        self.fields["cluster"].choices = choices + [(c.name, c.name) for c in clusters]
+        cast(forms.ChoiceField, self.fields["cluster"]).choices = choices + [
+            (c.name, c.name) for c in clusters
+        ]
 
     def chosen_cluster(self) -> Cluster | None:
         name = self.cleaned_data["cluster"]

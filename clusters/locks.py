@@ -73,7 +73,8 @@ def holder_of(cluster_id: int) -> LockHolder | None:
     row = ClusterLock.objects.filter(
         cluster_id=cluster_id, job__isnull=False, lease_until__gte=timezone.now()
     ).first()
-    if row is None:
+    # acquire() sets job, acquired_at and lease_until together; release() clears the job.
+    if row is None or row.job_id is None or row.acquired_at is None or row.lease_until is None:
         return None
     return LockHolder(row.job_id, row.holder, row.acquired_at, row.lease_until)
 

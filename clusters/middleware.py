@@ -21,7 +21,6 @@ class RequestIdMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         with audit.action(uuid.uuid4()) as request_id:
-            request.request_id = request_id
             response = self.get_response(request)
         response[REQUEST_ID_HEADER] = str(request_id)
         return response
@@ -39,7 +38,8 @@ def axes_username(request: HttpRequest, credentials: dict | None) -> str | None:
     otherwise (found by tests/test_form_fuzzing.py).
     """
     source = credentials or getattr(request, "data", request.POST)
-    username = source.get(settings.AXES_USERNAME_FORM_FIELD)
+    # django-axes gives the setting its default in axes.conf, not in portal.settings.
+    username = source.get(getattr(settings, "AXES_USERNAME_FORM_FIELD", "username"))
     if username is None:
         return None
     return str(username).replace("\x00", "")[:USERNAME_MAX_LENGTH]

@@ -336,7 +336,7 @@ class ScstDevice(models.Model):
         return f"{self.cluster.name}/{self.name}"
 
     def clean(self) -> None:
-        if self.drbd_resource_id and self.drbd_resource.cluster_id != self.cluster_id:
+        if self.drbd_resource is not None and self.drbd_resource.cluster_id != self.cluster_id:
             raise ValidationError(
                 {"drbd_resource": "The DRBD resource belongs to another cluster."}
             )
@@ -453,11 +453,11 @@ class LunMapping(models.Model):
         ]
 
     def __str__(self) -> str:
-        where = f"{self.target}/{self.group.name}" if self.group_id else str(self.target)
+        where = f"{self.target}/{self.group.name}" if self.group is not None else str(self.target)
         return f"LUN {self.lun} → {self.device.name} on {where}"
 
     def clean(self) -> None:
-        if self.group_id and self.target_id and self.group.target_id != self.target_id:
+        if self.group is not None and self.target_id and self.group.target_id != self.target_id:
             raise ValidationError({"group": "The group belongs to another target."})
         if self.device_id and self.target_id and self.device.cluster_id != self.target.cluster_id:
             raise ValidationError({"device": "The device belongs to another cluster."})
@@ -623,6 +623,12 @@ class Job(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.state in self.FINISHED
+
+    def acting_cluster(self) -> Cluster:
+        """The cluster a plan, apply or workflow acts on (only fleet-wide jobs have none)."""
+        if self.cluster is None:
+            raise ValueError(f"{self} acts on no cluster")
+        return self.cluster
 
 
 class JobEvent(models.Model):

@@ -75,10 +75,10 @@ def disk_size_problems(sizes: list[DiskSize]) -> list[str]:
         for d in sizes
         if d.size is None
     ]
-    known = [d for d in sizes if d.size is not None]
-    if not problems and known and max(d.size for d in known) - min(d.size for d in known) > MIB:
+    known = [(d, d.size) for d in sizes if d.size is not None]
+    if not problems and known and max(s for _, s in known) - min(s for _, s in known) > MIB:
         shown = ", ".join(
-            f"{d.node}: {d.disk} is {d.size} bytes ({d.size / 1024**3:.2f} GiB)" for d in known
+            f"{d.node}: {d.disk} is {size} bytes ({size / 1024**3:.2f} GiB)" for d, size in known
         )
         problems.append(
             f"The backing disks differ in size by more than 1 MiB ({shown}). DRBD would "

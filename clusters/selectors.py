@@ -3,6 +3,7 @@
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING, TypedDict
 
 from django.conf import settings
 from django.core.paginator import Page, Paginator
@@ -44,6 +45,9 @@ from clusters.models import (
     Severity,
     Target,
 )
+
+if TYPE_CHECKING:  # django-stubs-ext is a type-checking dependency only
+    from django_stubs_ext import WithAnnotations
 
 
 def cluster_rows(clusters: QuerySet[Cluster]) -> QuerySet[Cluster]:
@@ -160,9 +164,9 @@ def cluster_overview(clusters: QuerySet[Cluster], now: datetime | None = None) -
             .values("collected_at")[:1]
         ),
     ).order_by("name")
-    rows = [_status_row(row) for row in rows]
-    _add_exports(rows)
-    return rows
+    statuses = [_status_row(row) for row in rows]
+    _add_exports(statuses)
+    return statuses
 
 
 def _add_exports(rows: list[ClusterStatus]) -> None:
@@ -188,7 +192,22 @@ def _add_exports(rows: list[ClusterStatus]) -> None:
         by_cluster[cluster_id].exported_bytes = sum(int(size or 0) for size in sizes.values())
 
 
-def _status_row(row: Cluster) -> ClusterStatus:
+class _ClusterCounts(TypedDict):
+    """What cluster_statuses annotates each Cluster with."""
+
+    n_critical: int
+    n_warning: int
+    n_info: int
+    lk_critical: int
+    lk_warning: int
+    lk_info: int
+    nodes_total: int
+    nodes_up: int
+    nodes_fresh: int
+    last_collected: datetime | None
+
+
+def _status_row(row: "WithAnnotations[Cluster, _ClusterCounts]") -> ClusterStatus:
     counts = {"CRITICAL": row.n_critical, "WARNING": row.n_warning, "INFO": row.n_info}
     known = {"CRITICAL": row.lk_critical, "WARNING": row.lk_warning, "INFO": row.lk_info}
     last_known = next((severity for severity, n in known.items() if n), "")
@@ -242,10 +261,16 @@ def open_findings(
 
 
 def open_findings_page(
-    clusters: QuerySet[Cluster], page: str | int | None, per_page: int, **filters: str
+    clusters: QuerySet[Cluster],
+    page: str | int | None,
+    per_page: int,
+    severity: str = "",
+    code: str = "",
+    cluster_name: str = "",
 ) -> Page:
     """One page of open_findings (the rest stays in the database)."""
-    found = Paginator(open_findings_query(clusters, **filters), per_page).get_page(page)
+    query = open_findings_query(clusters, severity, code, cluster_name)
+    found = Paginator(query, per_page).get_page(page)
     _with_rules(found.object_list)
     return found
 
@@ -548,7 +573,15 @@ def initiators_live(facts: list, names: list[str]) -> list[InitiatorRow]:
 
 UNKNOWN = Value(None, "no data from this node")
 NET_OPTIONS = ("protocol", "allow-two-primaries", "fencing")
-DRBD_FIELDS = ("role", "disk", "connection", "peer role", "replication", "peer disk", "out-of-sync")
+DRBD_FIELDS: tuple[str, ...] = (
+    "role",
+    "disk",
+    "connection",
+    "peer role",
+    "replication",
+    "peer disk",
+    "out-of-sync",
+)
 DRBD_FIELDS += NET_OPTIONS
 
 

@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import shlex
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
@@ -159,7 +159,7 @@ class NodeSession:
         self.results.append(result)
         return result
 
-    async def run_all(self, commands: dict[str, Sequence[str]]) -> dict[str, CommandResult]:
+    async def run_all(self, commands: Mapping[str, Sequence[str]]) -> dict[str, CommandResult]:
         """Run independent commands on parallel channels of the one connection."""
         names = list(commands)
         results = await asyncio.gather(*(self.run(commands[name]) for name in names))

@@ -111,11 +111,11 @@ def parse_quorumtool(text: str) -> Quorum:
             continue  # VOTEQUORUM_QDEVICE_NODEID (0): the quorum device's row, not a member
         votes = int(match["votes"]) if match["votes"] else None
         members.append(QuorumMember(node_id, votes, name, local))
-    node_id = fields.get("Node ID", "")
+    own_id = fields.get("Node ID", "")
     return Quorum(
         quorate=fields["Quorate"] == "Yes",
         provider=fields.get("Quorum provider", ""),
-        node_id=int(node_id, 0) if re.fullmatch(r"0x[0-9a-fA-F]+|\d+", node_id) else None,
+        node_id=int(own_id, 0) if re.fullmatch(r"0x[0-9a-fA-F]+|\d+", own_id) else None,
         flags=tuple(fields.get("Flags", "").split()),
         members=tuple(members),
     )
@@ -281,8 +281,9 @@ def _nvpairs(element: ET.Element, block: str) -> dict[str, str]:
     pairs: dict[str, str] = {}
     for attrs in element.findall(block):
         for nv in attrs.findall("nvpair"):
-            if nv.get("name") is not None and nv.get("value") is not None:
-                pairs.setdefault(nv.get("name"), nv.get("value"))
+            name, value = nv.get("name"), nv.get("value")
+            if name is not None and value is not None:
+                pairs.setdefault(name, value)
     return pairs
 
 

@@ -409,7 +409,7 @@ def _ov_left(status_json: str, resource: str) -> int | None:
     except ValueError:
         return None
     left = [
-        pd.get("ov-left")
+        pd["ov-left"]
         for res in (data if isinstance(data, list) else [])
         if isinstance(res, dict) and res.get("name") == resource
         for conn in res.get("connections", [])
@@ -625,8 +625,10 @@ async def _wait_while(
     if problems:
         raise push.StepFailed(probes[0].node, what, f"after the {what}: " + "; ".join(problems))
     if connecting and any(p.out_of_sync_kib for p in probes):
-        left = ", ".join(f"{p.node}: {p.out_of_sync_kib} KiB" for p in probes)
-        raise push.StepFailed(probes[0].node, what, f"still out of sync after the resync ({left})")
+        behind = ", ".join(f"{p.node}: {p.out_of_sync_kib} KiB" for p in probes)
+        raise push.StepFailed(
+            probes[0].node, what, f"still out of sync after the resync ({behind})"
+        )
     await job.log(
         None, what, "ok", f"{resource}: {what} finished after {loop.time() - start:.0f} s"
     )
@@ -701,7 +703,7 @@ class SplitBrain:
                     "scstadmin", "-noprompt", "-force", "-close_dev", device, "-handler", handler
                 ], f"{device} leaves {v}'s targets (its initiators keep {s}'s path); DRBD "
                    "cannot be demoted while SCST holds it open."))  # fmt: skip
-        if victim.state.role == "Primary":
+        if victim.state is not None and victim.state.role == "Primary":  # None refused above
             judged.steps.append(Step(v, "secondary", ["drbdadm", "secondary", r],
                                      f"{v} stops being Primary."))  # fmt: skip
         judged.steps.append(Step(v, "discard", ["drbdadm", "connect", "--discard-my-data", r],

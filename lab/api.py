@@ -44,7 +44,7 @@ DRBD_CONF = (
     "# You can find an example in  /usr/share/doc/drbd.../drbd.conf.example\n\n"
     'include "drbd.d/global_common.conf";\ninclude "drbd.d/*.res";\n'
 )
-RESOURCES = ("r0", "r1")
+RESOURCES: tuple[str, ...] = ("r0", "r1")
 # Every node's block devices: the backing disks of r0/r1 (with DRBD meta data) and an
 # empty spare disk for defining a new resource; same sizes on both nodes.
 DISK_SIZE = 10 * 1024**3

@@ -2,7 +2,9 @@
 peer-device-options|resource-options` (kind, enum values, numeric range)."""
 
 # name: (kind, allowed values, (min, max)); kind is bool, enum, num, enum+num, str
-NET = {
+Option = tuple[str, tuple[str, ...] | None, tuple[int, int] | None]
+
+NET: dict[str, Option] = {
     "transport": ("str", None, None),
     "protocol": ("enum", ("A", "B", "C"), None),
     "timeout": ("num", None, (1, 600)),
@@ -61,7 +63,7 @@ NET = {
     "max-buffers": ("num", None, (32, 131072)),
     "allow-remote-read": ("bool", None, None),
 }
-DISK = {
+DISK: dict[str, Option] = {
     "size": ("num", None, (0, 2199023255552)),
     "on-io-error": ("enum", ("pass_on", "call-local-io-error", "detach"), None),
     "disk-barrier": ("bool", None, None),
@@ -100,7 +102,7 @@ DISK = {
     "c-min-rate": ("num", None, (0, 4194304)),
     "bitmap": ("bool", None, None),
 }
-OPTIONS = {
+OPTIONS: dict[str, Option] = {
     "cpu-mask": ("str", None, None),
     "on-no-data-accessible": ("enum", ("io-error", "suspend-io"), None),
     "auto-promote": ("bool", None, None),
@@ -115,7 +117,7 @@ OPTIONS = {
     "quorum-minimum-redundancy": ("enum+num", ("off", "majority", "all"), (1, 32)),
     "on-suspended-primary-outdated": ("enum", ("disconnect", "force-secondary"), None),
 }
-STARTUP = {
+STARTUP: dict[str, Option] = {
     "wfc-timeout": ("num", None, None),
     "degr-wfc-timeout": ("num", None, None),
     "outdated-wfc-timeout": ("num", None, None),

@@ -193,7 +193,7 @@ _UNKNOWN = {
     "startup": "<an option keyword> | become-primary-on | stacked-timeouts",
     "handlers": " | ".join(drbd_options.HANDLERS),
 }
-_TABLES = {
+_TABLES: dict[str, dict[str, drbd_options.Option]] = {
     "net": drbd_options.NET,
     "disk": drbd_options.DISK,
     "options": drbd_options.OPTIONS,
@@ -460,12 +460,12 @@ def dump_resource(r: Resource, hostname: str) -> str:
     for sect in SECTION_ORDER:
         # drbdadm 9 drops 8.4's become-primary-on; drbdadm 8.4 prints it.
         dropped = DROPPED if r.version != "8.4" else set()
-        opts = [(k, v) for k, v in r.sections.get(sect, []) if k not in dropped]
+        opts = [(k, value) for k, value in r.sections.get(sect, []) if k not in dropped]
         if not opts:
             continue
         out += f"    {sect} {{\n"
-        for k, v in opts:
-            out += _print_a(2, k, esc(v))
+        for k, value in opts:
+            out += _print_a(2, k, esc(value))
         out += "    }\n"
     out += "}\n\n"
     return out

@@ -480,7 +480,7 @@ def set_role(node: Node, cfg: drbdconf.Config, name: str, role: str) -> None:
     for r in targets:
         run = node.cluster.resources.get(r.name)
         side = run.sides.get(node.name) if run else None
-        if side is None or not side.up:
+        if run is None or side is None or not side.up:
             raise DrbdError(
                 f"{r.name}: State change failed: (-3) Device is not configured\n"
                 f"Command 'drbdsetup {role.lower()} {r.name}' terminated with exit code 10\n",
@@ -603,7 +603,7 @@ def down(node: Node, cfg: drbdconf.Config, name: str) -> None:
     for r in my_resources(node, cfg, name):
         run = node.cluster.resources.get(r.name)
         side = run.sides.get(node.name) if run else None
-        if side is None or not side.up:
+        if run is None or side is None or not side.up:
             continue
         if _in_use(node, side):
             raise DrbdError(
@@ -639,7 +639,7 @@ def new_current_uuid(node: Node, cfg: drbdconf.Config, target: str, clear_bitmap
                 continue
             call = f"drbdsetup new-current-uuid {v.minor}"
             call += " --clear-bitmap" if clear_bitmap else ""
-            if side is None or not side.up:
+            if run is None or side is None or not side.up:
                 raise DrbdError(
                     f"{v.minor}: Failure: (127) Device minor not allocated\n"
                     + _terminated(call, 10),

@@ -90,7 +90,9 @@ async def _serve_sftp(root: Path) -> None:
     reader = asyncio.StreamReader()
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
     chan = _Channel()
-    server = asyncssh.SFTPServer(chan, chroot=str(root))  # type: ignore[arg-type]
+    # _Channel, _Reader and _Writer stand in for asyncssh's channel and streams with only
+    # what its SFTP server uses; asyncssh annotates the concrete classes.
+    server = asyncssh.SFTPServer(chan, chroot=os.fsencode(root))  # type: ignore[arg-type]
     with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
         await run_sftp_server(server, _Reader(reader, chan), _Writer(chan), 3)  # type: ignore[arg-type]
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 from lab import drbdconf, drbdrun, scstadmin, stack, sysfs, workflow_cmds
 from lab.node import Node
+from lab.stack import Result  # one class for every command's outcome
 
 DRBDADM_USAGE_OPTS = """
 GENERAL OPTIONS:
@@ -62,13 +63,6 @@ DRBDADM_COMMANDS = {
     "create-md",
     "new-current-uuid",
 }
-
-
-@dataclass
-class Result:
-    stdout: str = ""
-    stderr: str = ""
-    exit_status: int = 0
 
 
 def _split(command: str) -> list[list[str] | str]:
@@ -542,7 +536,9 @@ def cmd_mv(node: Node, args: list[str]) -> Result:
     try:
         os.replace(src, dst)
     except OSError as e:
-        return Result("", f"mv: cannot move '{ops[0]}' to '{ops[1]}': {os.strerror(e.errno)}\n", 1)
+        return Result(
+            "", f"mv: cannot move '{ops[0]}' to '{ops[1]}': {os.strerror(e.errno or 0)}\n", 1
+        )
     return Result()
 
 
@@ -560,7 +556,9 @@ def cmd_cp(node: Node, args: list[str]) -> Result:
     try:
         shutil.copy2(src, dst)
     except OSError as e:
-        return Result("", f"cp: cannot create regular file '{ops[1]}': {os.strerror(e.errno)}\n", 1)
+        return Result(
+            "", f"cp: cannot create regular file '{ops[1]}': {os.strerror(e.errno or 0)}\n", 1
+        )
     return Result()
 
 
@@ -860,8 +858,8 @@ def cmd_drbdadm(node: Node, args: list[str]) -> Result:
             if cmd == "adjust":
                 drbdrun.adjust(node, cfg, name)
             elif cmd == "create-md":
-                o, e = drbdrun.create_md(node, cfg, name, "--force" in flags)
-                out, err = out + o, err + e
+                o, e_ = drbdrun.create_md(node, cfg, name, "--force" in flags)
+                out, err = out + o, err + e_
             elif cmd == "up":
                 drbdrun.up(node, cfg, name)
             elif cmd == "down":

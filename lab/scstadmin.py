@@ -46,7 +46,7 @@ DEVICE_STATIC = {
     "pr_state",
 }
 ISCSI_DYNAMIC = {"IncomingUser", "OutgoingUser", "allowed_portal"}
-ISCSI_TGT_CREATE = set()  # iscsi-scst targets take no creation parameters
+ISCSI_TGT_CREATE: set[str] = set()  # iscsi-scst targets take no creation parameters
 TARGET_RW = {"rel_tgt_id", "addr_method", "io_grouping_type"}
 
 
@@ -193,9 +193,9 @@ def write_config(node: NodeState, nonkey: bool) -> str:
         for tname in sorted(scst.drivers[driver]):
             tgt = scst.drivers[driver][tname]
             target_buff += f"\tTARGET {tname}"
-            attrs: dict = {**target_attributes(tgt, driver), **_dyn(tgt)}
-            ab = serialize_key("\t\t", attrs, ISCSI_TGT_CREATE)
-            abn = serialize_nonkey("\t\t", attrs, ISCSI_TGT_CREATE) if nonkey else ""
+            tattrs: dict[str, Attr | list[Attr]] = {**target_attributes(tgt, driver), **_dyn(tgt)}
+            ab = serialize_key("\t\t", tattrs, ISCSI_TGT_CREATE)
+            abn = serialize_nonkey("\t\t", tattrs, ISCSI_TGT_CREATE) if nonkey else ""
             if ab:
                 ab += "\n"
             if abn:
@@ -694,10 +694,12 @@ class Run:
                 all_attrs = self._attrs(devices[name])
                 create = {k: v for k, v in all_attrs.items() if k in possible}
                 others = {k: v for k, v in all_attrs.items() if k not in possible}
-                dev = self.scst.devices.get(name)
-                if dev is not None and dev.handler == handler:
+                existing = self.scst.devices.get(name)
+                if existing is not None and existing.handler == handler:
                     old = {
-                        k: a for k, a in device_attributes(self.node, dev).items() if k in possible
+                        k: a
+                        for k, a in device_attributes(self.node, existing).items()
+                        if k in possible
                     }
                     if _differs(create, old):
                         self.p(f"\t-> Device '{name}' is configured differently.\n")

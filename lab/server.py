@@ -72,7 +72,7 @@ class NodeServer:
             server_host_keys=[self._host_key()],
             authorized_client_keys=self.lab.authorized,
             process_factory=self.handle,
-            sftp_factory=lambda chan: asyncssh.SFTPServer(chan, chroot=str(self.node.root)),
+            sftp_factory=lambda chan: asyncssh.SFTPServer(chan, chroot=os.fsencode(self.node.root)),
             allow_scp=False,
             agent_forwarding=False,
             x11_forwarding=False,

@@ -283,13 +283,13 @@ def crm_mon(node: Node, args: list[str]) -> Result:
             f'      <node name="{dc}" id="{dc_id}" cached="true"/>\n    </resource>\n'
         )
     for res, promoted_max in sorted(st.drbd_clones.items()):
-        online = [n for n in everyone if n in members]
+        up = [n for n in everyone if n in members]
         out += (
             f'    <clone id="ms_drbd_{res}" multi_state="{_xml_bool(promoted_max > 0)}" '
             'unique="false" maintenance="false" managed="true" disabled="false" '
             'failed="false" failure_ignored="false">\n'
         )
-        for i, name in enumerate(online):
+        for i, name in enumerate(up):
             role = "Promoted" if i < promoted_max else "Unpromoted"
             if promoted_max == 0:
                 role = "Started"

@@ -14,6 +14,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 SCST_VERSION = "3.7.0"
 SCSTADMIN_VERSION = "SCST Configurator v3.7.0"
@@ -345,7 +349,7 @@ class ClusterState:
 # --- (de)serialisation --------------------------------------------------------
 
 
-def to_json(obj: object) -> str:
+def to_json(obj: DataclassInstance) -> str:
     return json.dumps(dataclasses.asdict(obj), separators=(",", ":"))
 
 

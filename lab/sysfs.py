@@ -241,9 +241,9 @@ def build(node: NodeState, now: float | None = None) -> Tree:
             if not cm:  # tid is iscsi-scst's target attribute
                 tree.file(f"{t}/tid", f"{tgt.tid}\n")
             for attr, values in sorted(tgt.attrs.items()):
-                for i, v in enumerate(values):
+                for i, value in enumerate(values):
                     name = attr if i == 0 else f"{attr}{i}"
-                    tree.file(f"{t}/{name}", _attr(v, True))
+                    tree.file(f"{t}/{name}", _attr(value, True))
             _luns(tree, t, tgt.luns)
             tree.file(f"{t}/ini_groups/mgmt", "")
             for g in tgt.groups.values():
@@ -256,15 +256,15 @@ def build(node: NodeState, now: float | None = None) -> Tree:
     # ALUA
     tree.file(f"{ROOT}/device_groups/mgmt", "")
     for dg in scst.device_groups.values():
-        g = f"{ROOT}/device_groups/{dg.name}"
-        tree.file(f"{g}/devices/mgmt", "")
+        dgd = f"{ROOT}/device_groups/{dg.name}"
+        tree.file(f"{dgd}/devices/mgmt", "")
         for dev_name in dg.devices:
             tree.link(
-                f"{g}/devices/{dev_name}", _rel(f"{g}/devices/x", f"{ROOT}/devices/{dev_name}")
+                f"{dgd}/devices/{dev_name}", _rel(f"{dgd}/devices/x", f"{ROOT}/devices/{dev_name}")
             )
-        tree.file(f"{g}/target_groups/mgmt", "")
+        tree.file(f"{dgd}/target_groups/mgmt", "")
         for tg in dg.target_groups.values():
-            tgd = f"{g}/target_groups/{tg.name}"
+            tgd = f"{dgd}/target_groups/{tg.name}"
             tree.file(f"{tgd}/group_id", _attr(str(tg.group_id), tg.group_id != 0))
             tree.file(f"{tgd}/state", _attr(tg.state, True))
             tree.file(f"{tgd}/mgmt", "")

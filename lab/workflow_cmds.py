@@ -113,10 +113,14 @@ def resize(node: Node, cfg: drbdconf.Config, name: str) -> None:
                 raise _failure(v.minor or 0, ERR_MINOR_INVALID, call)
             index = next(i for i, x in enumerate(side.volumes) if x.minor == v.minor)
             mine = side.volumes[index]
-            theirs = peer.volumes[index] if connected and index < len(peer.volumes) else None
+            theirs = (
+                peer.volumes[index]
+                if connected and peer is not None and index < len(peer.volumes)
+                else None
+            )
             if connected and (mine.out_of_sync_kib or (theirs and theirs.out_of_sync_kib)):
                 raise _failure(v.minor or 0, ERR_RESIZE_RESYNC, call)
-            if connected and "Primary" not in (side.role, peer.role):
+            if connected and peer is not None and "Primary" not in (side.role, peer.role):
                 raise _failure(v.minor or 0, ERR_NO_PRIMARY, call)
             if not connected:
                 continue  # the peer's last known size limits the device
@@ -144,7 +148,7 @@ def _run_sides(node: Node, cfg: drbdconf.Config, name: str):
     for r in drbdrun.my_resources(node, cfg, name):
         run = node.cluster.resources.get(r.name)
         side = run.sides.get(node.name) if run else None
-        if side is None or not side.up:
+        if run is None or side is None or not side.up:
             minor = drbdrun._host(node, r).volumes[0].minor or 0
             raise _failure(minor, ERR_MINOR_INVALID, f"drbdsetup {name} {r.name}")
         yield r, run, side, run.sides.get(drbdrun.peer_name(node))

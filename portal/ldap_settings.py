@@ -71,7 +71,9 @@ def ldap_settings(env: Mapping[str, str]) -> dict:
             f"LDAP_GROUP_TYPE {group_type!r} must be one of {', '.join(GROUP_TYPES)}."
         )
     type_class, group_filter = GROUP_TYPES[group_type]
-    options = {ldap.OPT_NETWORK_TIMEOUT: float(env.get("LDAP_TIMEOUT_SECONDS") or "5")}
+    options: dict[int, float | str | int] = {
+        ldap.OPT_NETWORK_TIMEOUT: float(env.get("LDAP_TIMEOUT_SECONDS") or "5")
+    }
     options[ldap.OPT_TIMEOUT] = options[ldap.OPT_NETWORK_TIMEOUT]
     if env.get("LDAP_CA_CERT_FILE"):
         options[ldap.OPT_X_TLS_CACERTFILE] = env["LDAP_CA_CERT_FILE"]

@@ -301,7 +301,7 @@ NODE_KEEP_JOBS = int(os.environ.get("NODE_KEEP_JOBS", "10"))
 
 # A task that overruns gets SoftTimeLimitExceeded (recorded on its job), then is killed.
 # Task modules autodiscovery (clusters/tasks.py) does not find.
-CELERY_IMPORTS = ("clusters.workflow_tasks",)
+CELERY_IMPORTS: tuple[str, ...] = ("clusters.workflow_tasks",)
 CELERY_TASK_SOFT_TIME_LIMIT = int(os.environ.get("TASK_SOFT_TIME_LIMIT_SECONDS", "1800"))
 CELERY_TASK_TIME_LIMIT = CELERY_TASK_SOFT_TIME_LIMIT + 60
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

@@ -17,7 +17,7 @@ if [ ! -f "$stamp" ]; then
   .venv/bin/python -m pip install -q --upgrade pip 2>&1 | grep -v "is ignored" || true
   # requirements.lock pins every transitive package too, for the same install everywhere.
   .venv/bin/python -m pip install -q -c requirements.lock -e '.[test]' 2>&1 | grep -v "is ignored" || true
-  .venv/bin/python -c "import django, celery, asyncssh, playwright, ldap, django_auth_ldap" \
+  .venv/bin/python -c "import django, celery, asyncssh, playwright, ldap, django_auth_ldap, mypy_django_plugin" \
     || { echo "dependency installation failed" >&2; exit 1; }
   rm -f .venv/.installed-*
   touch "$stamp"

@@ -13,6 +13,11 @@ echo "==> ruff"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 
+echo "==> mypy"
+# Files, plugins and strictness in pyproject.toml [tool.mypy]; imports the settings with
+# SQLite and no Redis (portal.settings_test), so it needs neither service.
+.venv/bin/mypy
+
 echo "==> pytest"
 # Two test processes (pytest-xdist): the suite waits on SSH, workers and browsers more
 # than it computes. Each process has its own PostgreSQL and Redis database.

@@ -79,7 +79,8 @@ class Workers:
     """Worker processes started by one test, all stopped at its end."""
 
     def __init__(self, tmp_path, redis_url: str) -> None:
-        self.tmp_path, self.redis_url, self.started = tmp_path, redis_url, []
+        self.tmp_path, self.redis_url = tmp_path, redis_url
+        self.started: list[subprocess.Popen] = []
 
     def start(self, pool: str = "solo", redis_url: str | None = None, **env: str):
         log = self.tmp_path / f"worker-{len(self.started)}.log"

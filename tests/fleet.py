@@ -51,7 +51,7 @@ def _copy(
         values.pop(model._meta.pk.attname)
         change(values)
         copies.append(model(**values))
-    created = model.objects.bulk_create(copies)
+    created = model._default_manager.bulk_create(copies)
     return {old.pk: new.pk for old, new in zip(rows, created, strict=True)}
 
 

@@ -11,7 +11,9 @@ def snapshot(
     node: Node, age: float = 0, reachable: bool = True, raw: dict | None = None, error: str = ""
 ) -> NodeSnapshot:
     """A collection of `node` taken `age` seconds ago."""
-    return NodeSnapshot.objects.create(
+    # raw is a property (stored compressed); the model's __init__ sets it, the stubs
+    # know fields only.
+    return NodeSnapshot.objects.create(  # type: ignore[misc]
         node=node,
         collected_at=timezone.now() - timedelta(seconds=age),
         reachable=reachable,

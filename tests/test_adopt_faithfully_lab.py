@@ -187,6 +187,18 @@ def test_a_typed_value_is_checked_like_any_inventory_value(lab, admin):
     assert ScstDevice.objects.get(cluster=cluster, name="r0").t10_dev_id == "cafe0000-r0"
 
 
+def test_a_typed_value_for_a_relation_is_refused_not_a_crash(lab, admin):
+    # `mappings` is ScstDevice's reverse relation, not a field: it has no clean().
+    name = lab.manifest["clusters"][0]["name"]
+    api.set_device_attr(lab.dir, f"{name}-b", "r0", "t10_dev_id", "deadbeef-r0")
+    cluster = register(lab, admin)
+    with pytest.raises(adoption.AdoptionError, match=r"device:r0:mappings: .*no field"):
+        adoption.inventory_adopt(
+            cluster, admin, {"device:r0:t10_dev_id": "cafe0000-r0", "device:r0:mappings": "1"}
+        )
+    assert not ScstDevice.objects.filter(cluster=cluster).exists()
+
+
 def test_import_page_shows_each_difference_previews_and_asks_to_confirm(client, lab, admin):
     name = lab.manifest["clusters"][0]["name"]
     api.set_device_attr(lab.dir, f"{name}-b", "r0", "t10_dev_id", "deadbeef-r0")

@@ -50,7 +50,9 @@ INVENTORY = [
 
 def database_state() -> dict:
     """Every row of every model a form could touch, plus the audit trail's size."""
-    state = {model.__name__: list(model.objects.order_by("pk").values()) for model in INVENTORY}
+    state: dict[str, object] = {
+        model.__name__: list(model._default_manager.order_by("pk").values()) for model in INVENTORY
+    }
     state["audit"] = AuditEntry.objects.count()
     return state
 

@@ -5,6 +5,7 @@ and nothing is saved, or accepted and rendered into files that the real `drbdadm
 dump` and the portal's scst.conf parser read back unchanged."""
 
 import subprocess
+from collections.abc import Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -79,7 +80,9 @@ def field_refusal(exc: ValidationError, field: str) -> None:
     assert any(key == field or key.endswith(f".{field}") for key in exc.error_dict), exc
 
 
-def reads_back(cluster, expected: list[tuple[str, str, str]] = (), resources=()) -> None:
+def reads_back(
+    cluster, expected: Sequence[tuple[str, str, str]] = (), resources: Sequence = ()
+) -> None:
     """Render the inventory; the scst.conf parser and real drbdadm read it back unchanged.
 
     expected: (device, attribute, value) that every node's scst.conf must carry.
@@ -390,7 +393,7 @@ def test_revert(cluster, where, value):
 live_values = st.one_of(
     st.sampled_from(["ab}cd", "x{", '"x', 'a"b', "a;b", "#x", "a\\b", "é"]),
     st.text(
-        alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\n\r\x00"),
+        alphabet=st.characters(exclude_categories=["Cs"], exclude_characters="\n\r\x00"),
         min_size=1,
         max_size=24,
     ),

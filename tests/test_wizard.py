@@ -57,9 +57,9 @@ class WizardClient:
         return RUN.search(self.text).group(1)
 
 
-def entries(cluster, **overrides) -> dict[str, dict]:
+def entries(cluster, **overrides: dict) -> dict[str, dict]:
     """Valid entries for every step (the LUN sets: every target's default set)."""
-    steps = {
+    steps: dict[str, dict] = {
         "cluster": {},
         "resource": {"resource": "r1"},
         "device": {

@@ -1,18 +1,23 @@
 """What the API shows of each object. Secrets never appear: credentials by name only,
 host keys as fingerprints."""
 
+from django.contrib.auth.models import User
 from rest_framework import serializers
 
 from clusters import selectors, validators
 from clusters.models import (
     Cluster,
+    DrbdResource,
     Finding,
+    InitiatorGroup,
     Job,
     JobEvent,
     LunMapping,
     Node,
     ScstDevice,
     Severity,
+    SshCredential,
+    Target,
 )
 from clusters.services.inventory import DEVICE_FIELDS
 
@@ -24,7 +29,7 @@ class ClusterSerializer(serializers.ModelSerializer):
 
 
 class NodeSerializer(serializers.ModelSerializer):
-    credential = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    credential = serializers.SlugRelatedField[SshCredential](slug_field="name", read_only=True)
     host_key_fingerprint = serializers.SerializerMethodField()
     pending_host_key_fingerprint = serializers.SerializerMethodField()
     last_collected_at = serializers.DateTimeField(read_only=True, allow_null=True)
@@ -58,9 +63,11 @@ class NodeSerializer(serializers.ModelSerializer):
 
 
 class LunMappingSerializer(serializers.ModelSerializer):
-    target = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    target = serializers.SlugRelatedField[Target](slug_field="name", read_only=True)
     node = serializers.CharField(source="target.node.name", read_only=True)
-    group = serializers.SlugRelatedField(slug_field="name", read_only=True, allow_null=True)
+    group = serializers.SlugRelatedField[InitiatorGroup](
+        slug_field="name", read_only=True, allow_null=True
+    )
 
     class Meta:
         model = LunMapping
@@ -70,7 +77,7 @@ class LunMappingSerializer(serializers.ModelSerializer):
 class LunSerializer(serializers.ModelSerializer):
     """An exported device: its SCST identity and attributes, and where it is mapped."""
 
-    drbd_resource = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    drbd_resource = serializers.SlugRelatedField[DrbdResource](slug_field="name", read_only=True)
     mappings = LunMappingSerializer(many=True, read_only=True)
 
     class Meta:
@@ -79,7 +86,7 @@ class LunSerializer(serializers.ModelSerializer):
 
 
 class FindingSerializer(serializers.ModelSerializer):
-    cluster = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    cluster = serializers.SlugRelatedField[Cluster](slug_field="name", read_only=True)
     muted_until = serializers.DateTimeField(source="mute_until", read_only=True, allow_null=True)
 
     class Meta:
@@ -105,7 +112,7 @@ class FindingFilterSerializer(serializers.Serializer):
 
 
 class JobEventSerializer(serializers.ModelSerializer):
-    node = serializers.SlugRelatedField(slug_field="name", read_only=True, allow_null=True)
+    node = serializers.SlugRelatedField[Node](slug_field="name", read_only=True, allow_null=True)
 
     class Meta:
         model = JobEvent
@@ -113,8 +120,10 @@ class JobEventSerializer(serializers.ModelSerializer):
 
 
 class JobSerializer(serializers.ModelSerializer):
-    cluster = serializers.SlugRelatedField(slug_field="name", read_only=True, allow_null=True)
-    requested_by = serializers.SlugRelatedField(
+    cluster = serializers.SlugRelatedField[Cluster](
+        slug_field="name", read_only=True, allow_null=True
+    )
+    requested_by = serializers.SlugRelatedField[User](
         slug_field="username", read_only=True, allow_null=True
     )
 
@@ -171,7 +180,8 @@ class PlanJobSerializer(JobSerializer):
     def _status(self, job: Job):
         from clusters.services.changes import plan_status
 
-        cache = self.context.setdefault("plan_status", {})
+        # The context is the dict the view passed (one per response); the stubs say Mapping.
+        cache = self.context.setdefault("plan_status", {})  # type: ignore[attr-defined]
         if job.pk not in cache:
             cache[job.pk] = plan_status(job)
         return cache[job.pk]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any, Protocol, cast
 
 CRITICAL, WARNING, INFO = "CRITICAL", "WARNING", "INFO"
 README_DRBD = "SCST scst/README.drbd (dual-primary DRBD)"
@@ -44,7 +45,7 @@ class Rule:
     title: str
     why: str
     remediation: str
-    check: Callable[..., Iterable[FindingData]] | None = None
+    check: Callable[..., Iterable[FindingData]]
 
     def finding(
         self, object_ref: str, *details: Detail, severity: str | None = None
@@ -57,12 +58,23 @@ class Rule:
 CATALOGUE: dict[str, Rule] = {}
 
 
-def rule(code: str, severity: str, title: str, why: str, remediation: str):
+class Check(Protocol):
+    """A registered check function: it carries its catalogue entry to build findings."""
+
+    rule: Rule
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Iterable[FindingData]: ...
+
+
+def rule(
+    code: str, severity: str, title: str, why: str, remediation: str
+) -> Callable[[Callable[..., Iterable[FindingData]]], Check]:
     """Register a check function under a catalogue entry."""
 
-    def register(check: Callable[..., Iterable[FindingData]]):
+    def register(check: Callable[..., Iterable[FindingData]]) -> Check:
         CATALOGUE[code] = Rule(code, severity, title, why, remediation, check)
-        check.rule = CATALOGUE[code]  # lets the check build its findings
-        return check
+        registered = cast(Check, check)
+        registered.rule = CATALOGUE[code]  # lets the check build its findings
+        return registered
 
     return register

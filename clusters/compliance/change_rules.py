@@ -17,7 +17,8 @@ from clusters.facts import ClusterFacts
 )
 def apply_interrupted(facts: ClusterFacts):
     for job_id, summary, nodes in facts.interrupted_applies:
+        on: list[str | None] = [*nodes] or [None]  # no node recorded: one detail without
         yield apply_interrupted.rule.finding(
             f"job:{job_id}",
-            *[Detail(summary, f"/jobs/{job_id}/reconcile/", node) for node in nodes or [None]],
+            *[Detail(summary, f"/jobs/{job_id}/reconcile/", node) for node in on],
         )

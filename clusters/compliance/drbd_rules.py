@@ -28,7 +28,7 @@ def _net_options(node: NodeFacts, resource: str, option: str) -> list[tuple[str 
         return [(None, f"{SHOW_EVIDENCE}: resource {resource} not running")]
     if not show.connections:
         return [(None, f"{SHOW_EVIDENCE}: resource {resource} has no connection")]
-    found = []
+    found: list[tuple[str | None, str]] = []
     for conn in show.connections:
         value = drbd.effective_net_options(conn)[option]
         peer = conn.peer

@@ -1,5 +1,7 @@
 """Drift: what runs on a node differs from what the inventory says it should run."""
 
+from typing import TypeGuard
+
 from clusters import compare, drbd, scst
 from clusters.compliance.catalogue import WARNING, Detail, rule
 from clusters.facts import COPY_MANAGER_DRIVER, ClusterFacts, DesiredNode, NodeFacts
@@ -10,7 +12,7 @@ WHY = (
 )
 
 
-def _managed(desired: DesiredNode | None) -> bool:
+def _managed(desired: DesiredNode | None) -> TypeGuard[DesiredNode]:
     return desired is not None and bool(desired.scst_config.handlers or desired.drbd_resources)
 
 
@@ -75,7 +77,7 @@ def scst_differences(node: NodeFacts, want: scst.ScstConfig):
 
 
 def _lun_sets(cfg: scst.ScstConfig) -> dict[tuple[str, str | None, int], str]:
-    luns = {}
+    luns: dict[tuple[str, str | None, int], str] = {}
     for driver in cfg.drivers.values():
         if driver.name == COPY_MANAGER_DRIVER:
             continue  # SCST maps every device there by itself (see facts.COPY_MANAGER_DRIVER)

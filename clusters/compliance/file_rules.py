@@ -47,6 +47,8 @@ def _scst_file_differences(node: NodeFacts) -> list[str]:
 
 def _scst_diff(node: NodeFacts) -> str:
     """A unified diff, file → running, both laid out the same way (copy manager left out)."""
+    if node.scst_file_config is None or node.scst_config is None:
+        return ""  # only called for nodes where both were read
     file = scst.render_config(compare.without_copy_manager(node.scst_file_config))
     running = scst.render_config(compare.without_copy_manager(node.scst_config))
     lines = list(

@@ -16,6 +16,8 @@ WRITE_COUNTER = "write_cmd_count"
 
 def _session_luns(node: NodeFacts, target_name: str, session) -> set[str]:
     """Devices in the LUN set the session uses (its group's, or the target's own)."""
+    if node.scst_live is None:
+        return set()
     for targets in node.scst_live.targets.values():
         target = targets.get(target_name)
         if target is None:

@@ -384,9 +384,10 @@ def _apply_event(
         if "suspended" in kv:
             res.suspended = kv["suspended"] != "no"
         return
-    res = resources.get(name)
-    if res is None:
+    existing = resources.get(name)
+    if existing is None:
         raise DrbdConfigError(f"line {line_no}: events2 {obj} of unknown resource {name!r}")
+    res = existing
     if obj == "device":
         _event_device(res, event, kv)
     elif obj == "connection":

@@ -63,6 +63,7 @@ class Attributes:
             return NotImplemented
         return sorted(self._items) == sorted(other._items)
 
+    # Mutable, so unhashable; typeshed declares object.__hash__ a method, not Optional.
     __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from clusters.scst.model import (
     Attributes,
@@ -60,6 +61,9 @@ class ScstConfigError(Exception):
         super().__init__(f"scst.conf line {line}: {message}")
         self.line = line
         self.message = message
+
+
+_Obj = TypeVar("_Obj")
 
 
 @dataclass
@@ -192,6 +196,13 @@ def _unique(frame: _Frame, keyword: str, name: str, number: int) -> None:
         )
 
 
+def _of(frame: _Frame, kind: type[_Obj]) -> _Obj:
+    """The frame's object, of the type its block holds (_SECTIONS admits no other)."""
+    if not isinstance(frame.obj, kind):
+        raise TypeError(f"{frame.label}: holds {type(frame.obj).__name__}, not {kind.__name__}")
+    return frame.obj
+
+
 def _child(kind: str, keyword: str, obj: object, attrs: Attributes, number: int) -> _Frame:
     name = getattr(obj, "name", getattr(obj, "number", ""))
     return _Frame(kind, obj, attrs, number, f"inside {keyword} {name}")
@@ -200,28 +211,28 @@ def _child(kind: str, keyword: str, obj: object, attrs: Attributes, number: int)
 def _handler(frame: _Frame, words: list[str], number: int) -> _Frame:
     (name,) = _names(words, 1, "HANDLER name {", number)
     _unique(frame, "HANDLER", name, number)
-    handler = frame.obj.handlers.setdefault(name, Handler(name))  # type: ignore[attr-defined]
+    handler = _of(frame, ScstConfig).handlers.setdefault(name, Handler(name))
     return _child("handler", "HANDLER", handler, handler.attributes, number)
 
 
 def _device(frame: _Frame, words: list[str], number: int) -> _Frame:
     (name,) = _names(words, 1, "DEVICE name", number)
     _unique(frame, "DEVICE", name, number)
-    device = frame.obj.devices.setdefault(name, Device(name))  # type: ignore[attr-defined]
+    device = _of(frame, Handler).devices.setdefault(name, Device(name))
     return _child("device", "DEVICE", device, device.attributes, number)
 
 
 def _driver(frame: _Frame, words: list[str], number: int) -> _Frame:
     (name,) = _names(words, 1, "TARGET_DRIVER name {", number)
     _unique(frame, "TARGET_DRIVER", name, number)
-    driver = frame.obj.drivers.setdefault(name, TargetDriver(name))  # type: ignore[attr-defined]
+    driver = _of(frame, ScstConfig).drivers.setdefault(name, TargetDriver(name))
     return _child("target_driver", "TARGET_DRIVER", driver, driver.attributes, number)
 
 
 def _target(frame: _Frame, words: list[str], number: int) -> _Frame:
     (name,) = _names(words, 1, "TARGET name", number)
     _unique(frame, "TARGET", name, number)
-    target = frame.obj.targets.setdefault(name, Target(name))  # type: ignore[attr-defined]
+    target = _of(frame, TargetDriver).targets.setdefault(name, Target(name))
     return _child("target", "TARGET", target, target.attributes, number)
 
 
@@ -230,46 +241,49 @@ def _lun(frame: _Frame, words: list[str], number: int) -> _Frame:
     if not _LUN_NUMBER.fullmatch(lun_text):
         raise ScstConfigError(number, f"LUN number must be a decimal number, found '{lun_text}'")
     _unique(frame, "LUN", str(int(lun_text)), number)
-    lun = frame.obj.luns.setdefault(int(lun_text), Lun(int(lun_text), device))  # type: ignore[attr-defined]
+    owner = frame.obj  # a TARGET's own LUNs or a GROUP's
+    if not isinstance(owner, Target | InitiatorGroup):
+        raise TypeError(f"{frame.label}: LUN inside {type(owner).__name__}")
+    lun = owner.luns.setdefault(int(lun_text), Lun(int(lun_text), device))
     return _child("lun", "LUN", lun, lun.attributes, number)
 
 
 def _group(frame: _Frame, words: list[str], number: int) -> _Frame:
     (name,) = _names(words, 1, "GROUP name", number)
     _unique(frame, "GROUP", name, number)
-    group = frame.obj.groups.setdefault(name, InitiatorGroup(name))  # type: ignore[attr-defined]
+    group = _of(frame, Target).groups.setdefault(name, InitiatorGroup(name))
     return _child("group", "GROUP", group, group.attributes, number)
 
 
 def _initiator(frame: _Frame, words: list[str], number: int) -> _Frame:
     (name,) = _names(words, 1, "INITIATOR name", number)
     _unique(frame, "INITIATOR", name, number)
-    initiator = frame.obj.initiators.setdefault(name, Initiator(name))  # type: ignore[attr-defined]
+    initiator = _of(frame, InitiatorGroup).initiators.setdefault(name, Initiator(name))
     return _child("initiator", "INITIATOR", initiator, initiator.attributes, number)
 
 
 def _hw_target(frame: _Frame, words: list[str], number: int) -> None:
     _names(words, 0, "HW_TARGET", number)
-    frame.obj.hw_target = True  # type: ignore[attr-defined]
+    _of(frame, Target).hw_target = True
 
 
 def _alua(frame: _Frame, words: list[str], number: int) -> _Frame:
     _names(words, 0, "ALUA {", number)
     _unique(frame, "ALUA", "", number)
-    return _Frame("alua", None, frame.obj.alua, number, "inside ALUA")  # type: ignore[attr-defined]
+    return _Frame("alua", None, _of(frame, ScstConfig).alua, number, "inside ALUA")
 
 
 def _device_group(frame: _Frame, words: list[str], number: int) -> _Frame:
     (name,) = _names(words, 1, "DEVICE_GROUP name {", number)
     _unique(frame, "DEVICE_GROUP", name, number)
-    group = frame.obj.device_groups.setdefault(name, DeviceGroup(name))  # type: ignore[attr-defined]
+    group = _of(frame, ScstConfig).device_groups.setdefault(name, DeviceGroup(name))
     return _child("device_group", "DEVICE_GROUP", group, group.attributes, number)
 
 
 def _device_ref(frame: _Frame, words: list[str], number: int) -> _Frame:
     (name,) = _names(words, 1, "DEVICE name", number)
     _unique(frame, "DEVICE", name, number)
-    frame.obj.devices.add(name)  # type: ignore[attr-defined]
+    _of(frame, DeviceGroup).devices.add(name)
     label = f"DEVICE {name} (a reference inside DEVICE_GROUP)"
     return _Frame("reference", None, None, number, label)
 
@@ -277,14 +291,14 @@ def _device_ref(frame: _Frame, words: list[str], number: int) -> _Frame:
 def _target_group(frame: _Frame, words: list[str], number: int) -> _Frame:
     (name,) = _names(words, 1, "TARGET_GROUP name {", number)
     _unique(frame, "TARGET_GROUP", name, number)
-    group = frame.obj.target_groups.setdefault(name, TargetGroup(name))  # type: ignore[attr-defined]
+    group = _of(frame, DeviceGroup).target_groups.setdefault(name, TargetGroup(name))
     return _child("target_group", "TARGET_GROUP", group, group.attributes, number)
 
 
 def _member(frame: _Frame, words: list[str], number: int) -> _Frame:
     (name,) = _names(words, 1, "TARGET name", number)
     _unique(frame, "TARGET", name, number)
-    member = frame.obj.targets.setdefault(name, TargetGroupMember(name))  # type: ignore[attr-defined]
+    member = _of(frame, TargetGroup).targets.setdefault(name, TargetGroupMember(name))
     return _child("member", "TARGET", member, member.attributes, number)
 
 

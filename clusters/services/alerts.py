@@ -116,7 +116,7 @@ def job_ended(job: Job) -> None:
     if job.state not in (Job.State.FAILED, Job.State.INTERRUPTED):
         return
     severity = Severity.CRITICAL if job.kind == Job.Kind.APPLY else Severity.WARNING
-    where = job.cluster.name if job.cluster_id else "all clusters"
+    where = job.cluster.name if job.cluster is not None else "all clusters"
     state = job.get_state_display().lower()
     deliveries_create(
         [

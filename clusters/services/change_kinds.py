@@ -7,13 +7,17 @@ plan (`as_json`, with its `kind` string, which the API also speaks).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar, cast
 
 from django.core.exceptions import ValidationError
 
 from clusters.models import Cluster, Job, Revision
 from clusters.services import inventory
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 
 @dataclass(frozen=True)
@@ -188,7 +192,8 @@ class NodeWorkflow:
         return set()
 
     def as_json(self) -> dict:
-        return {"kind": self.kind, **asdict(self)}
+        # Every kind below is a dataclass; this base is not (it has no fields).
+        return {"kind": self.kind, **asdict(cast("DataclassInstance", self))}
 
 
 @dataclass(frozen=True)
@@ -240,7 +245,8 @@ def workflow_from_json(data: dict) -> Workflow:
         return GrowLun(str(data["device"]))
     if kind is SplitBrainRecovery:
         return SplitBrainRecovery(str(data["resource"]), str(data["victim"]))
-    return kind(str(data["resource"]))
+    by_resource = cast(Callable[[str], Workflow], kind)  # every other kind: resource only
+    return by_resource(str(data["resource"]))
 
 
 def change_from_json(data: dict) -> Change:

@@ -16,6 +16,7 @@ import difflib
 import hashlib
 import json
 import shlex
+from collections.abc import Set as AbstractSet
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timedelta
 
@@ -33,7 +34,13 @@ from clusters.facts import COPY_MANAGER_DRIVER, ClusterFacts, DesiredNode, NodeF
 from clusters.models import Cluster, Finding, Job, Node, Revision, Role
 from clusters.paths import DRBD_DIR, SCST_CONF, resource_file, resource_of
 from clusters.services import collection, inventory, jobs
-from clusters.services.change_kinds import Change, Enforce, Reconcile, change_from_json
+from clusters.services.change_kinds import (
+    Change,
+    Enforce,
+    Reconcile,
+    Workflow,
+    change_from_json,
+)
 from clusters.services.facts import cluster_facts
 
 BLOCKING_DRIFT = ("DRIFT_SCST", "DRIFT_DRBD", "CONFIG_FILE_DIFFERS")
@@ -131,6 +138,10 @@ class Plan:
     fingerprint: str = ""
     planned_at: str = ""
     expires_at: str = ""
+
+    def __post_init__(self) -> None:
+        # Set by plan_compute for the apply that recomputed it: not a field, never stored.
+        self.computed_desired: dict[str, DesiredNode] | None = None
 
     @property
     def warnings(self) -> list[str]:
@@ -340,7 +351,9 @@ def _removal_warnings(node: NodeFacts, want: scst.ScstConfig) -> list[str]:
     return warnings
 
 
-def file_plan(plan: NodePlan, node: NodeFacts, desired: DesiredNode, version: str, new: set[str]):
+def file_plan(
+    plan: NodePlan, node: NodeFacts, desired: DesiredNode, version: str, new: AbstractSet[str]
+):
     """Which files to install: SCST's when it must run or when the file on disk would
     load something else than the inventory; a .res when it or what runs differs."""
     scst_text = scst.render_config(with_copy_manager(desired.scst_config, node.scst_config))
@@ -378,7 +391,7 @@ def file_plan(plan: NodePlan, node: NodeFacts, desired: DesiredNode, version: st
 
 
 def node_plan(
-    node: NodeFacts, desired: DesiredNode, version: str, new: set[str] = frozenset()
+    node: NodeFacts, desired: DesiredNode, version: str, new: AbstractSet[str] = frozenset()
 ) -> NodePlan:
     plan = NodePlan(node.name)
     scst_plan(plan, node, desired)
@@ -479,15 +492,15 @@ def _node_interlocks(cluster: Cluster, facts: ClusterFacts) -> list[str]:
             reasons.append(f"{node.name}: host key is not approved ({node.host_key_problem}).")
         elif not node.has_data:
             reasons.append(f"{node.name} is unreachable: {node.error or 'no data'}.")
-    for node in Node.objects.filter(cluster=cluster, outcome_unknown_since__isnull=False):
+    for unknown in Node.objects.filter(cluster=cluster, outcome_unknown_since__isnull=False):
         reasons.append(
-            f"{node.name}: what job {node.outcome_unknown_job_id} left on this node is unknown "
-            "until a collection reads it in full."
+            f"{unknown.name}: what job {unknown.outcome_unknown_job_id} left on this node is "
+            "unknown until a collection reads it in full."
         )
     return reasons
 
 
-def _interrupted(cluster: Cluster, change: Change) -> list[str]:
+def _interrupted(cluster: Cluster, change: Change | Workflow) -> list[str]:
     pending = Job.objects.filter(
         cluster=cluster, kind=Job.Kind.APPLY, needs_reconcile=True, reconciled_at=None
     )
@@ -522,7 +535,7 @@ def _identity_interlocks(plans: list[NodePlan], facts: ClusterFacts) -> list[str
 def interlocks(
     cluster: Cluster,
     facts: ClusterFacts,
-    change: Change,
+    change: Change | Workflow,
     resources: set[str],
     holder_job: int | None = None,
 ) -> list[str]:
@@ -632,7 +645,7 @@ def plan_run(job: Job) -> Job:
 
     if job.state == Job.State.QUEUED:
         jobs.job_start(job)
-    cluster = job.cluster
+    cluster = job.acting_cluster()
     stored = Plan.from_json(job.params)
     jobs.job_event(job, "collect", "reading every node before planning")
     collection.nodes_collect(
@@ -700,8 +713,9 @@ def plan_status(job: Job) -> PlanStatus:
     if plan.expires is not None and plan.expires < timezone.now():
         return PlanStatus("expired", f"Expired at {plan.expires:%Y-%m-%d %H:%M} UTC: plan again.")
     try:
+        cluster = job.acting_cluster()
         again = plan_compute(
-            job.cluster, change_from_json(plan.change), plan.description, cluster_facts(job.cluster)
+            cluster, change_from_json(plan.change), plan.description, cluster_facts(cluster)
         )
     except Exception as exc:
         return PlanStatus("out_of_date", f"The plan cannot be re-checked: {exc}")
@@ -730,7 +744,7 @@ def _moved(approved: Plan, now: Plan) -> str:
 
 def apply_create(plan_job: Job, user, reason: str) -> Job:
     """Record the apply of a ready plan (a reason is required); the caller queues it."""
-    access.require_role(user, plan_job.cluster, Role.OPERATOR)
+    access.require_role(user, plan_job.acting_cluster(), Role.OPERATOR)
     if not reason.strip():
         raise PlanRefused("Say why you apply this change (the reason goes to the audit trail).")
     with transaction.atomic():
@@ -880,7 +894,7 @@ def apply_run(job: Job) -> Job:
     """The apply task's body: lock, collect fresh, re-judge, push, commit, collect."""
     if job.state == Job.State.QUEUED:
         jobs.job_start(job)
-    cluster = job.cluster
+    cluster = job.acting_cluster()
     who = job.requested_by.get_username() if job.requested_by else "system"
     if not locks.acquire(cluster.pk, job.pk, who):
         holder = locks.holder_of(cluster.pk)
@@ -928,6 +942,8 @@ def _apply_locked(job: Job, cluster: Cluster) -> Job:
         return job
     change = change_from_json(plan.change)
     new = plan.computed_desired
+    if new is None:
+        raise RuntimeError(f"job {job.pk}: the recomputed plan has no desired configuration")
     before = {n.name: n for n in facts.with_data()}
     pushing = push.Push(
         owner=f"job-{job.pk}",

@@ -32,7 +32,7 @@ def endpoint_for(node: Node) -> ssh.NodeEndpoint:
         address=node.address,
         port=node.ssh_port,
         user=node.ssh_user,
-        private_key=node.credential.private_key() if node.credential_id else "",
+        private_key=node.credential.private_key() if node.credential is not None else "",
         pinned_host_key=node.host_key,
         drbd_version=node.cluster.drbd_version,
         command_timeout=float(settings.NODE_COMMAND_TIMEOUT_SECONDS),
@@ -105,7 +105,8 @@ def collection_run(job: Job) -> Job:
     for node in nodes_of(job):
         by_cluster.setdefault(node.cluster, []).append(node)
     total = sum(len(nodes) for nodes in by_cluster.values())
-    failed, broken = 0, []
+    failed = 0
+    broken: list[str] = []
     for cluster, nodes in by_cluster.items():
         try:
             failed += sum(1 for s in nodes_collect(job, nodes) if s.error)
@@ -157,7 +158,8 @@ def snapshot_record(job: Job, node: Node, outcome: collect.NodeCollection) -> No
         reachable=outcome.reachable and not outcome.error,
         error=outcome.error,
         duration_ms=int(outcome.seconds * 1000),
-        raw={name: vars(output) for name, output in outcome.outputs.items()},
+        # Model.__init__ sets a property from its keyword; the stubs know fields only.
+        raw={name: vars(output) for name, output in outcome.outputs.items()},  # type: ignore[misc]
         facts={"host_key_problem": outcome.host_key_problem},
     )
     history.record_snapshot(snapshot)

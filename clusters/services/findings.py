@@ -149,7 +149,7 @@ def findings_store(
     for gone in open_findings.values():
         blind = (evidence_nodes(gone) or set(unread)) & set(unread)
         if blind and gone.code not in NOT_READ_FROM_NODES:
-            reads = [unread[name] for name in blind if unread[name] is not None]
+            reads = [at for name in blind if (at := unread[name]) is not None]
             gone.last_known_at = min(reads) if reads else gone.last_seen
             gone.save(update_fields=["last_known_at"])
             kept.append(gone)

@@ -61,13 +61,11 @@ def snapshot_samples(snapshot: NodeSnapshot, facts: NodeFacts) -> list[Sample]:
         out_of_sync: dict[int, int] = defaultdict(int)
         in_sync: dict[int, float] = {}
         for peer in resource.peers:
-            for device in peer.devices:
-                if device.out_of_sync_kib is not None:
-                    out_of_sync[device.volume] += device.out_of_sync_kib
-                if device.percent_in_sync is not None:
-                    in_sync[device.volume] = min(
-                        in_sync.get(device.volume, 100.0), device.percent_in_sync
-                    )
+            for pd in peer.devices:
+                if pd.out_of_sync_kib is not None:
+                    out_of_sync[pd.volume] += pd.out_of_sync_kib
+                if pd.percent_in_sync is not None:
+                    in_sync[pd.volume] = min(in_sync.get(pd.volume, 100.0), pd.percent_in_sync)
         for volume, kib in sorted(out_of_sync.items()):
             add(OUT_OF_SYNC, f"{name}/{volume}", kib)
         for volume, percent in sorted(in_sync.items()):

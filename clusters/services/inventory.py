@@ -115,7 +115,7 @@ def device_backing_check(device: ScstDevice) -> None:
     """One backing device, one identity: a DRBD volume backs at most one SCST device.
     Two devices on one /dev/drbdN present two SCSI identities for the same blocks, and
     initiators writing through both corrupt the data."""
-    if not device.drbd_resource_id:
+    if device.drbd_resource is None:
         return
     other = (
         ScstDevice.objects.filter(

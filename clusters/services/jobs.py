@@ -172,7 +172,7 @@ def interrupt(job_id: int, reason: str) -> Job | None:
             job.state, job.finished_at = Job.State.SUCCEEDED, now
             job.summary = f"{job.summary} (applied and verified; then {reason})".strip()
             job.save(update_fields=["state", "finished_at", "summary"])
-            locks.release(job.cluster_id, job.pk)
+            locks.release(job.acting_cluster().pk, job.pk)
             return job
         written = job.steps.filter(writes=True)
         job.needs_reconcile = job.kind == Job.Kind.APPLY and written.exists()
@@ -228,10 +228,10 @@ def sweep() -> list[Job]:
     for job in Job.objects.filter(state=Job.State.QUEUED, created_at__lt=too_old):
         minutes = settings.JOB_QUEUED_TIMEOUT_SECONDS // 60
         ended.append(interrupt(job.pk, f"no worker started it within {minutes} minutes"))
-    ended = [job for job in ended if job is not None]
-    for job in ended:
+    finished = [job for job in ended if job is not None]
+    for job in finished:
         log.warning("job %s ended: %s", job.pk, job.summary)
-    return ended
+    return finished
 
 
 def _refresh_findings(clusters) -> None:
@@ -261,7 +261,7 @@ class JobJournal:
         await sync_to_async(self._renew)()
 
     def _renew(self) -> None:
-        with_db_retry(lambda: locks.renew(self.job.cluster_id, self.job.pk))
+        with_db_retry(lambda: locks.renew(self.job.acting_cluster().pk, self.job.pk))
         with_db_retry(lambda: job_heartbeat(self.job.pk))
 
     async def started(self, node: str, step: str, command: str, writes: bool) -> int:

@@ -104,7 +104,7 @@ def default_lun_sets(sets: list[LunSet]) -> list[str]:
     """One set per node: a group name every node has, else each node's first default set."""
     nodes = sorted({s.node for s in sets})
     for name in sorted({s.group_name for s in sets if s.group_name}):
-        chosen = {}
+        chosen: dict[str, str] = {}
         for s in sets:
             if s.group_name == name:
                 chosen.setdefault(s.node, s.code)
@@ -245,8 +245,11 @@ class LunWizard:
         """Remember a step's entries as typed (valid or not) so that they are shown again."""
         if step not in FORMS:
             return
+        form = self.form(step)
+        if form is None:  # every step in FORMS has one
+            return
         entries = {}
-        for name, formfield in self.form(step).fields.items():
+        for name, formfield in form.fields.items():
             if isinstance(formfield, forms.MultipleChoiceField):
                 entries[name] = post.getlist(name)
             elif name in post:
@@ -276,7 +279,7 @@ class LunWizard:
         values: dict = {}
         for step in FORMS:
             form = self.form(step, self.draft.get(step, {}))
-            if not form.is_valid():
+            if form is None or not form.is_valid():  # (every step in FORMS has a form)
                 return step, values
             values.update(form.cleaned_data)
         return None, values

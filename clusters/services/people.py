@@ -9,6 +9,7 @@ import secrets
 from datetime import timedelta
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
 from django.contrib.auth.tokens import default_token_generator
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
@@ -62,7 +63,7 @@ def invite_path(user) -> str:
 
 
 @transaction.atomic
-def user_create(by, username: str, email: str, password: str = "") -> tuple[object, str]:
+def user_create(by, username: str, email: str, password: str = "") -> tuple[User, str]:
     """Create a local user. Without a password, the user gets an invite link (returned)."""
     require_people_admin(by)
     model = get_user_model()

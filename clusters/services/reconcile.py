@@ -60,7 +60,7 @@ def _verdict(before: list[str] | None, after: list[str] | None) -> tuple[str, li
 
 def reconcile_state(job: Job) -> list[NodeReconcile]:
     """Per node of JOB's cluster: what it runs and what its file loads, before or after."""
-    cluster = job.cluster
+    cluster = job.acting_cluster()
     original = Reconcile(job.pk, "finish")
     before = changes.desired_cluster(cluster)
     after = changes.desired_after(cluster, original.original(cluster))
@@ -101,4 +101,4 @@ def reconcile_plan(job: Job, user, action: str, reason: str) -> Job:
         raise changes.PlanRefused("Say why (the reason goes to the audit trail).")
     what = "Finish" if action == "finish" else "Roll back"
     description = f"{what} interrupted apply job {job.pk}: {reason.strip()}"
-    return changes.plan_create(job.cluster, user, Reconcile(job.pk, action), description)
+    return changes.plan_create(job.acting_cluster(), user, Reconcile(job.pk, action), description)

@@ -52,8 +52,8 @@ def _connected(facts: NodeFacts, resource: str) -> bool:
 
 def _side(node: Node, resource: str, devices: set[str]) -> NodeSide:
     side = NodeSide(node.name)
-    snaps = NodeSnapshot.objects.filter(node=node, reachable=True).select_related("node")
-    snaps = list(snaps.order_by("-collected_at")[:LOOKBACK])
+    read = NodeSnapshot.objects.filter(node=node, reachable=True).select_related("node")
+    snaps = list(read.order_by("-collected_at")[:LOOKBACK])
     if not snaps:
         side.note = "never collected"
         return side

@@ -123,6 +123,7 @@ def _serving_refusals(cluster: Cluster, change: Workflow) -> list[str]:
     from clusters import compare
 
     proc = procedure_for(cluster, change)
+    assert isinstance(proc, workflows.SplitBrain)  # procedure_for's answer to split brain
     facts = next((n for n in cluster_facts(cluster).nodes if n.name == proc.survivor), None)
     if facts is None or not facts.has_data:
         return [f"{proc.survivor} (the survivor) has no fresh data."]
@@ -195,7 +196,7 @@ def plan_run(job: Job) -> Job:
 
     if job.state == Job.State.QUEUED:
         jobs.job_start(job)
-    cluster = job.cluster
+    cluster = job.acting_cluster()
     stored = WorkflowPlan.from_json(job.params)
     nodes = _nodes(cluster)
     jobs.job_event(job, "collect", "reading every node before planning")
@@ -270,7 +271,7 @@ def apply_create(plan_job: Job, user, reason: str, scheduled: bool = False, type
     recovery also needs the resource's name typed); the caller queues it."""
     change = workflow_from_json(WorkflowPlan.from_json(plan_job.params).change)
     if not scheduled:
-        access.require_role(user, plan_job.cluster, required_role(change))
+        access.require_role(user, plan_job.acting_cluster(), required_role(change))
     if isinstance(change, SplitBrainRecovery) and typed.strip() != change.resource:
         raise WorkflowRefused(
             f"Type the resource name ({change.resource}) to confirm that {change.victim}'s "
@@ -301,7 +302,7 @@ def apply_run(job: Job) -> Job:
 
     if job.state == Job.State.QUEUED:
         jobs.job_start(job)
-    cluster = job.cluster
+    cluster = job.acting_cluster()
     who = job.requested_by.get_username() if job.requested_by else "system"
     if not locks.acquire(cluster.pk, job.pk, who):
         holder = locks.holder_of(cluster.pk)

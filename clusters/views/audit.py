@@ -3,6 +3,7 @@ user administers."""
 
 import csv
 from collections.abc import Iterator
+from typing import Any, cast
 
 from django import forms
 from django.core.exceptions import PermissionDenied
@@ -35,9 +36,10 @@ class AuditFilterForm(forms.Form):
 
     def __init__(self, data, cluster_names: list[str]) -> None:
         super().__init__(data)
-        self.fields["cluster"].choices = ANY + [(n, n) for n in cluster_names]
+        choices = ANY + [(n, n) for n in cluster_names]
+        cast(forms.ChoiceField, self.fields["cluster"]).choices = choices
 
-    def filters(self) -> dict[str, object]:
+    def filters(self) -> dict[str, Any]:  # (`object` is a field name here)
         self.is_valid()
         cleaned = getattr(self, "cleaned_data", {})
         wanted = {

@@ -18,14 +18,14 @@ from clusters.forms import ApplyForm, LunRemoveForm
 from clusters.models import Cluster, Job, LunMapping, Revision, Role
 from clusters.services import changes
 from clusters.services.facts import latest_snapshots, node_facts_for
-from clusters.views.htmx import page_or_partial
+from clusters.views.htmx import htmx_of, page_or_partial
 from clusters.views.queue import queue_job
 
 
 def _go(request: HttpRequest, name: str, *args) -> HttpResponse:
     """Redirect; an htmx request gets a full-page client redirect instead of a swap."""
     url = reverse(name, args=args)
-    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+    return HttpResponseClientRedirect(url) if htmx_of(request) else redirect(url)
 
 
 # --- plan page and apply -----------------------------------------------------------------
@@ -64,7 +64,7 @@ def _plan_page(request: HttpRequest, job: Job, form: ApplyForm) -> HttpResponse:
         "status": status,
         "cluster": job.cluster,
         "passed": status.can_apply,
-        "can_apply": access.has_role(request.user, job.cluster, Role.OPERATOR),
+        "can_apply": access.has_role(request.user, job.acting_cluster(), Role.OPERATOR),
         "nodes": [(node, [(f, diff_lines(f.diff)) for f in node.files]) for node in plan.nodes],
         "applies": list(applies),
         "form": form,
@@ -76,7 +76,7 @@ def plan_detail(request: HttpRequest, job_id: int) -> HttpResponse:
     """A plan: per-node diffs, findings, refusals; the Apply form if it passed. The page
     of a plan being computed polls (`poll`): 204 until the plan job ends, then a reload."""
     job = _plan_job(request, job_id)
-    if request.htmx and request.GET.get("poll"):
+    if htmx_of(request) and request.GET.get("poll"):
         if not job.is_finished:
             return HttpResponse(status=204)
         response = HttpResponse()
@@ -88,7 +88,7 @@ def plan_detail(request: HttpRequest, job_id: int) -> HttpResponse:
 def plan_apply(request: HttpRequest, job_id: int) -> HttpResponse:
     """Queue the apply of a plan that passed (operators; a reason and a confirmation)."""
     job = _plan_job(request, job_id)
-    access.require_role(request.user, job.cluster, Role.OPERATOR)
+    access.require_role(request.user, job.acting_cluster(), Role.OPERATOR)
     if request.method != "POST":
         return HttpResponseNotAllowed(["POST"])
     form = ApplyForm(request.POST)

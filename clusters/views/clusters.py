@@ -9,7 +9,7 @@ from django.views.decorators.http import require_POST
 from clusters import access, selectors, tasks
 from clusters.models import Cluster, Role
 from clusters.services import collection
-from clusters.views.htmx import page_or_partial
+from clusters.views.htmx import htmx_of, page_or_partial
 from clusters.views.queue import queue_job
 
 
@@ -56,6 +56,6 @@ def cluster_collect(request: HttpRequest, cluster: Cluster) -> HttpResponse:
     down = queue_job(request, job, tasks.collect_job)
     if down is not None:
         return down
-    if request.htmx:
+    if htmx_of(request):
         return render(request, "clusters/job_detail.html#job-status", {"job": job})
     return redirect("job-detail", job.pk)

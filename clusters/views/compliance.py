@@ -9,7 +9,7 @@ from clusters import access, selectors
 from clusters.forms import ComplianceFilterForm, MuteForm
 from clusters.models import Cluster, Finding, Role
 from clusters.services import findings as finding_services
-from clusters.views.htmx import page_or_partial
+from clusters.views.htmx import htmx_of, page_or_partial
 
 
 def compliance(request: HttpRequest) -> HttpResponse:
@@ -57,10 +57,10 @@ def finding_mute(request: HttpRequest, finding_id: int) -> HttpResponse:
             form.add_error(None, str(exc))
         else:
             messages.success(request, f"Muted {finding.code} on {finding.object_ref}.")
-            if not request.htmx:
+            if not htmx_of(request):
                 return redirect("compliance")
             form = MuteForm()
-    if request.htmx:
+    if htmx_of(request):
         return finding_row(request, finding, form)
     return render(request, "clusters/finding_mute.html", {"finding": finding, "form": form})
 

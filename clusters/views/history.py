@@ -1,7 +1,7 @@
 """History pages: a cluster's charts (findings, resync, collection time) and a LUN's I/O
 per node, drawn as server-rendered SVG."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -14,7 +14,7 @@ from clusters.services import history
 PERIODS = {"1": "24 hours", "7": "7 days", "30": "30 days"}
 
 
-def _period(request: HttpRequest) -> tuple[str, timezone.datetime]:
+def _period(request: HttpRequest) -> tuple[str, datetime]:
     days = request.GET.get("days", "1")
     days = days if days in PERIODS else "1"
     return days, timezone.now() - timedelta(days=int(days))

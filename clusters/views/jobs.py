@@ -1,13 +1,15 @@
 """The jobs centre (every job a user may see) and the job page (what one job did, node by
 node)."""
 
+from typing import cast
+
 from django import forms
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 
 from clusters import access, selectors
 from clusters.models import Job
-from clusters.views.htmx import page_or_partial
+from clusters.views.htmx import htmx_of, page_or_partial
 
 ANY = [("", "any")]
 PAGE_SIZE = 50
@@ -26,7 +28,8 @@ class JobFilterForm(forms.Form):
 
     def __init__(self, data, cluster_names: list[str]) -> None:
         super().__init__(data)
-        self.fields["cluster"].choices = ANY + [(n, n) for n in cluster_names]
+        choices = ANY + [(n, n) for n in cluster_names]
+        cast(forms.ChoiceField, self.fields["cluster"]).choices = choices
 
     def filters(self) -> selectors.JobFilters:
         self.is_valid()
@@ -58,7 +61,7 @@ def job_detail(request: HttpRequest, job_id: int) -> HttpResponse:
         raise Http404("No such job.")
     context = {"job": job, "warnings": selectors.job_warnings(job)}
     response = page_or_partial(request, "clusters/job_detail.html", "job-status", context)
-    if request.htmx and job.is_finished:
+    if htmx_of(request) and job.is_finished:
         # The poll that sees the job finish reloads the page it sits on, so that
         # the page shows what the job changed (the finished partial stops polling).
         response["HX-Refresh"] = "true"

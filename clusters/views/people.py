@@ -164,10 +164,12 @@ def tokens(request: HttpRequest) -> HttpResponse:
         else:
             request.session[FRESH_KEY_SESSION_FIELD] = key
             return redirect("tokens")
+    user = request.user
+    assert user.is_authenticated  # LoginRequiredMiddleware: only the login page has none
     context = {
         "form": form,
         "key": request.session.pop(FRESH_KEY_SESSION_FIELD, ""),
-        "tokens": request.user.api_tokens.all(),
+        "tokens": user.api_tokens.all(),
     }
     return render(request, "people/tokens.html", context)
 

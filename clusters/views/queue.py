@@ -6,6 +6,7 @@ from django.shortcuts import render
 
 from clusters.models import Job
 from clusters.services import jobs
+from clusters.views.htmx import htmx_of
 
 
 def queue_job(request: HttpRequest, job: Job, task) -> HttpResponse | None:
@@ -22,6 +23,6 @@ def queue_down(request: HttpRequest, job: Job, reason: str) -> HttpResponse:
         request, "clusters/queue_down.html", {"job": job, "reason": reason}, status=503
     )
     response["Retry-After"] = "30"
-    if request.htmx:
+    if htmx_of(request):
         response["HX-Retarget"], response["HX-Reswap"] = "body", "innerHTML"
     return response

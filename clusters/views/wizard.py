@@ -3,6 +3,7 @@ Each step has its own URL (?run=ID&step=NAME), so the browser's back and forward
 move between steps; the entries are in the session. The wizard's state and rules live in
 clusters/services/lun_wizard.py."""
 
+from typing import Any
 from urllib.parse import urlencode
 
 from django.core.exceptions import ValidationError
@@ -21,7 +22,7 @@ from clusters.services.lun_wizard import (
     next_step,
     previous_step,
 )
-from clusters.views.htmx import page_or_partial
+from clusters.views.htmx import htmx_of, page_or_partial
 from clusters.views.queue import queue_job
 
 
@@ -35,7 +36,7 @@ def _go(request: HttpRequest, wizard: LunWizard, step: str) -> HttpResponse:
     JS the browser follows a redirect to it)."""
     wizard.reach(step)
     wizard.save(request.session)
-    if not request.htmx:
+    if not htmx_of(request):
         return redirect(step_url(wizard, step))
     response = _show(request, wizard, step)
     response["HX-Push-Url"] = step_url(wizard, step)
@@ -44,7 +45,7 @@ def _go(request: HttpRequest, wizard: LunWizard, step: str) -> HttpResponse:
 
 def _show(request: HttpRequest, wizard: LunWizard, step: str, form=None) -> HttpResponse:
     wizard.save(request.session)
-    context = {
+    context: dict[str, Any] = {
         "cluster": wizard.cluster,
         "wizard": wizard,
         "step": step,
@@ -93,7 +94,7 @@ def _plan(request: HttpRequest, wizard: LunWizard) -> HttpResponse:
     if down is not None:
         return down
     url = reverse("plan-detail", args=[job.pk])
-    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+    return HttpResponseClientRedirect(url) if htmx_of(request) else redirect(url)
 
 
 @access.cluster_view(Role.OPERATOR)

@@ -21,13 +21,13 @@ from clusters.services.change_kinds import (
     VerifyResource,
 )
 from clusters.services.split_brain import split_brain_report
-from clusters.views.htmx import page_or_partial
+from clusters.views.htmx import htmx_of, page_or_partial
 from clusters.views.queue import queue_job
 
 
 def _go(request: HttpRequest, name: str, *args) -> HttpResponse:
     url = reverse(name, args=args)
-    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+    return HttpResponseClientRedirect(url) if htmx_of(request) else redirect(url)
 
 
 @access.cluster_view(Role.OPERATOR)
@@ -223,7 +223,7 @@ def _may_run(request: HttpRequest, job: Job, change: dict) -> bool:
         minimum = workflows.required_role(workflows.workflow_from_json(change))
     except ValidationError:
         return False
-    return access.has_role(request.user, job.cluster, minimum)
+    return access.has_role(request.user, job.acting_cluster(), minimum)
 
 
 def workflow_plan(request: HttpRequest, workflow_id: int) -> HttpResponse:
@@ -234,7 +234,7 @@ def workflow_plan(request: HttpRequest, workflow_id: int) -> HttpResponse:
 def workflow_apply(request: HttpRequest, workflow_id: int) -> HttpResponse:
     """Queue the run of a ready workflow plan (operators; a reason and a confirmation)."""
     job = _plan_job(request, workflow_id)
-    access.require_role(request.user, job.cluster, Role.OPERATOR)
+    access.require_role(request.user, job.acting_cluster(), Role.OPERATOR)
     if request.method != "POST":
         return HttpResponseNotAllowed(["POST"])
     form = WorkflowApplyForm(request.POST)

@@ -5,6 +5,7 @@ serves static files itself because django.contrib.staticfiles is installed.
 """
 
 import os
+from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
@@ -22,7 +23,7 @@ TIMEOUT_MS = 10_000
 
 
 @pytest.fixture(scope="module")
-def browser() -> Browser:
+def browser() -> Iterator[Browser]:
     """One chromium per test module.
 
     Playwright's sync API keeps an asyncio loop running in this thread while it is open,
@@ -45,7 +46,7 @@ def browser() -> Browser:
 
 
 @pytest.fixture
-def browser_page(browser: Browser, live_server) -> Page:
+def browser_page(browser: Browser, live_server) -> Iterator[Page]:
     """A fresh browser context (no cookies) whose relative URLs go to the live server."""
     context = browser.new_context(base_url=live_server.url)
     context.set_default_timeout(TIMEOUT_MS)

@@ -12,7 +12,7 @@ a preview runs the same import in a transaction that is always rolled back.
 from dataclasses import dataclass, field
 
 from django.core.exceptions import FieldDoesNotExist, ValidationError
-from django.db import transaction
+from django.db import models, transaction
 
 from clusters import access, audit
 from clusters.drbd import DrbdConfigError
@@ -305,7 +305,10 @@ def _check_choices(choices: dict[str, str]) -> None:
                 errors.append(f"{key}: handler {value!r} is not one the portal manages")
             continue
         try:
-            ScstDevice._meta.get_field(attr).clean(value, None)
+            field = ScstDevice._meta.get_field(attr)
+            if not isinstance(field, models.Field):  # a reverse relation, e.g. mappings
+                raise FieldDoesNotExist(f"ScstDevice has no field named {attr!r}")
+            field.clean(value, None)
         except (ValidationError, FieldDoesNotExist) as exc:
             errors.append(f"{key}: {'; '.join(getattr(exc, 'messages', [str(exc)]))}")
     if errors:
@@ -339,7 +342,7 @@ def adoption_preview(cluster: Cluster, choices: dict[str, str]) -> AdoptionPrevi
     if found.problems:
         raise AdoptionError("Cannot import yet: " + "; ".join(found.problems))
     _check_choices(choices)
-    preview = None
+    preview: AdoptionPreview | None = None
     try:
         with transaction.atomic():
             report = inventory_import(cluster, found.nodes, choices)
@@ -359,6 +362,7 @@ def adoption_preview(cluster: Cluster, choices: dict[str, str]) -> AdoptionPrevi
             raise _DryRun
     except _DryRun:
         pass
+    assert preview is not None  # every way out of the block above set it
     return preview
 
 

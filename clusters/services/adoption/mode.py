@@ -68,7 +68,7 @@ def manage_run(job: Job) -> Job:
 
     if job.state == Job.State.QUEUED:
         jobs.job_start(job)
-    cluster, user = job.cluster, job.requested_by
+    cluster, user = job.acting_cluster(), job.requested_by
     accepted = set(job.params.get("accepted", []))
     try:
         access.require_role(user, cluster, Role.ADMIN)  # still an admin when it runs
