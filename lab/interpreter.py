@@ -17,7 +17,7 @@ import shutil
 import signal
 from dataclasses import dataclass, field
 
-from lab import drbdconf, drbdrun, scstadmin, stack, sysfs, workflow_cmds
+from lab import drbdconf, drbdrun, maintenance, scstadmin, stack, sysfs, workflow_cmds
 from lab.node import Node
 
 DRBDADM_USAGE_OPTS = """
@@ -387,7 +387,10 @@ def cmd_cat(node: Node, args: list[str]) -> Result:
             tree = tree or _tree(node)
             while p in tree.links:
                 p = os.path.normpath(os.path.join(os.path.dirname(p), tree.links[p]))
-            if p in tree.files:
+            if p.endswith("/force_close") and p in tree.files:  # 0200, no show
+                r.stderr += f"cat: {path}: Permission denied\n"
+                r.exit_status = 1
+            elif p in tree.files:
                 text = tree.files[p]
                 if p.endswith("/mgmt"):
                     text = ""
@@ -933,5 +936,6 @@ COMMANDS["test"] = stack.make_test(COMMANDS["test"])  # adds `test -x FILE`
 # Day-2 workflows: drbdadm resize/verify/connect/disconnect, scstadmin -resync_dev.
 COMMANDS["drbdadm"] = workflow_cmds.make_drbdadm(COMMANDS["drbdadm"])
 COMMANDS["scstadmin"] = workflow_cmds.make_scstadmin(COMMANDS["scstadmin"])
+COMMANDS["sh"] = maintenance.cmd_sh  # `sh -c 'echo 1 > "$1"' sh PATH` (sysfs writes)
 
 _ = errno  # errno names appear in messages via os.strerror
