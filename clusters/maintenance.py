@@ -302,18 +302,23 @@ class Drain:
         t = self.target
         me, peer = sessions[t.node], sessions[t.peer]
         read = journaled_read(job)
-        disabled = []
-        for step in [s for s in judged.steps if s.step == "disable"]:
-            await self._peer_serves(job, me, peer, disabled)
-            await job.run(me, step.argv, step.step, writes=True)
-            disabled.append(step.argv[3])
-            now = await iscsi_probe(read, me)
-            if now.targets.get(step.argv[3]) != "0":
-                raise push.StepFailed(t.node, "disable", f"{step.argv[3]} is still enabled")
-        closed = await self._close_sessions(job, me, peer, disabled)
-        await self._wait_drained(job, me, peer, disabled)
+        disabled: list[str] = []
+        try:
+            for step in [s for s in judged.steps if s.step == "disable"]:
+                await self._peer_serves(job, me, peer, disabled)
+                disabled.append(step.argv[3])  # before the run: it may half-succeed
+                await job.run(me, step.argv, step.step, writes=True)
+                now = await iscsi_probe(read, me)
+                if now.targets.get(step.argv[3]) != "0":
+                    raise push.StepFailed(t.node, "disable", f"{step.argv[3]} is still enabled")
+            closed = await self._close_sessions(job, me, peer, disabled)
+            await self._wait_drained(job, me, peer, disabled)
+        except (push.StepFailed, ssh.NodeError) as exc:
+            if getattr(exc, "step", "") in ("drain", "re-enable"):
+                raise  # restored already, or could not be
+            await self._restore(job, me, disabled, str(exc))
         for step in [s for s in judged.steps if s.step in ("unexport", "secondary", "disconnect")]:
-            await self._peer_serves(job, me, peer, disabled)
+            await self._peer_still_serves(job, peer)
             await job.run(me, step.argv, step.step, writes=True)
             await self._check(read, me, step)
         done = f"Drained {t.node}: its targets are disabled, {closed} session(s) closed"
@@ -370,20 +375,36 @@ class Drain:
             await self._peer_serves(job, me, peer, disabled)
             await asyncio.sleep(POLL)
 
-    async def _peer_serves(self, job, me, peer, disabled) -> None:
-        """The peer still carries every path, or the node's targets are enabled again and
-        the run stops: never both nodes not serving."""
+    async def _peer_problems(self, job, peer) -> list[str]:
         t = self.target
         read = journaled_read(job)
         try:
             theirs = await iscsi_probe(read, peer)
             drbd = await _drbd_probes(read, peer, t.resources)
         except ssh.NodeError as exc:
-            problems = [f"{t.peer} unreachable ({exc})"]
-        else:
-            problems = _peer_problems(t.peer, drbd, theirs)
+            return [f"{t.peer} unreachable ({exc})"]
+        return _peer_problems(t.peer, drbd, theirs)
+
+    async def _peer_serves(self, job, me, peer, disabled) -> None:
+        """The peer still carries every path, or the node's targets are enabled again and
+        the run stops: never both nodes not serving."""
+        problems = await self._peer_problems(job, peer)
         if problems:
             await self._restore(job, me, disabled, "; ".join(problems))
+
+    async def _peer_still_serves(self, job, peer) -> None:
+        """Before a DRBD step: once the node's devices are closed, enabling its targets
+        would serve nothing; the run stops and says the peer needs attention first."""
+        problems = await self._peer_problems(job, peer)
+        if problems:
+            t = self.target
+            raise push.StepFailed(
+                t.peer,
+                "peer",
+                f"{'; '.join(problems)}. The drain stopped before its next DRBD step; "
+                f"{t.node} stays drained (in maintenance): make {t.peer} healthy, or return "
+                f"{t.node} at once (plan its return)",
+            )
 
     async def _restore(self, job, me, disabled, why: str) -> None:
         t = self.target
@@ -397,7 +418,7 @@ class Drain:
                 t.node,
                 "re-enable",
                 f"{why}. Re-enabling {t.node}'s targets failed ({exc}): "
-                f"{', '.join(t for t in disabled if t not in enabled)} on {t.node} are still "
+                f"{', '.join(d for d in disabled if d not in enabled)} on {t.node} are still "
                 f"DISABLED while {t.peer} is failing: NEITHER node may serve those paths. Run "
                 f"`scstadmin -enable_target TARGET -driver iscsi` on {t.node} now",
             ) from exc

@@ -328,3 +328,23 @@ def test_peer_failing_mid_drain_re_enables_this_node_and_stops(workers, lab, lab
     assert not Node.objects.get(cluster=lab_cluster, name=b).in_maintenance
     re_enable = job.steps.filter(step="re-enable", writes=True).get()
     assert re_enable.exit_status == 0
+
+
+def test_only_new_findings_read_from_the_drained_node_are_expected():
+    from datetime import timedelta
+
+    from clusters.services.findings import expected_in_maintenance
+
+    since = time_now()
+    drained = {"n-b": since}
+
+    def finding(nodes, first_seen):
+        return Finding(details=[{"node": n, "text": "x"} for n in nodes], first_seen=first_seen)
+
+    later = since + timedelta(seconds=5)
+    assert expected_in_maintenance(finding(["n-b"], later), drained)
+    assert expected_in_maintenance(finding(["n-a", "n-b"], later), drained)  # both sides
+    assert not expected_in_maintenance(finding(["n-a"], later), drained)  # the peer: alarm
+    assert not expected_in_maintenance(finding([], later), drained)  # whole cluster
+    assert not expected_in_maintenance(finding(["n-b"], since - timedelta(1)), drained)
+    assert not expected_in_maintenance(finding(["n-b"], later), {})
