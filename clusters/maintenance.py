@@ -111,8 +111,9 @@ def parse_iscsi(dump: str, node: str) -> IscsiProbe:
 
 
 async def iscsi_probe(read: Runner, session: ssh.NodeSession) -> IscsiProbe:
-    # Without -Z: the output goes to the job's record, which holds text only.
-    argv = ["grep", "-r", "-s", "--exclude=mgmt", "", ISCSI_ROOT]
+    # Only the two attributes read here (the job's record keeps the end of the output);
+    # without -Z: the record holds text only.
+    argv = ["grep", "-r", "-s", "--include=enabled", "--include=active_commands", "", ISCSI_ROOT]
     result = await read(session, argv)
     if result.exit_status not in (0, 1):
         return IscsiProbe(session.endpoint.name, ok=False)

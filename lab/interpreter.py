@@ -8,6 +8,7 @@ says for an unknown command. `cmd1 && cmd2`, `;`, `||` and redirections to
 from __future__ import annotations
 
 import errno
+import fnmatch
 import hashlib
 import math
 import os
@@ -419,10 +420,13 @@ def cmd_cat(node: Node, args: list[str]) -> Result:
 def cmd_grep(node: Node, args: list[str]) -> Result:
     flags: set[str] = set()
     excludes: list[str] = []
+    includes: list[str] = []  # GNU grep --include=GLOB: only files whose name matches
     rest: list[str] = []
     for a in args:
         if a.startswith("--exclude="):
             excludes.append(a.split("=", 1)[1])
+        elif a.startswith("--include="):
+            includes.append(a.split("=", 1)[1])
         elif a.startswith("-") and len(a) > 1 and not rest:
             flags.update(a[1:])
         else:
@@ -443,6 +447,15 @@ def cmd_grep(node: Node, args: list[str]) -> Result:
             text = sysfs.grep_dump(_tree(node), os.path.normpath(path))
         else:
             text = _grep_real(node, path, "Z" in flags)
+        if includes:
+            text = "".join(
+                line
+                for line in text.splitlines(keepends=True)
+                if any(
+                    fnmatch.fnmatch(line.split("\0", 1)[0].rsplit("/", 1)[-1], glob)
+                    for glob in includes
+                )
+            )
         if text:
             status = 0
         out += text

@@ -243,6 +243,15 @@ def queued_run(plan_job: Job, user) -> Job:
     return job
 
 
+def read_back(job: Job, node: str, after: str, command: str, last: bool = False) -> str:
+    """The output of the first COMMAND probe on NODE after JOB's (first or LAST) AFTER step."""
+    steps = list(job.steps.filter(node_name=node).order_by("pk"))
+    writes = [i for i, s in enumerate(steps) if s.step == after and s.writes]
+    start = writes[-1] if last else writes[0]
+    probe = next(s for s in steps[start + 1 :] if s.step == "probe" and command in s.command)
+    return probe.output
+
+
 @pytest.mark.django_db(transaction=True)
 def test_drain_with_drbd_and_return_through_the_worker(workers, lab, lab_cluster):
     a, b = names(lab_cluster)
@@ -264,8 +273,11 @@ def test_drain_with_drbd_and_return_through_the_worker(workers, lab, lab_cluster
     assert writes[0] == f"scstadmin -noprompt -disable_target {target} -driver iscsi"
     assert writes[1].startswith("sh -c 'echo 1 > \"$1\"' sh ") and ESX1 in writes[1]
     assert writes[-2:] == ["drbdadm secondary r1", "drbdadm disconnect r1"]
-    steps = list(drain.steps.order_by("pk").values_list("step", flat=True))
-    assert "probe" in steps[steps.index("disable") + 1 :]  # read back after the steps
+    # After each step the job read the node back (journaled probes), showing its effect.
+    assert f"{target}/enabled:0" in read_back(drain, b, "disable", "grep -r")
+    assert ESX1 not in read_back(drain, b, "close_session", "grep -r", last=True)
+    assert "Secondary" in read_back(drain, b, "secondary", "drbdsetup status")
+    assert "StandAlone" in read_back(drain, b, "disconnect", "drbdsetup status")
     assert drain.events.filter(step="drain", message__contains="no session").exists()
     node = Node.objects.get(cluster=lab_cluster, name=b)
     assert node.in_maintenance and node.maintenance_job_id == drain.pk
@@ -298,6 +310,8 @@ def test_drain_with_drbd_and_return_through_the_worker(workers, lab, lab_cluster
         f"scstadmin -noprompt -enable_target {target} -driver iscsi",
     ]
     assert back.events.filter(step="resync", message__contains="SyncSource").exists()
+    assert "Primary" in read_back(back, b, "primary", "drbdsetup status")
+    assert f"{target}/enabled:1" in read_back(back, b, "enable", "grep -r")
     assert not Node.objects.get(cluster=lab_cluster, name=b).in_maintenance
     assert not Finding.objects.filter(
         cluster=lab_cluster, resolved_at=None, expected_in_maintenance=True
