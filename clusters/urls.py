@@ -111,12 +111,12 @@ urlpatterns = [
         name="resource-split-brain",
     ),
     path(
-        "clusters/<str:cluster_name>/nodes/<str:node>/maintenance/",
+        "clusters/<str:cluster_name>/nodes/<str:node_name>/maintenance/",
         workflow_views.node_drain,
         name="node-drain",
     ),
     path(
-        "clusters/<str:cluster_name>/nodes/<str:node>/return/",
+        "clusters/<str:cluster_name>/nodes/<str:node_name>/return/",
         workflow_views.node_return,
         name="node-return",
     ),

@@ -163,9 +163,9 @@ def _node_page(template: dict, node: Node) -> dict:
 
 
 @access.cluster_view(Role.OPERATOR)
-def node_drain(request: HttpRequest, cluster: Cluster, node: str) -> HttpResponse:
-    """GET: what draining NODE does, with the DRBD option. POST: plan it."""
-    found = get_object_or_404(Node, cluster=cluster, name=node)
+def node_drain(request: HttpRequest, cluster: Cluster, node_name: str) -> HttpResponse:
+    """GET: what draining the node does, with the DRBD option. POST: plan it."""
+    found = get_object_or_404(Node, cluster=cluster, name=node_name)
     drbd = request.POST.get("drbd") == "on"
     page = {**_node_page(DRAIN_PAGE, found), "form_id": "drain-form", "drbd_option": True}
     description = f"Maintenance: drain {found.name}" + (" and demote DRBD" if drbd else "")
@@ -173,8 +173,9 @@ def node_drain(request: HttpRequest, cluster: Cluster, node: str) -> HttpRespons
 
 
 @access.cluster_view(Role.OPERATOR)
-def node_return(request: HttpRequest, cluster: Cluster, node: str) -> HttpResponse:
-    found = get_object_or_404(Node, cluster=cluster, name=node)
+def node_return(request: HttpRequest, cluster: Cluster, node_name: str) -> HttpResponse:
+    """GET: what returning the node does. POST: plan it."""
+    found = get_object_or_404(Node, cluster=cluster, name=node_name)
     page = {**_node_page(RETURN_PAGE, found), "form_id": "return-form"}
     return _start(request, cluster, NodeReturn(found.name), f"Return {found.name}", page)
 
