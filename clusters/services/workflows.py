@@ -456,7 +456,9 @@ def _maintenance_flag(job: Job, cluster: Cluster, change: Workflow, kind: str) -
     disabled = views is None or any(v.enabled != "1" for v in views.values())
     if kind != "succeeded" and not disabled:
         return ""
-    Node.objects.filter(pk=node.pk).update(maintenance_since=timezone.now(), maintenance_job=job)
+    # Since the drain began: findings a collection opened while it ran are its doing too.
+    since = job.started_at or timezone.now()
+    Node.objects.filter(pk=node.pk).update(maintenance_since=since, maintenance_job=job)
     if kind == "succeeded":
         return f" {node.name} is in maintenance."
     return (
