@@ -420,8 +420,9 @@ class Drain:
                 "re-enable",
                 f"{why}. Re-enabling {t.node}'s targets failed ({exc}): "
                 f"{', '.join(d for d in disabled if d not in enabled)} on {t.node} are still "
-                f"DISABLED while {t.peer} is failing: NEITHER node may serve those paths. Run "
-                f"`scstadmin -enable_target TARGET -driver iscsi` on {t.node} now",
+                f"DISABLED, so {t.node} serves none of their paths; if {t.peer} is failing "
+                f"too, NEITHER node serves them. Run `scstadmin -enable_target TARGET "
+                f"-driver iscsi` on {t.node} now",
             ) from exc
         raise push.StepFailed(
             t.node,

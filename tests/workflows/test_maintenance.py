@@ -362,3 +362,49 @@ def test_only_new_findings_read_from_the_drained_node_are_expected():
     assert not expected_in_maintenance(finding([], later), drained)  # whole cluster
     assert not expected_in_maintenance(finding(["n-b"], since - timedelta(1)), drained)
     assert not expected_in_maintenance(finding(["n-b"], later), {})
+
+
+def test_a_failing_disable_stops_the_drain_and_leaves_the_node_serving(lab, lab_cluster, operator):
+    _, b = names(lab_cluster)
+    logged_in_to_both(lab, lab_cluster)
+    target = target_of(lab, b)
+    ready = plan(lab_cluster, operator, NodeDrain(b))
+    assert ready.state == Job.State.SUCCEEDED, ready.summary
+    # Both scstadmin -disable_target and -enable_target fail on b (after disabling).
+    api.set_fault(lab.dir, b, fail_on="able_target", fail_status=1, fail_stderr="I/O error\n")
+    lab.wait_for_faults()
+    run = workflows.apply_run(workflows.apply_create(ready, operator, "BIOS"))
+    assert run.state == Job.State.FAILED, run.summary
+    assert "Re-enabling" in run.summary and "are still DISABLED" in run.summary
+    assert f"`scstadmin -enable_target TARGET -driver iscsi` on {b} now" in run.summary
+    b_node = Node.objects.get(cluster=lab_cluster, name=b)
+    assert node_view(lab, b)["enabled"] == {target: 1}  # the fault failed the command itself
+    assert not b_node.in_maintenance  # nothing was left disabled: not flagged
+
+
+@pytest.mark.django_db(transaction=True)
+def test_peer_failing_while_this_node_cannot_be_re_enabled_is_flagged_loudly(
+    workers, lab, lab_cluster
+):
+    a, b = names(lab_cluster)
+    operator = make_user("op", Role.OPERATOR, lab_cluster)
+    logged_in_to_both(lab, lab_cluster)
+    target = target_of(lab, b)
+    workers.start()
+    ready = queued_plan(lab_cluster, operator, NodeDrain(b))
+    api.set_fault(lab.dir, b, hang_on="force_close", hang_seconds=3)
+    lab.wait_for_faults()
+    job = queued_run(ready, operator)
+    wait_step(job, b, "force_close")
+    api.set_fault(lab.dir, b, fail_on="enable_target", fail_status=1, fail_stderr="I/O error\n")
+    api.outdate(lab.dir, a, "r0")
+    job = wait_for(job)
+    api.set_fault(lab.dir, b, hang_on=None, hang_seconds=0.0, fail_on=None)
+    lab.wait_for_faults()
+    assert job.state == Job.State.FAILED, job.summary
+    assert f"{target} on {b} are still DISABLED" in job.summary
+    assert "NEITHER node serves them" in job.summary
+    assert node_view(lab, b)["enabled"] == {target: 0}
+    flagged = Node.objects.get(cluster=lab_cluster, name=b)
+    assert flagged.in_maintenance and flagged.maintenance_job_id == job.pk
+    assert f"{b} is flagged in maintenance" in job.summary
