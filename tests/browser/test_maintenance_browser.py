@@ -66,6 +66,7 @@ def test_operator_drains_a_node_from_the_cluster_page_and_returns_it(
     steps = page.locator("#workflow-steps li")
     expect(steps.nth(0)).to_contain_text("scstadmin -noprompt -disable_target")
     expect(steps.nth(1)).to_contain_text(f"sessions/{ESX1}/force_close")
+    expect(steps.nth(1)).to_contain_text("""sh -c 'echo 1 > "$1"' sh /sys/""")  # as run
     expect(page.locator("#workflow-steps")).to_contain_text("drbdadm secondary r0")
     expect(page.locator("#plan-warnings")).to_contain_text("is NOT replicated")
     expect(page.locator(f"#facts-{a}")).to_contain_text(ESX2)
