@@ -226,25 +226,23 @@ class Drain:
 
     async def _steps(self, read, session, mine: IscsiProbe, my_drbd, judged: Judgement) -> None:
         t = self.target
+
+        def add(step: str, argv: list[str], why: str) -> None:
+            judged.steps.append(Step(t.node, step, argv, why))
+
         for target, enabled in sorted(mine.targets.items()):
             if enabled == "1":
-                judged.steps.append(
-                    Step(
-                        t.node,
-                        "disable",
-                        enable_argv(target, False),
-                        f"{target} on {t.node} accepts no new login; logged-in sessions go on.",
-                    )
+                add(
+                    "disable",
+                    enable_argv(target, False),
+                    f"{target} on {t.node} accepts no new login; logged-in sessions go on.",
                 )
         for target, found in sorted(mine.sessions.items()):
             for name in sorted(found):
-                judged.steps.append(
-                    Step(
-                        t.node,
-                        "close_session",
-                        force_close_argv(target, name),
-                        f"{name}'s session to {t.node} closes; it continues through {t.peer}.",
-                    )
+                add(
+                    "close_session",
+                    force_close_argv(target, name),
+                    f"{name}'s session to {t.node} closes; it continues through {t.peer}.",
                 )
         if mine.initiators:
             judged.warnings.append(
@@ -257,41 +255,24 @@ class Drain:
         open_devices = await _open_devices(read, session, t.devices)
         for device, handler, _resource in t.devices:
             if device in open_devices:
-                judged.steps.append(
-                    Step(
-                        t.node,
-                        "unexport",
-                        [
-                            "scstadmin",
-                            "-noprompt",
-                            "-force",
-                            "-close_dev",
-                            device,
-                            "-handler",
-                            handler,
-                        ],
-                        f"SCST on {t.node} closes {device}: DRBD cannot be demoted while it is "
-                        "held open.",
-                    )
+                add(
+                    "unexport",
+                    ["scstadmin", "-noprompt", "-force", "-close_dev", device, "-handler", handler],
+                    f"SCST on {t.node} closes {device}: DRBD cannot be demoted while it is "
+                    "held open.",
                 )
         for resource, p in my_drbd:
             if p.state is not None and p.state.role == "Primary":
-                judged.steps.append(
-                    Step(
-                        t.node,
-                        "secondary",
-                        ["drbdadm", "secondary", resource],
-                        f"{t.node} stops being Primary for {resource}.",
-                    )
+                add(
+                    "secondary",
+                    ["drbdadm", "secondary", resource],
+                    f"{t.node} stops being Primary for {resource}.",
                 )
             if p.state is not None and p.connection != "StandAlone":
-                judged.steps.append(
-                    Step(
-                        t.node,
-                        "disconnect",
-                        ["drbdadm", "disconnect", resource],
-                        f"{t.node} leaves {resource}'s replication (StandAlone).",
-                    )
+                add(
+                    "disconnect",
+                    ["drbdadm", "disconnect", resource],
+                    f"{t.node} leaves {resource}'s replication (StandAlone).",
                 )
         if t.resources:
             judged.warnings.append(

@@ -90,15 +90,14 @@ def maintenance_target(cluster: Cluster, node: str) -> maintenance.MaintenanceTa
     names = set(Node.objects.filter(cluster=cluster).values_list("name", flat=True))
     if node not in names or len(names) != 2:
         raise ValidationError({"node": f"{node} is not a node of the pair {cluster}."})
+    resources = DrbdResource.objects.filter(cluster=cluster).order_by("name")
     devices = ScstDevice.objects.filter(cluster=cluster, drbd_resource__isnull=False)
     return maintenance.MaintenanceTarget(
         node,
         (names - {node}).pop(),
-        tuple(DrbdResource.objects.filter(cluster=cluster).order_by("name").values_list(
-            "name", flat=True
-        )),
+        tuple(resources.values_list("name", flat=True)),
         tuple(devices.order_by("name").values_list("name", "handler", "drbd_resource__name")),
-    )  # fmt: skip
+    )
 
 
 def _nodes(cluster: Cluster) -> dict[str, Node]:
