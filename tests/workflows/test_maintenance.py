@@ -3,6 +3,7 @@ DRBD demoted and disconnected) and return it; refusals (peer unhealthy, peer not
 both nodes), the peer failing mid-drain, and what the lab answers."""
 
 import pytest
+from django.urls import reverse
 
 from clusters import maintenance
 from clusters.models import Finding, Job, Node, NodeStep, Role
@@ -201,7 +202,7 @@ def test_drbd_steps_are_refused_on_resources_pacemaker_manages(lab, lab_cluster,
 # --- drain and return, eagerly -------------------------------------------------------------
 
 
-def test_drain_and_return_without_drbd(lab, lab_cluster, operator):
+def test_drain_and_return_without_drbd(lab, lab_cluster, operator, client):
     a, b = names(lab_cluster)
     logged_in_to_both(lab, lab_cluster)
     target = target_of(lab, b)
@@ -213,6 +214,12 @@ def test_drain_and_return_without_drbd(lab, lab_cluster, operator):
     assert node_view(lab, b)["sessions"] == []
     assert node_view(lab, a)["sessions"] == [ESX1, ESX2]
     assert Node.objects.get(cluster=lab_cluster, name=b).in_maintenance
+    client.force_login(operator)
+    compliance = client.get(reverse("compliance"), {"cluster": lab_cluster.name})
+    assert "expected during maintenance" in compliance.content.decode()
+    detail = client.get(reverse("cluster-detail", args=[lab_cluster.name])).content.decode()
+    assert f"{b} in maintenance" in detail and f'id="return-{b}"' in detail
+    assert f'id="drain-{a}"' in detail  # the peer's drain is offered (and refused if planned)
     returned = workflows.apply_run(
         workflows.apply_create(plan(lab_cluster, operator, NodeReturn(b)), operator, "done")
     )
