@@ -180,6 +180,12 @@ class Node(models.Model):
     outcome_unknown_job = models.ForeignKey(
         "Job", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    # Set by a maintenance drain (docs/workflows.md), cleared by its return: the node's
+    # targets are disabled on purpose, and its new findings are expected, not alarms.
+    maintenance_since = models.DateTimeField(null=True, blank=True)
+    maintenance_job = models.ForeignKey(
+        "Job", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
 
     class Meta:
         ordering = ["cluster__name", "name"]
@@ -195,6 +201,10 @@ class Node(models.Model):
 
     def __str__(self) -> str:
         return f"{self.cluster.name}/{self.name}"
+
+    @property
+    def in_maintenance(self) -> bool:
+        return self.maintenance_since is not None
 
 
 class DrbdResource(models.Model):
@@ -528,6 +538,9 @@ class Finding(models.Model):
     # Set while the finding's evidence cannot be read again (its node unreachable): the
     # finding stays open, *last known*, and this is when its nodes were last read.
     last_known_at = models.DateTimeField(null=True, blank=True)
+    # First seen while a node it was read from is in maintenance: shown as expected, not
+    # counted in the cluster's status (clusters/services/findings.py).
+    expected_in_maintenance = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["cluster__name", "code", "object_ref"]

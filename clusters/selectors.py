@@ -105,6 +105,8 @@ class ClusterStatus:
     luns: int | None = None  # LUNs exported (devices), None when no node was read
     exported_bytes: int | None = None
     sessions: int | None = None
+    maintenance: list[str] = field(default_factory=list)  # nodes in maintenance
+    expected: int = 0  # open findings expected during that maintenance (not counted)
 
     @property
     def badge(self) -> str:
@@ -140,7 +142,8 @@ def cluster_overview(clusters: QuerySet[Cluster], now: datetime | None = None) -
     """
     now = now or timezone.now()
     fresh_after = now - timedelta(seconds=3 * settings.COLLECT_INTERVAL_SECONDS)
-    open_all = unmuted_open_findings(now).filter(cluster=OuterRef("pk"))
+    open_any = unmuted_open_findings(now).filter(cluster=OuterRef("pk"))
+    open_all = open_any.filter(expected_in_maintenance=False)
     open_here = open_all.filter(last_known_at=None)
     last_known = open_all.exclude(last_known_at=None)
     latest = NodeSnapshot.objects.filter(node=OuterRef("pk")).order_by("-collected_at")
@@ -155,6 +158,7 @@ def cluster_overview(clusters: QuerySet[Cluster], now: datetime | None = None) -
         lk_critical=_count(last_known.filter(severity=Severity.CRITICAL)),
         lk_warning=_count(last_known.filter(severity=Severity.WARNING)),
         lk_info=_count(last_known.filter(severity=Severity.INFO)),
+        n_expected=_count(open_any.filter(expected_in_maintenance=True)),
         nodes_total=_count(nodes),
         nodes_up=_count(nodes.filter(latest_reachable=True)),
         nodes_fresh=_count(nodes.filter(latest_reachable=True, latest_at__gte=fresh_after)),
@@ -166,7 +170,16 @@ def cluster_overview(clusters: QuerySet[Cluster], now: datetime | None = None) -
     ).order_by("name")
     statuses = [_status_row(row) for row in rows]
     _add_exports(statuses)
+    _add_maintenance(statuses)
     return statuses
+
+
+def _add_maintenance(rows: list[ClusterStatus]) -> None:
+    """Nodes in maintenance per cluster (one query for all clusters)."""
+    by_cluster = {row.cluster.pk: row for row in rows}
+    drained = Node.objects.filter(cluster_id__in=by_cluster, maintenance_since__isnull=False)
+    for cluster_id, name in drained.order_by("name").values_list("cluster_id", "name"):
+        by_cluster[cluster_id].maintenance.append(name)
 
 
 def _add_exports(rows: list[ClusterStatus]) -> None:
@@ -204,6 +217,7 @@ class _ClusterCounts(TypedDict):
     nodes_total: int
     nodes_up: int
     nodes_fresh: int
+    n_expected: int
     last_collected: datetime | None
 
 
@@ -233,6 +247,7 @@ def _status_row(row: "WithAnnotations[Cluster, _ClusterCounts]") -> ClusterStatu
         nodes_total=row.nodes_total,
         unknown_because=unknown,
         last_known=last_known,
+        expected=row.n_expected,
     )
 
 

@@ -110,6 +110,16 @@ urlpatterns = [
         workflow_views.resource_split_brain,
         name="resource-split-brain",
     ),
+    path(
+        "clusters/<str:cluster_name>/nodes/<str:node_name>/maintenance/",
+        workflow_views.node_drain,
+        name="node-drain",
+    ),
+    path(
+        "clusters/<str:cluster_name>/nodes/<str:node_name>/return/",
+        workflow_views.node_return,
+        name="node-return",
+    ),
     path("workflows/<int:workflow_id>/", workflow_views.workflow_plan, name="workflow-plan"),
     path("workflows/<int:workflow_id>/run/", workflow_views.workflow_apply, name="workflow-apply"),
 ]

@@ -486,6 +486,13 @@ def set_role(node: Node, cfg: drbdconf.Config, name: str, role: str) -> None:
                 f"Command 'drbdsetup {role.lower()} {r.name}' terminated with exit code 10\n",
                 10,
             )
+        if role == "Secondary" and side.role == "Primary" and _in_use(node, side):
+            # SCST's vdisk_blockio holds /dev/drbdM open while the device exists.
+            raise DrbdError(
+                f"{r.name}: State change failed: (-12) Device is held open by someone\n"
+                f"Command 'drbdsetup secondary {r.name}' terminated with exit code 11\n",
+                11,
+            )
         if role == "Primary":
             peer = run.sides.get(pname)
             if (

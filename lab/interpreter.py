@@ -8,6 +8,7 @@ says for an unknown command. `cmd1 && cmd2`, `;`, `||` and redirections to
 from __future__ import annotations
 
 import errno
+import fnmatch
 import hashlib
 import math
 import os
@@ -17,7 +18,7 @@ import shutil
 import signal
 from dataclasses import dataclass, field
 
-from lab import drbdconf, drbdrun, scstadmin, stack, sysfs, workflow_cmds
+from lab import drbdconf, drbdrun, maintenance, scstadmin, stack, sysfs, workflow_cmds
 from lab.node import Node
 from lab.stack import Result  # one class for every command's outcome
 
@@ -381,7 +382,10 @@ def cmd_cat(node: Node, args: list[str]) -> Result:
             tree = tree or _tree(node)
             while p in tree.links:
                 p = os.path.normpath(os.path.join(os.path.dirname(p), tree.links[p]))
-            if p in tree.files:
+            if p.endswith("/force_close") and p in tree.files:  # 0200, no show
+                r.stderr += f"cat: {path}: Permission denied\n"
+                r.exit_status = 1
+            elif p in tree.files:
                 text = tree.files[p]
                 if p.endswith("/mgmt"):
                     text = ""
@@ -410,10 +414,13 @@ def cmd_cat(node: Node, args: list[str]) -> Result:
 def cmd_grep(node: Node, args: list[str]) -> Result:
     flags: set[str] = set()
     excludes: list[str] = []
+    includes: list[str] = []  # GNU grep --include=GLOB: only files whose name matches
     rest: list[str] = []
     for a in args:
         if a.startswith("--exclude="):
             excludes.append(a.split("=", 1)[1])
+        elif a.startswith("--include="):
+            includes.append(a.split("=", 1)[1])
         elif a.startswith("-") and len(a) > 1 and not rest:
             flags.update(a[1:])
         else:
@@ -434,6 +441,15 @@ def cmd_grep(node: Node, args: list[str]) -> Result:
             text = sysfs.grep_dump(_tree(node), os.path.normpath(path))
         else:
             text = _grep_real(node, path, "Z" in flags)
+        if includes:
+            text = "".join(
+                line
+                for line in text.splitlines(keepends=True)
+                if any(
+                    fnmatch.fnmatch(line.split("\0", 1)[0].rsplit("/", 1)[-1], glob)
+                    for glob in includes
+                )
+            )
         if text:
             status = 0
         out += text
@@ -933,5 +949,6 @@ COMMANDS["test"] = stack.make_test(COMMANDS["test"])  # adds `test -x FILE`
 # Day-2 workflows: drbdadm resize/verify/connect/disconnect, scstadmin -resync_dev.
 COMMANDS["drbdadm"] = workflow_cmds.make_drbdadm(COMMANDS["drbdadm"])
 COMMANDS["scstadmin"] = workflow_cmds.make_scstadmin(COMMANDS["scstadmin"])
+COMMANDS["sh"] = maintenance.cmd_sh  # `sh -c 'echo 1 > "$1"' sh PATH` (sysfs writes)
 
 _ = errno  # errno names appear in messages via os.strerror

@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable
 
 from lab import scstconf
+from lab.maintenance import relogin
 from lab.state import (
     CM_DRIVER,
     HANDLERS,
@@ -624,6 +625,8 @@ class Run:
             onoff = "Enabling" if _perl_num(value) else "Disabling"
             self.p(f"\t-> {onoff} driver/target '{driver}/{target}': ")
             tgt.enabled = 1 if _perl_num(value) else 0
+            if tgt.enabled:
+                relogin(tgt)
         else:
             self.p(
                 f"\t-> Setting target attribute '{attr}' to value '{value}' for "

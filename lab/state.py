@@ -210,6 +210,9 @@ class Target:
     luns: dict[str, Lun] = field(default_factory=dict)
     groups: dict[str, IniGroup] = field(default_factory=dict)
     sessions: dict[str, Session] = field(default_factory=dict)
+    # Initiators whose session was force-closed while the target was disabled: they keep
+    # retrying their login and are back as soon as the target is enabled (lab/maintenance.py).
+    waiting_logins: dict[str, Session] = field(default_factory=dict)
 
 
 @dataclass
@@ -394,6 +397,7 @@ def node_from_dict(d: dict) -> NodeState:
                     for g, gv in t["groups"].items()
                 },
                 sessions={k: Session(**v) for k, v in t["sessions"].items()},
+                waiting_logins={k: Session(**v) for k, v in t.get("waiting_logins", {}).items()},
             )
     if CM_DRIVER not in drivers:
         # A state written before the copy manager was emulated: register the devices now.

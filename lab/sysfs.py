@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from lab.state import CM_DRIVER, SCST_VERSION, Device, NodeState, Session, Target
+from lab.state import CM_DRIVER, CM_TARGET, SCST_VERSION, Device, NodeState, Session, Target
 
 ROOT = "/sys/kernel/scst_tgt"
 KEY = "[key]\n"
@@ -165,6 +165,8 @@ def _sessions(tree: Tree, base: str, tgt: Target, now: float) -> None:
         d = f"{base}/sessions/{s.initiator_name}"
         c = session_counters(s, now)
         tree.file(f"{d}/initiator_name", f"{s.initiator_name}\n")
+        if tgt.name != CM_TARGET:  # write-only (0200): iscsi-scst has close_session
+            tree.file(f"{d}/force_close", "")
         for k in (
             "active_commands",
             "commands",

@@ -107,6 +107,8 @@ RULES = {
     "resource-verify": cluster_role("operator"),
     "resource-resync": cluster_role("operator"),
     "resource-split-brain": cluster_role("admin"),  # it discards a node's writes
+    "node-drain": cluster_role("operator"),
+    "node-return": cluster_role("operator"),
     "workflow-plan": cluster_role("viewer"),
     "workflow-apply": cluster_role("operator", ok="method"),  # POST only
     # The audit trail: admins of any cluster (each sees their own clusters) and superusers.

@@ -53,6 +53,7 @@ class NodeSerializer(serializers.ModelSerializer):
             "last_collected_at",
             "reachable",
             "last_error",
+            "maintenance_since",
         ]
 
     def get_host_key_fingerprint(self, node: Node) -> str:
@@ -102,6 +103,7 @@ class FindingSerializer(serializers.ModelSerializer):
             "first_seen",
             "last_seen",
             "last_known_at",
+            "expected_in_maintenance",
             "muted_until",
         ]
 

@@ -230,9 +230,36 @@ class SplitBrainRecovery(NodeWorkflow):
     victim: str
 
 
-Workflow = GrowLun | VerifyResource | ResyncResource | SplitBrainRecovery
+@dataclass(frozen=True)
+class NodeDrain(NodeWorkflow):
+    """Put NODE in maintenance: disable its targets and close its sessions (its initiators
+    continue through the peer); with `drbd`, also close its SCST devices, demote and
+    disconnect DRBD."""
+
+    kind: ClassVar[str] = "node_drain"
+    node: str
+    drbd: bool = False
+
+
+@dataclass(frozen=True)
+class NodeReturn(NodeWorkflow):
+    """Return NODE from maintenance: reconnect, resync, promote, export, enable."""
+
+    kind: ClassVar[str] = "node_return"
+    node: str
+
+
+Workflow = GrowLun | VerifyResource | ResyncResource | SplitBrainRecovery | NodeDrain | NodeReturn
 WORKFLOW_KINDS = {
-    kind.kind: kind for kind in (GrowLun, VerifyResource, ResyncResource, SplitBrainRecovery)
+    kind.kind: kind
+    for kind in (
+        GrowLun,
+        VerifyResource,
+        ResyncResource,
+        SplitBrainRecovery,
+        NodeDrain,
+        NodeReturn,
+    )
 }
 
 
@@ -245,6 +272,10 @@ def workflow_from_json(data: dict) -> Workflow:
         return GrowLun(str(data["device"]))
     if kind is SplitBrainRecovery:
         return SplitBrainRecovery(str(data["resource"]), str(data["victim"]))
+    if kind is NodeDrain:
+        return NodeDrain(str(data["node"]), bool(data.get("drbd")))
+    if kind is NodeReturn:
+        return NodeReturn(str(data["node"]))
     by_resource = cast(Callable[[str], Workflow], kind)  # every other kind: resource only
     return by_resource(str(data["resource"]))
 

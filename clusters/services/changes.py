@@ -37,6 +37,8 @@ from clusters.services import collection, inventory, jobs
 from clusters.services.change_kinds import (
     Change,
     Enforce,
+    NodeDrain,
+    NodeReturn,
     Reconcile,
     Workflow,
     change_from_json,
@@ -485,6 +487,30 @@ def _drbd_interlocks(facts: ClusterFacts, resources: set[str]) -> list[str]:
     return reasons
 
 
+def maintenance_interlocks(cluster: Cluster, change) -> list[str]:
+    """While a node is in maintenance only its return runs: a change or another workflow
+    would write to a drained node (or judge it on a pair that is half out of service), and
+    draining the other node would leave no node serving."""
+    if isinstance(change, NodeReturn):
+        return []
+    reasons = []
+    for node in Node.objects.filter(cluster=cluster, maintenance_since__isnull=False):
+        since = f"{node.maintenance_since:%Y-%m-%d %H:%M} UTC"
+        if isinstance(change, NodeDrain) and change.node != node.name:
+            reasons.append(
+                f"{node.name} is in maintenance (since {since}): never both nodes. Return "
+                f"{node.name} first."
+            )
+        elif isinstance(change, NodeDrain):
+            reasons.append(f"{node.name} is in maintenance already (since {since}).")
+        else:
+            reasons.append(
+                f"{node.name} is in maintenance (since {since}): return it first; changes "
+                "and other workflows wait until both nodes serve."
+            )
+    return reasons
+
+
 def _node_interlocks(cluster: Cluster, facts: ClusterFacts) -> list[str]:
     reasons = []
     for node in facts.nodes:
@@ -551,6 +577,7 @@ def interlocks(
     if holder is not None and holder.job_id != holder_job:
         reasons.append(f"Another change (job {holder.job_id} by {holder.user}) is running.")
     reasons += _node_interlocks(cluster, facts)
+    reasons += maintenance_interlocks(cluster, change)
     reasons += _interrupted(cluster, change)
     reasons += _drbd_interlocks(facts, resources)
     foreign = Finding.objects.filter(cluster=cluster, resolved_at=None, code__in=FOREIGN)

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from clusters import audit
 from clusters.facts import NodeFacts
-from clusters.models import SEVERITY_RANK, Cluster, Finding, Mute, NodeSnapshot, Severity
+from clusters.models import SEVERITY_RANK, Cluster, Finding, Mute, Node, NodeSnapshot, Severity
 
 
 def findings_refresh(cluster: Cluster, facts=None) -> list[Finding]:
@@ -133,6 +133,9 @@ def findings_store(
         for f in Finding.objects.select_for_update().filter(cluster=cluster, resolved_at=None)
     }
     before = {key: f.severity for key, f in open_findings.items()}
+    in_maintenance = maintenance_nodes(cluster)
+    # A finding that was expected during maintenance alerts as new once it no longer is.
+    quiet = {key for key, f in open_findings.items() if f.expected_in_maintenance}
     kept = []
     for item in found:
         finding = open_findings.pop((item.code, item.object_ref), None)
@@ -143,6 +146,7 @@ def findings_store(
         finding.severity, finding.title = item.severity, bounded(item.title, 200)
         finding.details, finding.last_seen = bounded_details(item.details_json()), now
         finding.last_known_at = None
+        finding.expected_in_maintenance = expected_in_maintenance(finding, in_maintenance)
         finding.save()
         kept.append(finding)
         _end_mutes_if_worse(cluster, finding, now)
@@ -156,8 +160,28 @@ def findings_store(
             continue
         gone.resolved_at = now
         gone.save(update_fields=["resolved_at"])
-    _report(cluster, kept, before, list(open_findings.values()))
+    alarms = [f for f in kept if not f.expected_in_maintenance]
+    alarmed = {key: sev for key, sev in before.items() if key not in quiet}
+    _report(cluster, alarms, alarmed, list(open_findings.values()))
     return kept
+
+
+def maintenance_nodes(cluster: Cluster) -> dict[str, datetime]:
+    """Nodes of the cluster in maintenance, with when it began."""
+    rows = Node.objects.filter(cluster=cluster, maintenance_since__isnull=False)
+    return {name: since for name, since in rows.values_list("name", "maintenance_since") if since}
+
+
+def expected_in_maintenance(finding: Finding, in_maintenance: dict[str, datetime]) -> bool:
+    """A finding first seen since a node went into maintenance and read from that node is
+    what the maintenance does (targets disabled, DRBD disconnected): shown as expected, not
+    counted in the cluster's status, no alert. One read only from the peer, or open
+    before the maintenance, stays an alarm."""
+    return any(
+        finding.first_seen >= since
+        for name, since in in_maintenance.items()
+        if name in evidence_nodes(finding)
+    )
 
 
 def _report(cluster: Cluster, kept: list[Finding], before: dict, gone: list[Finding]) -> None:

@@ -21,11 +21,13 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from clusters import access, audit, locks, push, ssh, workflows
+from clusters import access, audit, locks, maintenance, push, ssh, workflows
 from clusters.models import Cluster, DrbdResource, Job, Node, Role, ScstDevice
 from clusters.services import collection, jobs
 from clusters.services.change_kinds import (
     GrowLun,
+    NodeDrain,
+    NodeReturn,
     ResyncResource,
     SplitBrainRecovery,
     VerifyResource,
@@ -83,6 +85,21 @@ def grow_target(cluster: Cluster, change: GrowLun) -> workflows.GrowTarget:
     )
 
 
+def maintenance_target(cluster: Cluster, node: str) -> maintenance.MaintenanceTarget:
+    """The node, its peer, and the DRBD resources and SCST devices on DRBD (inventory)."""
+    names = set(Node.objects.filter(cluster=cluster).values_list("name", flat=True))
+    if node not in names or len(names) != 2:
+        raise ValidationError({"node": f"{node} is not a node of the pair {cluster}."})
+    resources = DrbdResource.objects.filter(cluster=cluster).order_by("name")
+    devices = ScstDevice.objects.filter(cluster=cluster, drbd_resource__isnull=False)
+    return maintenance.MaintenanceTarget(
+        node,
+        (names - {node}).pop(),
+        tuple(resources.values_list("name", flat=True)),
+        tuple(devices.order_by("name").values_list("name", "handler", "drbd_resource__name")),
+    )
+
+
 def _nodes(cluster: Cluster) -> dict[str, Node]:
     nodes = Node.objects.filter(cluster=cluster).select_related("credential", "cluster")
     return {n.name: n for n in nodes}
@@ -92,6 +109,10 @@ def procedure_for(cluster: Cluster, change: Workflow) -> workflows.Procedure:
     """The node side of a workflow, with what the inventory says it acts on."""
     if isinstance(change, GrowLun):
         return workflows.Grow(grow_target(cluster, change))
+    if isinstance(change, NodeDrain):
+        return maintenance.Drain(maintenance_target(cluster, change.node), change.drbd)
+    if isinstance(change, NodeReturn):
+        return maintenance.Return(maintenance_target(cluster, change.node))
     if not DrbdResource.objects.filter(cluster=cluster, name=change.resource).exists():
         raise ValidationError({"resource": f"No DRBD resource {change.resource} in {cluster}."})
     if isinstance(change, VerifyResource):
@@ -115,9 +136,37 @@ def required_role(change: Workflow) -> Role:
     return Role.ADMIN if isinstance(change, SplitBrainRecovery) else Role.OPERATOR
 
 
+def _drain_serving_refusals(cluster: Cluster, change: NodeDrain) -> list[str]:
+    """A drain: the peer must export every LUN the node exports through an enabled target
+    (from the collection just made); the initiators' sessions are checked on the nodes."""
+    from clusters import compare
+
+    target = maintenance_target(cluster, change.node)
+    by_name = {n.name: n for n in cluster_facts(cluster).nodes}
+    peer, mine = by_name.get(target.peer), by_name.get(change.node)
+    if peer is None or not peer.has_data or mine is None or not mine.has_data:
+        return [f"{target.peer} (the peer) or {change.node} has no fresh data."]
+
+    def exported(facts) -> set[str]:
+        views = compare.live_targets(facts) or {}
+        return {
+            device
+            for _driver, target, _group, _n, device in facts.exported_luns()
+            if device and views.get(target) is not None and views[target].enabled == "1"
+        }
+
+    return [
+        f"{target.peer} does not export {device} through an enabled target: draining "
+        f"{change.node} would cut every path to it."
+        for device in sorted(exported(mine) - exported(peer))
+    ]
+
+
 def _serving_refusals(cluster: Cluster, change: Workflow) -> list[str]:
     """Split brain: the survivor must export every LUN of the resource through an enabled
     target (from the collection just made), as the victim's exports go away."""
+    if isinstance(change, NodeDrain):
+        return _drain_serving_refusals(cluster, change)
     if not isinstance(change, SplitBrainRecovery):
         return []
     from clusters import compare
@@ -165,10 +214,19 @@ def _interlocks(cluster: Cluster, change: Workflow, holder_job: int | None) -> l
 
     facts = cluster_facts(cluster)
     reasons = changes.interlocks(cluster, facts, change, set(), holder_job)
-    if isinstance(change, VerifyResource | ResyncResource | SplitBrainRecovery):
+    if isinstance(
+        change, VerifyResource | ResyncResource | SplitBrainRecovery | NodeDrain | NodeReturn
+    ):
         reasons = [r for r in reasons if "drifted from what the portal last wrote" not in r]
     if isinstance(change, SplitBrainRecovery):  # it demotes and promotes the resource
         reasons += changes.pacemaker_interlocks(facts, {change.resource}, "secondary/primary")
+    if isinstance(change, NodeDrain) and change.drbd:  # it demotes and disconnects
+        resources = set(DrbdResource.objects.filter(cluster=cluster).values_list("name", flat=True))
+        reasons += changes.pacemaker_interlocks(facts, resources, "secondary/disconnect")
+    if isinstance(change, NodeReturn):
+        node = Node.objects.filter(cluster=cluster, name=change.node).first()
+        if node is not None and not node.in_maintenance:
+            reasons.append(f"{change.node} is not in maintenance: nothing to return.")
     return reasons
 
 
@@ -360,6 +418,7 @@ def _apply_locked(job: Job, cluster: Cluster) -> Job:
     kind, text = outcome
     reason = job.params.get("reason", "")
     collection.nodes_collect(job, list(nodes.values()))
+    text += _maintenance_flag(job, cluster, change, kind)
     findings_refresh(cluster)  # before the job ends: its page shows the findings it left
     if kind == "refused":
         return _refuse(job, text)
@@ -376,6 +435,36 @@ def _apply_locked(job: Job, cluster: Cluster) -> Job:
     jobs.job_finish(job, Job.State.SUCCEEDED, text)
     audit.record(job.requested_by, audit.Action.APPLY, job, after={"done": text}, reason=reason)
     return job
+
+
+def _maintenance_flag(job: Job, cluster: Cluster, change: Workflow, kind: str) -> str:
+    """A drain that succeeded puts its node in maintenance; one that stopped with a target
+    of the node still disabled does too (clearly flagged, never silently half-drained). A
+    return that succeeded clears it. Returns what to add to the job's summary."""
+    if not isinstance(change, NodeDrain | NodeReturn) or kind == "refused":
+        return ""
+    node = Node.objects.get(cluster=cluster, name=change.node)
+    if isinstance(change, NodeReturn):
+        if kind != "succeeded":
+            return f" {node.name} stays in maintenance."
+        Node.objects.filter(pk=node.pk).update(maintenance_since=None, maintenance_job=None)
+        return f" {node.name} is out of maintenance."
+    facts = next((n for n in cluster_facts(cluster).nodes if n.name == node.name), None)
+    from clusters import compare
+
+    views = (compare.live_targets(facts) or {}) if facts is not None and facts.has_data else None
+    disabled = views is None or any(v.enabled != "1" for v in views.values())
+    if kind != "succeeded" and not disabled:
+        return ""
+    # Since the drain began: findings a collection opened while it ran are its doing too.
+    since = job.started_at or timezone.now()
+    Node.objects.filter(pk=node.pk).update(maintenance_since=since, maintenance_job=job)
+    if kind == "succeeded":
+        return f" {node.name} is in maintenance."
+    return (
+        f" {node.name} is flagged in maintenance: the drain stopped with a target of it "
+        "disabled (or unread)."
+    )
 
 
 async def _no_verify(session, change, applied) -> list[str]:

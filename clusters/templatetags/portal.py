@@ -48,3 +48,14 @@ def shown(value: object) -> str:
     from clusters import audit
 
     return audit.shown(value)
+
+
+@register.filter
+def command_line(argv: object) -> str:
+    """An argv list as the shell line it is (shlex.join): quotes show where each argument
+    ends, as the job's record shows the command."""
+    import shlex
+
+    if not isinstance(argv, list | tuple):
+        return str(argv)
+    return shlex.join(str(a) for a in argv)

@@ -11,11 +11,13 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from clusters import access, tasks, workflow_tasks
 from clusters.forms import LunEditForm, SplitBrainForm, WorkflowApplyForm
-from clusters.models import Cluster, DrbdResource, InitiatorGroup, Job, Role, ScstDevice
+from clusters.models import Cluster, DrbdResource, InitiatorGroup, Job, Node, Role, ScstDevice
 from clusters.services import changes, workflows
 from clusters.services.change_kinds import (
     EditLun,
     GrowLun,
+    NodeDrain,
+    NodeReturn,
     ResyncResource,
     SplitBrainRecovery,
     VerifyResource,
@@ -115,6 +117,67 @@ def resource_resync(request: HttpRequest, cluster: Cluster, resource: str) -> Ht
     page = {**_page(RESYNC_PAGE, found.name), "form_id": "resync-form"}
     change = ResyncResource(found.name)
     return _start(request, cluster, change, f"Resync {found.name}", page)
+
+
+DRAIN_PAGE = {
+    "title": "Maintenance of {name}",
+    "intro": "Drains {name} so it can be serviced while {peer} serves every LUN. Disabling "
+    "an iSCSI target only stops new logins, so the portal also closes each session of "
+    "{name} (its sysfs force_close); the initiators continue through {peer}, where they "
+    "are logged in already. {name} shows as in maintenance until you return it.",
+    "steps": [
+        "Checks {peer} is reachable, Primary, UpToDate and Connected for every DRBD "
+        "resource, exports every LUN of {name}, and that every initiator of {name} is "
+        "logged in to {peer} too; refuses while the other node is in maintenance.",
+        "scstadmin -disable_target on every iSCSI target of {name}.",
+        "Closes each session of {name} (force_close), and waits until none is left and no "
+        "command is active; {peer} is checked all along: if it fails, {name}'s targets are "
+        "enabled again and the drain stops.",
+        "Optionally: closes {name}'s SCST devices, drbdadm secondary and drbdadm "
+        "disconnect (not for resources Pacemaker manages).",
+    ],
+}
+RETURN_PAGE = {
+    "title": "Return {name} from maintenance",
+    "intro": "Brings {name} back: DRBD reconnects and resyncs what {peer} wrote meanwhile, "
+    "{name} is Primary again, its SCST devices are open, its targets are enabled and its "
+    "initiators log back in. Then {name} is out of maintenance.",
+    "steps": [
+        "drbdadm connect (if disconnected), following the resync until both are UpToDate.",
+        "drbdadm primary (if demoted); scstadmin -config /etc/scst.conf (if its devices "
+        "were closed).",
+        "scstadmin -enable_target on every disabled target, then waits for the initiators "
+        "logged in to {peer} to log in to {name} again.",
+    ],
+}
+
+
+def _node_page(template: dict, node: Node) -> dict:
+    peer = Node.objects.filter(cluster=node.cluster).exclude(pk=node.pk).first()
+    names = {"name": node.name, "peer": peer.name if peer else "the peer"}
+    return {
+        "title": template["title"].format(**names),
+        "intro": template["intro"].format(**names),
+        "steps": [s.format(**names) for s in template["steps"]],
+    }
+
+
+@access.cluster_view(Role.OPERATOR)
+def node_drain(request: HttpRequest, cluster: Cluster, node_name: str) -> HttpResponse:
+    """GET: what draining the node does, with the DRBD option. POST: plan it."""
+    found = get_object_or_404(Node, cluster=cluster, name=node_name)
+    drbd = request.POST.get("drbd") == "on"
+    page = {**_node_page(DRAIN_PAGE, found), "form_id": "drain-form", "drbd_option": True}
+    description = f"Maintenance: drain {found.name}" + (" and demote DRBD" if drbd else "")
+    return _start(request, cluster, NodeDrain(found.name, drbd), description, page)
+
+
+@access.cluster_view(Role.OPERATOR)
+def node_return(request: HttpRequest, cluster: Cluster, node_name: str) -> HttpResponse:
+    """GET: what returning the node does. POST: plan it."""
+    found = get_object_or_404(Node, cluster=cluster, name=node_name)
+    page = {**_node_page(RETURN_PAGE, found), "form_id": "return-form"}
+    return _start(request, cluster, NodeReturn(found.name), f"Return {found.name}", page)
 
 
 @access.cluster_view(Role.ADMIN)

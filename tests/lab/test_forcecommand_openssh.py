@@ -91,7 +91,9 @@ def test_commands_run_against_the_node_state(sshd):
 
 
 def test_state_persists_between_ssh_commands(sshd, lab):
-    (first,) = run(sshd, "drbdadm secondary r0")
+    # SCST holds /dev/drbd0 open: close its device first, or DRBD refuses the demotion.
+    close = "scstadmin -noprompt -force -close_dev r0 -handler vdisk_blockio"
+    (first,) = run(sshd, f"{close} && drbdadm secondary r0")
     assert first.exit_status == 0, first.stderr
     (status,) = run(sshd, "drbdadm status r0")
     assert status.stdout.startswith("r0 role:Secondary\n")

@@ -20,6 +20,9 @@ DRBDADM = "/usr/sbin/drbdadm"
 NODE = "c001-a"
 SYS = "/sys/kernel/scst_tgt"
 
+# A Primary is demoted only once SCST closed its device (DRBD: "Device is held open").
+CLOSE_R0 = "scstadmin -noprompt -force -close_dev r0 -handler vdisk_blockio"
+
 
 def sh(lab: Path, command: str, node: str = NODE):
     return run_command(api.node(lab, node), command)
@@ -270,8 +273,8 @@ def test_show_uses_tabs_and_the_fixture_columns(lab):
 
 
 def test_drbdadm_status_text_matches_the_fixture_shape(lab):
-    sh(lab, "drbdadm secondary r0")
-    sh(lab, "drbdadm secondary r0", "c001-b")
+    for node in ("c001-a", "c001-b"):  # SCST holds /dev/drbd0 open until its device closes
+        sh(lab, f"{CLOSE_R0} && drbdadm secondary r0", node)
     ours = sh(lab, "drbdadm status r0").stdout
     fixture = (FIXTURES / "drbd/drbdadm-status.txt").read_text()
     expected = fixture.replace("home", "r0").replace("  peer role", "  c001-b role")
@@ -282,7 +285,7 @@ def test_primary_refused_without_two_primaries(lab):
     res = sh(lab, "cat /etc/drbd.d/r0.res").stdout.replace("    allow-two-primaries yes;\n", "")
     for node in ("c001-a", "c001-b"):
         api.node(lab, node).write("/etc/drbd.d/r0.res", res)
-        sh(lab, "drbdadm secondary r0 && drbdadm adjust r0", node)
+        sh(lab, f"{CLOSE_R0} && drbdadm secondary r0 && drbdadm adjust r0", node)
     assert sh(lab, "drbdadm primary r0").exit_status == 0
     r = sh(lab, "drbdadm primary r0", "c001-b")
     assert r.exit_status == 11
