@@ -12,17 +12,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from clusters import scst
-from clusters.facts import COPY_MANAGER_DRIVER, MODELLED_DEVICE_ATTRIBUTES, NodeFacts
-
-# scst/src/dev_handlers/scst_vdisk.c, the vdisk `__ATTR` table: these are 0644 (writable
-# while the device runs). The other modelled attributes (nv_cache, write_through,
-# blocksize, rotational: 0444) are fixed at creation, and a new `filename` changes the
-# device under its LUNs: changing one means deleting and re-creating the device.
-RUNTIME_DEVICE_ATTRIBUTES = frozenset(
-    {"cluster_mode", "t10_dev_id", "usn", "prod_id", "t10_vend_id", "eui64_id", "naa_id"}
+from clusters.drbd.options import JUDGED_NET_OPTIONS
+from clusters.facts import COPY_MANAGER_DRIVER, NodeFacts
+from clusters.scst.attributes import (
+    HEX_ID_ATTRIBUTES,
+    MODELLED_DEVICE_ATTRIBUTES,
+    RUNTIME_ATTRIBUTES,
 )
-# sysfs prints EUI-64 and NAA ids as 0x-prefixed hex (scst_vdisk.c vdev_sysfs_eui64_id_show).
-HEX_IDS = frozenset({"eui64_id", "naa_id"})
 
 
 @dataclass(frozen=True)
@@ -38,7 +34,7 @@ class AttributeChange:
     @property
     def runtime(self) -> bool:
         """Settable on the running device (scstadmin -set_dev_attr), not a re-creation."""
-        return self.attribute in RUNTIME_DEVICE_ATTRIBUTES
+        return self.attribute in RUNTIME_ATTRIBUTES
 
     @property
     def text(self) -> str:
@@ -52,13 +48,13 @@ def wanted_value(handler: str, device: str, attrs: scst.Attributes, attr: str) -
     if written is not None:
         return written
     default = scst.default_device_attribute(handler, device, attr)
-    if default is None and attr in HEX_IDS:
+    if default is None and attr in HEX_ID_ATTRIBUTES:
         return ""  # unset: sysfs prints an empty line
     return default
 
 
 def same_value(attr: str, first: str, second: str) -> bool:
-    if attr in HEX_IDS:
+    if attr in HEX_ID_ATTRIBUTES:
         return first.lower().removeprefix("0x") == second.lower().removeprefix("0x")
     return first == second
 
@@ -269,24 +265,12 @@ def _attribute_differences(what: str, file: scst.Attributes, running: scst.Attri
     return diffs
 
 
-# DRBD options the portal renders and judges: compared running (drbdsetup show, defaults
-# filled in) against a file (drbdadm dump) or the inventory.
-DRBD_NET_OPTIONS = (
-    "protocol",
-    "allow-two-primaries",
-    "after-sb-0pri",
-    "after-sb-1pri",
-    "after-sb-2pri",
-    "fencing",
-)
-
-
 def drbd_net_wanted(config) -> dict[str, str]:
     """The net options a resource configuration asks for, defaults filled in."""
     from clusters import drbd
 
     wanted = {**drbd.NET_DEFAULTS, **config.net, "protocol": config.protocol or "C"}
-    return {k: wanted[k] for k in DRBD_NET_OPTIONS if k in wanted or k in config.net}
+    return {k: wanted[k] for k in JUDGED_NET_OPTIONS if k in wanted or k in config.net}
 
 
 def drbd_running_differences(node: NodeFacts, resource: str, config) -> list[str]:

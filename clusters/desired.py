@@ -10,8 +10,9 @@ line.
 from django.db.models import Prefetch
 
 from clusters import drbd, scst
+from clusters.drbd.options import OPTION_SECTIONS
 from clusters.drbd.render import FENCING, HANDLERS_9, HANDLERS_84, SPLIT_BRAIN_POLICY
-from clusters.facts import MODELLED_DEVICE_ATTRIBUTES, DesiredNode
+from clusters.facts import DesiredNode
 from clusters.models import (
     Cluster,
     DrbdResource,
@@ -22,12 +23,8 @@ from clusters.models import (
     ScstDevice,
     Target,
 )
-
-SCST_CONF = "/etc/scst.conf"
-IDENTITY = ("t10_dev_id", "usn", "prod_id", "eui64_id", "naa_id")
-SETUP_ID_DERIVED = ("t10_dev_id", "usn")
-DRBD_DIR = "/etc/drbd.d"
-DRBD_SECTIONS = ("net", "disk", "handlers", "startup", "options")
+from clusters.paths import resource_file
+from clusters.scst.attributes import MODELLED_DEVICE_ATTRIBUTES, SETUP_ID_DERIVED_ATTRIBUTES
 
 
 def drbd_resource_config(
@@ -90,7 +87,7 @@ def imported_sections(resource: DrbdResource, version: str) -> tuple[dict, ...]:
     `fencing` is one setting that DRBD 8.4 reads in `disk` and DRBD 9 in `net`
     (drbdadm 9 moved it): it is written where the cluster's version reads it.
     """
-    sections = {k: dict(resource.options.get(k) or {}) for k in DRBD_SECTIONS}
+    sections = {k: dict(resource.options.get(k) or {}) for k in OPTION_SECTIONS}
     net = {"allow-two-primaries": "yes" if resource.allow_two_primaries else "no"}
     net |= {k: v for k, v in sections["net"].items() if k != "allow-two-primaries"}
     disk = sections["disk"]
@@ -118,7 +115,7 @@ def _device_attributes(device: ScstDevice, filename: str) -> scst.Attributes:
         # equal to their default are left out: scstadmin -config skips a value the device
         # already has ("already set"), so SCST never marks it [key] and -write_config never
         # writes it, and a file that carried it would differ from every running config.
-        explicit = name in SETUP_ID_DERIVED
+        explicit = name in SETUP_ID_DERIVED_ATTRIBUTES
         if value and (
             explicit or value != scst.default_device_attribute(device.handler, device.name, name)
         ):
@@ -196,7 +193,7 @@ def desired_cluster(cluster: Cluster) -> dict[str, DesiredNode]:
         desired[node.name] = DesiredNode(
             scst_config=scst_cfg,
             drbd_resources=res_configs,
-            drbd_files={f"{DRBD_DIR}/{name}.res": text for name, text in files.items()},
+            drbd_files={resource_file(name): text for name, text in files.items()},
             scst_file=scst.render_config(scst_cfg),
         )
     return desired

@@ -14,27 +14,11 @@ from typing import Any
 
 from clusters import drbd, scst
 from clusters import stack as cluster_stack
-from clusters.paths import DRBD_DIR, SCST_CONF
+from clusters.paths import DRBD_DIR, SCST_CONF, SCST_SYSFS_ROOT
+from clusters.scst.attributes import MODELLED_DEVICE_ATTRIBUTES
 
 DRBD_DEVICE_PREFIXES = ("/dev/drbd",)
-SCST_ROOT = "/sys/kernel/scst_tgt/"
-# SCST device attributes the inventory models (ScstDevice has a field of each name but
-# filename, which is the node's DRBD device); anything else on a device is unmodelled.
-MODELLED_DEVICE_ATTRIBUTES = (
-    "filename",
-    "nv_cache",
-    "write_through",
-    "cluster_mode",
-    "blocksize",
-    "rotational",
-    "t10_dev_id",
-    "usn",
-    "prod_id",
-    "t10_vend_id",
-    "eui64_id",
-    "naa_id",
-)
-IDENTITY_ATTRIBUTES = ("t10_dev_id", "usn", "prod_id", "eui64_id", "naa_id")
+SCST_ROOT = f"{SCST_SYSFS_ROOT}/"
 SESSION_IO_COUNTERS = ("read_cmd_count", "write_cmd_count")
 # SCST's built-in copy manager (scst/src/scst_copy_mgr.c: SCST_CM_NAME "copy_manager",
 # target "copy_manager_tgt", session "copy_manager_sess", registered by scst_cm_init() on
@@ -138,7 +122,7 @@ class NodeFacts:
         if live is not None and attr in live.attributes:
             return Value(
                 live.attributes[attr].value,
-                f"/sys/kernel/scst_tgt/devices/{device}/{attr} = {live.attributes[attr].value!r}",
+                f"{SCST_ROOT}devices/{device}/{attr} = {live.attributes[attr].value!r}",
             )
         found = self.scst_config.find_device(device) if self.scst_config is not None else None
         if found is not None:
@@ -344,7 +328,7 @@ def _parse_scst(facts: NodeFacts, raw: dict) -> None:
                 value = device.attributes[attr].value if attr in device.attributes else None
                 bad_value = scst.value_problem(value) if value else None
                 if value and bad_value:
-                    where = f"/sys/kernel/scst_tgt/devices/{_shown(name)}/{attr} = {_shown(value)}"
+                    where = f"{SCST_ROOT}devices/{_shown(name)}/{attr} = {_shown(value)}"
                     facts.unwritable.append((where, bad_value))
             # PostgreSQL text and jsonb cannot hold NUL: a NUL a node reports is kept
             # visible as the four characters \x00 wherever the value travels (plans, jobs).

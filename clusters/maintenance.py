@@ -26,7 +26,7 @@ import re
 from dataclasses import dataclass, field
 
 from clusters import push, ssh
-from clusters.paths import SCST_SYSFS_ROOT
+from clusters.paths import SCST_CONF, SCST_SYSFS_ROOT
 from clusters.workflows import (
     PROGRESS_EVERY,
     SYNCING,
@@ -500,7 +500,7 @@ class Return:
                 Step(
                     n,
                     "export",
-                    ["scstadmin", "-noprompt", "-config", "/etc/scst.conf"],
+                    ["scstadmin", "-noprompt", "-config", SCST_CONF],
                     f"SCST on {n} opens its devices again and exports its LUNs "
                     "from the configuration file.",
                 )

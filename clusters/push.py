@@ -50,6 +50,7 @@ from clusters import drbd, ssh
 from clusters.paths import (
     BACKUP_DIR,
     SCST_CONF,
+    SCST_SYSFS_ROOT,
     STAGED_DIR,
     STATE_DIR,
     backup_path,
@@ -302,7 +303,7 @@ async def disable_targets(push: Push, session: ssh.NodeSession, change: NodeChan
     exits 0 even when it refuses, so each target's `enabled` is read back."""
     for driver, target in change.dlm_targets:
         await push.run(session, target_argv("disable", driver, target), step, writes=True)
-        path = f"/sys/kernel/scst_tgt/targets/{driver}/{target}/enabled"
+        path = f"{SCST_SYSFS_ROOT}/targets/{driver}/{target}/enabled"
         result = await push.run(session, ["cat", path], step)
         if result.stdout.split()[:1] != ["0"]:
             raise StepFailed(

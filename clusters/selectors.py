@@ -27,7 +27,8 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from clusters import drbd, ssh
-from clusters.facts import IDENTITY_ATTRIBUTES, Value
+from clusters.drbd.options import SAFETY_NET_OPTIONS
+from clusters.facts import Value
 from clusters.models import (
     SEVERITY_RANK,
     Cluster,
@@ -45,6 +46,7 @@ from clusters.models import (
     Severity,
     Target,
 )
+from clusters.scst.attributes import IDENTITY_ATTRIBUTES
 
 if TYPE_CHECKING:  # django-stubs-ext is a type-checking dependency only
     from django_stubs_ext import WithAnnotations
@@ -587,7 +589,7 @@ def initiators_live(facts: list, names: list[str]) -> list[InitiatorRow]:
 
 
 UNKNOWN = Value(None, "no data from this node")
-NET_OPTIONS = ("protocol", "allow-two-primaries", "fencing")
+NET_OPTIONS = SAFETY_NET_OPTIONS
 DRBD_FIELDS: tuple[str, ...] = (
     "role",
     "disk",

@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Protocol
 
 from clusters import drbd, push, ssh
-from clusters.paths import SCST_SYSFS_ROOT
+from clusters.paths import SCST_CONF, SCST_SYSFS_ROOT
 
 MIB = 1024 * 1024
 SIZE_TOLERANCE = MIB  # both backing disks must agree within this
@@ -715,7 +715,7 @@ class SplitBrain:
                                  f"Once UpToDate, {v} is Primary again."))  # fmt: skip
         if open_devices:
             judged.steps.append(Step(v, "export", [
-                "scstadmin", "-noprompt", "-config", "/etc/scst.conf"
+                "scstadmin", "-noprompt", "-config", SCST_CONF
             ], f"SCST on {v} opens {', '.join(open_devices)} again and exports its LUNs "
                "from the configuration file."))  # fmt: skip
         judged.warnings.append(

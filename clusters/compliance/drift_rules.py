@@ -4,6 +4,7 @@ from typing import TypeGuard
 
 from clusters import compare, drbd, scst
 from clusters.compliance.catalogue import WARNING, Detail, rule
+from clusters.drbd.options import COMPARED_SECTIONS
 from clusters.facts import COPY_MANAGER_DRIVER, ClusterFacts, DesiredNode, NodeFacts
 
 WHY = (
@@ -118,7 +119,7 @@ def drbd_drift(facts: ClusterFacts):
 def _fencing_in_net(res: drbd.ResourceConfig) -> dict[str, dict[str, str]]:
     """The option sections with `fencing` under net: DRBD 8.4 reads it in disk and DRBD 9
     in net (drbdadm 9 moved it), so where it is written is not a difference."""
-    sections = {s: dict(getattr(res, s)) for s in ("net", "disk", "handlers", "startup")}
+    sections = {s: dict(getattr(res, s)) for s in COMPARED_SECTIONS}
     if "fencing" in sections["disk"]:
         sections["net"].setdefault("fencing", sections["disk"].pop("fencing"))
     return sections
@@ -129,7 +130,7 @@ def resource_differences(want: drbd.ResourceConfig, have: drbd.ResourceConfig) -
     if want.protocol != have.protocol:
         diffs.append(f"protocol is {have.protocol}, inventory says {want.protocol}")
     placed = {"want": _fencing_in_net(want), "have": _fencing_in_net(have)}
-    for section in ("net", "disk", "handlers", "startup"):
+    for section in COMPARED_SECTIONS:
         wanted, actual = placed["want"][section], placed["have"][section]
         for option in sorted(set(wanted) | set(actual)):
             if wanted.get(option) != actual.get(option):

@@ -11,7 +11,8 @@ from clusters.compliance.catalogue import (
     Detail,
     rule,
 )
-from clusters.facts import DRBD_DEVICE_PREFIXES, IDENTITY_ATTRIBUTES, ClusterFacts, NodeFacts
+from clusters.facts import DRBD_DEVICE_PREFIXES, ClusterFacts, NodeFacts
+from clusters.scst.attributes import IDENTITY_ATTRIBUTES
 
 SAFE_HANDLERS = ("vdisk_blockio", "vdisk_fileio")
 

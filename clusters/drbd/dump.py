@@ -24,10 +24,10 @@ from clusters.drbd.model import (
     ResourceConfig,
     VolumeConfig,
 )
+from clusters.drbd.options import OPTION_SECTIONS
 
 _ADDRESS = re.compile(r"(?:\[(?P<ip6>[^\]]*)\]|(?P<ip>[^\[\]:]+)):(?P<port>[0-9]{1,5})")
 _FAMILIES = ("ipv4", "ipv6", "ssocks", "sdp", "sci")
-_SECTIONS = ("net", "disk", "handlers", "startup", "options")
 _SKIPPED_TOP = ("global", "common", "skip")
 _VOLUME_KEYS = ("device", "disk", "meta-disk", "flexible-meta-disk")
 
@@ -39,7 +39,7 @@ def parse_dump(text: str) -> list[ResourceConfig]:
     for stmt in statements:
         if stmt.keyword == "common" and stmt.block is not None:
             for child in stmt.block:
-                if child.keyword in _SECTIONS:
+                if child.keyword in OPTION_SECTIONS:
                     common.setdefault(child.keyword, {}).update(_section(child))
     resources: list[ResourceConfig] = []
     for stmt in statements:
@@ -65,7 +65,7 @@ def _resource(stmt: Statement, common: dict[str, dict[str, str]] | None = None) 
         key = child.keyword
         if key == "on":
             host_stmts.append(child)
-        elif key in _SECTIONS:
+        elif key in OPTION_SECTIONS:
             getattr(res, key).update(_section(child))
         elif key == "protocol":
             res.protocol = _single(child)

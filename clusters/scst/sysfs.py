@@ -12,7 +12,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-SCST_ROOT = "/sys/kernel/scst_tgt"
+from clusters.paths import SCST_SYSFS_ROOT
+
+SCST_ROOT = SCST_SYSFS_ROOT
 KEY_MARK = "[key]"
 # GNU grep before 3.5 reported a binary file on stdout instead of its lines.
 _BINARY_NOTICE = re.compile(r"Binary file .* matches")

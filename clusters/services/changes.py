@@ -33,6 +33,7 @@ from clusters.desired import desired_cluster
 from clusters.facts import COPY_MANAGER_DRIVER, ClusterFacts, DesiredNode, NodeFacts, node_facts
 from clusters.models import Cluster, Finding, Job, Node, Revision, Role
 from clusters.paths import DRBD_DIR, SCST_CONF, resource_file, resource_of
+from clusters.scst.attributes import RUNTIME_ATTRIBUTES
 from clusters.services import collection, inventory, jobs
 from clusters.services.change_kinds import (
     Change,
@@ -213,7 +214,7 @@ def _only_additions(node: NodeFacts, want: scst.ScstConfig) -> bool:
         for detail in details:
             text = detail.text
             added = text.endswith("is missing") or " is absent, inventory says " in text
-            runtime = text.split(" ", 1)[0] in compare.RUNTIME_DEVICE_ATTRIBUTES
+            runtime = text.split(" ", 1)[0] in RUNTIME_ATTRIBUTES
             if not (added or (ref.startswith("device:") and runtime)):
                 return False
     return True

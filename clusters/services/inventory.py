@@ -22,6 +22,7 @@ from clusters.models import (
     ScstDevice,
     Target,
 )
+from clusters.scst.attributes import FLAG_ATTRIBUTES, INVENTORY_DEVICE_ATTRIBUTES
 from clusters.validators import validate_drbd_resource_name
 
 
@@ -237,7 +238,7 @@ def lun_edit(
     if device is None:
         raise ValidationError({"device": f"No device {device_name} in {cluster}."})
     for name, value in values.items():
-        setattr(device, name, int(value) if name in ("cluster_mode", "rotational") else value)
+        setattr(device, name, int(value) if name in FLAG_ATTRIBUTES else value)
     device.full_clean()
     device.save()
     if lun is not None:
@@ -317,17 +318,7 @@ DEVICE_FIELDS = (
     "name",
     "handler",
     "drbd_volume",
-    "t10_dev_id",
-    "usn",
-    "prod_id",
-    "t10_vend_id",
-    "eui64_id",
-    "naa_id",
-    "nv_cache",
-    "write_through",
-    "cluster_mode",
-    "blocksize",
-    "rotational",
+    *INVENTORY_DEVICE_ATTRIBUTES,
     "uses_reservations",
 )
 

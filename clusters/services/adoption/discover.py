@@ -3,8 +3,10 @@ difference a choice the admin makes before importing)."""
 
 from dataclasses import dataclass, field
 
+from clusters.drbd.options import OPTION_SECTIONS
 from clusters.facts import NodeFacts
 from clusters.models import Cluster
+from clusters.scst.attributes import INVENTORY_DEVICE_ATTRIBUTES
 from clusters.services.facts import latest_snapshots, node_facts_for
 
 
@@ -59,21 +61,7 @@ def discovery(cluster: Cluster) -> Discovery:
     return result
 
 
-DEVICE_FIELDS = (
-    "handler",
-    "filename",
-    "t10_dev_id",
-    "usn",
-    "prod_id",
-    "t10_vend_id",
-    "eui64_id",
-    "naa_id",
-    "nv_cache",
-    "write_through",
-    "cluster_mode",
-    "blocksize",
-    "rotational",
-)
+DEVICE_FIELDS = ("handler", "filename", *INVENTORY_DEVICE_ATTRIBUTES)
 # Each node's own, never a choice: the device's DRBD device on that node.
 PER_NODE_FIELDS = ("filename",)
 
@@ -142,7 +130,7 @@ def _drbd_rows(result: Discovery, nodes: list[NodeFacts]) -> None:
             drbd_key(name, "net", "allow-two-primaries") if both else "",
         )
         sections = [drbd_options(c) if c else {} for c in configs]
-        for section in ("net", "disk", "handlers", "startup", "options"):
+        for section in OPTION_SECTIONS:
             options = sorted({o for s in sections for o in s.get(section, {})})
             for option in options:
                 values = [s.get(section, {}).get(option) if s else None for s in sections]

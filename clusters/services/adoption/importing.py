@@ -29,6 +29,7 @@ from clusters.models import (
     ScstDevice,
     Target,
 )
+from clusters.scst.attributes import FLAG_ATTRIBUTES, MODELLED_HANDLERS
 from clusters.services import inventory
 from clusters.services.adoption.discover import (
     choices_needed,
@@ -38,9 +39,6 @@ from clusters.services.adoption.discover import (
     drbd_options,
 )
 from clusters.services.adoption.errors import AdoptionError
-
-MODELLED_HANDLERS = {"vdisk_blockio", "vdisk_fileio"}
-FLAGS = ("nv_cache", "write_through", "cluster_mode", "rotational")
 
 
 @dataclass
@@ -204,7 +202,7 @@ def _import_devices(cluster, facts, nodes, resources, report, choices) -> dict[s
                 naa_id=value("naa_id") or "",
                 blocksize=_number(value("blocksize"), 512),
                 uses_reservations=False,
-                **{flag: _number(value(flag), 0) for flag in FLAGS},
+                **{flag: _number(value(flag), 0) for flag in FLAG_ATTRIBUTES},
             )
             if _create(device, f"device {_shown(name)}", report) is None:
                 continue
