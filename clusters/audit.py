@@ -16,7 +16,6 @@ from typing import TypeGuard
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
-from django.db.models import Q, QuerySet
 from django.forms.models import model_to_dict
 from django.utils import timezone
 
@@ -301,37 +300,4 @@ def record(
         after=after,
         reason=reason,
         request_id=current_request_id(),
-    )
-
-
-def entries_visible_to(user) -> QuerySet[AuditEntry]:
-    """Superusers see every entry; admins see their clusters' entries, and global admins
-    also the entries that belong to no cluster (global roles, SSH credentials)."""
-    from clusters import access
-    from clusters.models import Membership, Role
-
-    entries = AuditEntry.objects.select_related("cluster")
-    if not user.is_authenticated or not user.is_active:
-        return entries.none()
-    if user.is_superuser:
-        return entries
-    clusters = access.visible_clusters(user, Role.ADMIN)
-    seen = Q(cluster__in=clusters)
-    if Membership.objects.filter(user=user, cluster__isnull=True, role=Role.ADMIN).exists():
-        seen |= Q(cluster__isnull=True)
-    return entries.filter(seen)
-
-
-def may_read_audit(user) -> bool:
-    """The audit page is for superusers and admins of at least one cluster."""
-    from clusters import access
-    from clusters.models import Membership, Role
-
-    if not user.is_authenticated or not user.is_active:
-        return False
-    if user.is_superuser:
-        return True
-    return (
-        access.visible_clusters(user, Role.ADMIN).exists()
-        or Membership.objects.filter(user=user, cluster__isnull=True, role=Role.ADMIN).exists()
     )

@@ -16,8 +16,8 @@ from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
-from clusters import selectors
-from clusters.models import Cluster, Job, Membership, Node, NodeSnapshot, Severity
+from clusters import access, selectors
+from clusters.models import Cluster, Job, Node, NodeSnapshot, Severity
 
 
 class PortalCollector:
@@ -107,10 +107,7 @@ class MayReadAllClusters(BasePermission):
     message = "Metrics cover every cluster: they need a role on all clusters."
 
     def has_permission(self, request: Request, view) -> bool:
-        user = request.user
-        if not user.is_authenticated or not user.is_active:
-            return False
-        return user.is_superuser or Membership.objects.filter(user=user, cluster=None).exists()
+        return access.may_read_all_clusters(request.user)
 
 
 class MetricsView(APIView):

@@ -1,7 +1,7 @@
 """API views: parse, check the role with clusters.access, call one selector or service."""
 
 from django.core.exceptions import ValidationError
-from django.db.models import OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import OuterRef, Prefetch, QuerySet, Subquery
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
@@ -17,7 +17,6 @@ from clusters.models import (
     Job,
     JobEvent,
     LunMapping,
-    Membership,
     Node,
     NodeSnapshot,
     Revision,
@@ -109,11 +108,8 @@ class FindingList(generics.ListAPIView):
 
 
 def visible_jobs(user) -> QuerySet[Job]:
-    """Jobs of the visible clusters; jobs of all clusters only for global roles."""
-    seen = Q(cluster__in=access.visible_clusters(user))
-    if user.is_superuser or Membership.objects.filter(user=user, cluster__isnull=True).exists():
-        seen |= Q(cluster__isnull=True)
-    return Job.objects.filter(seen).select_related("cluster", "requested_by")
+    """The jobs the caller may see (access.visible_jobs), with what the API shows of them."""
+    return access.visible_jobs(user).select_related("cluster", "requested_by")
 
 
 class JobList(generics.ListAPIView):

@@ -11,7 +11,6 @@ from datetime import timedelta
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
 from django.contrib.auth.tokens import default_token_generator
-from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
@@ -42,19 +41,6 @@ def _user_snapshot(user) -> dict:
     }
 
 
-def require_people_admin(user) -> None:
-    if not access.is_global_admin(user):
-        raise PermissionDenied("Managing people needs the Admin role on all clusters.")
-
-
-def require_role_admin(user, cluster: Cluster | None) -> None:
-    """Roles on a cluster are given by its admins; roles on all clusters by global admins."""
-    if cluster is None:
-        require_people_admin(user)
-    else:
-        access.require_role(user, cluster, Role.ADMIN)
-
-
 def invite_path(user) -> str:
     """A one-time link with which the user sets their own password (Django's reset token)."""
     uid = urlsafe_base64_encode(force_bytes(user.pk))
@@ -65,7 +51,7 @@ def invite_path(user) -> str:
 @transaction.atomic
 def user_create(by, username: str, email: str, password: str = "") -> tuple[User, str]:
     """Create a local user. Without a password, the user gets an invite link (returned)."""
-    require_people_admin(by)
+    access.require_people_admin(by)
     model = get_user_model()
     if model.objects.filter(username__iexact=username).exists():
         raise PeopleError(f"A user named {username} already exists.")
@@ -88,10 +74,10 @@ def user_create(by, username: str, email: str, password: str = "") -> tuple[User
 @transaction.atomic
 def user_set_active(by, user, active: bool, reason: str = "") -> None:
     """Deactivate (no login, no API token works) or reactivate a user."""
-    require_people_admin(by)
+    access.require_people_admin(by)
     if user.pk == by.pk:
         raise PeopleError("You cannot deactivate yourself.")
-    if user.is_superuser and not by.is_superuser:
+    if not access.may_change_account(by, user):
         raise PeopleError(f"{user.username} is a superuser: only a superuser may change that.")
     before = _user_snapshot(user)
     user.is_active = active
@@ -103,7 +89,7 @@ def user_set_active(by, user, active: bool, reason: str = "") -> None:
 @transaction.atomic
 def membership_grant(by, user, cluster: Cluster | None, role: Role) -> Membership:
     """Give the user `role` on the cluster (None: on all clusters), replacing their role there."""
-    require_role_admin(by, cluster)
+    access.require_role_granter(by, cluster)
     if not user.is_active:
         raise PeopleError(f"{user.username} is deactivated: reactivate them first.")
     existing = Membership.objects.select_for_update().filter(user=user, cluster=cluster).first()
@@ -121,7 +107,7 @@ def membership_grant(by, user, cluster: Cluster | None, role: Role) -> Membershi
 
 @transaction.atomic
 def membership_revoke(by, membership: Membership) -> None:
-    require_role_admin(by, membership.cluster)
+    access.require_role_granter(by, membership.cluster)
     if membership.user_id == by.pk and membership.role == Role.ADMIN:
         raise PeopleError("You cannot take away your own admin role; ask another admin.")
     audit.record(by, audit.Action.DELETE, membership, before=audit.snapshot(membership))
@@ -137,7 +123,7 @@ def token_create(by, user, name: str) -> tuple[ApiToken, str]:
     """A new token for `user` (themselves, or anyone for a global admin); the key is
     returned once and only its digest is stored."""
     if user.pk != by.pk:
-        require_people_admin(by)
+        access.require_people_admin(by)
     if not user.is_active:
         raise PeopleError(f"{user.username} is deactivated: their tokens would not work.")
     key = TOKEN_PREFIX + secrets.token_urlsafe(32)
@@ -151,7 +137,7 @@ def token_create(by, user, name: str) -> tuple[ApiToken, str]:
 @transaction.atomic
 def token_revoke(by, token: ApiToken) -> None:
     if token.user_id != by.pk:
-        require_people_admin(by)
+        access.require_people_admin(by)
     if token.revoked_at is not None:
         return
     before = audit.snapshot(token)

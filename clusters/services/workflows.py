@@ -22,7 +22,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from clusters import access, audit, locks, maintenance, push, ssh, workflows
-from clusters.models import Cluster, DrbdResource, Job, Node, Role, ScstDevice
+from clusters.models import Cluster, DrbdResource, Job, Node, ScstDevice
 from clusters.services import collection, jobs
 from clusters.services.change_kinds import (
     GrowLun,
@@ -131,11 +131,6 @@ def procedure_for(cluster: Cluster, change: Workflow) -> workflows.Procedure:
     return workflows.Resync(change.resource)
 
 
-def required_role(change: Workflow) -> Role:
-    """Discarding a node's writes is an admin's decision; the rest, an operator's."""
-    return Role.ADMIN if isinstance(change, SplitBrainRecovery) else Role.OPERATOR
-
-
 def _drain_serving_refusals(cluster: Cluster, change: NodeDrain) -> list[str]:
     """A drain: the peer must export every LUN the node exports through an enabled target
     (from the collection just made); the initiators' sessions are checked on the nodes."""
@@ -239,7 +234,7 @@ def plan_create(
     """Record a workflow plan to compute; the caller queues workflow_tasks.plan_job.
     SCHEDULED: the portal's own schedule plans it (no user)."""
     if not scheduled:
-        access.require_role(user, cluster, required_role(change))
+        access.require_role(user, cluster, access.role_to_run(change))
     return Job.objects.create(
         kind=Job.Kind.WORKFLOW_PLAN,
         cluster=cluster,
@@ -329,7 +324,7 @@ def apply_create(plan_job: Job, user, reason: str, scheduled: bool = False, type
     recovery also needs the resource's name typed); the caller queues it."""
     change = workflow_from_json(WorkflowPlan.from_json(plan_job.params).change)
     if not scheduled:
-        access.require_role(user, plan_job.acting_cluster(), required_role(change))
+        access.require_role(user, plan_job.acting_cluster(), access.role_to_run(change))
     if isinstance(change, SplitBrainRecovery) and typed.strip() != change.resource:
         raise WorkflowRefused(
             f"Type the resource name ({change.resource}) to confirm that {change.victim}'s "

@@ -55,11 +55,11 @@ class AuditFilterForm(forms.Form):
 
 
 def _entries(request: HttpRequest) -> tuple[AuditFilterForm, QuerySet[audit.AuditEntry]]:
-    if not audit.may_read_audit(request.user):
+    if not access.may_read_audit(request.user):
         raise PermissionDenied("The audit trail is for cluster admins.")
     clusters = access.visible_clusters(request.user, Role.ADMIN).order_by("name")
     form = AuditFilterForm(request.GET, list(clusters.values_list("name", flat=True)))
-    return form, audit.entries_visible_to(request.user).filter(**form.filters())
+    return form, access.visible_audit_entries(request.user).filter(**form.filters())
 
 
 def audit_log(request: HttpRequest) -> HttpResponse:

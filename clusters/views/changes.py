@@ -64,7 +64,7 @@ def _plan_page(request: HttpRequest, job: Job, form: ApplyForm) -> HttpResponse:
         "status": status,
         "cluster": job.cluster,
         "passed": status.can_apply,
-        "can_apply": access.has_role(request.user, job.acting_cluster(), Role.OPERATOR),
+        "can_apply": access.may_operate(request.user, job.acting_cluster()),
         "nodes": [(node, [(f, diff_lines(f.diff)) for f in node.files]) for node in plan.nodes],
         "applies": list(applies),
         "form": form,

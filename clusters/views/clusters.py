@@ -35,8 +35,8 @@ def cluster_detail(request: HttpRequest, cluster: Cluster) -> HttpResponse:
     context = {
         "cluster": cluster,
         "role": access.role_on(request.user, cluster),
-        "can_operate": access.has_role(request.user, cluster, Role.OPERATOR),
-        "can_admin": access.has_role(request.user, cluster, Role.ADMIN),
+        "can_operate": access.may_operate(request.user, cluster),
+        "can_admin": access.may_administer(request.user, cluster),
         "findings": selectors.open_findings_page(
             Cluster.objects.filter(pk=cluster.pk), 1, settings.PAGE_SIZE
         ),

@@ -35,13 +35,13 @@ def _users():
 
 
 def people_list(request: HttpRequest) -> HttpResponse:
-    people.require_people_admin(request.user)
+    access.require_people_admin(request.user)
     page = Paginator(_users(), settings.PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "people/people_list.html", {"people": page.object_list, "page": page})
 
 
 def person_add(request: HttpRequest) -> HttpResponse:
-    people.require_people_admin(request.user)
+    access.require_people_admin(request.user)
     form = UserCreateForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -64,7 +64,7 @@ def person_add(request: HttpRequest) -> HttpResponse:
 
 
 def person_detail(request: HttpRequest, user_id: int) -> HttpResponse:
-    people.require_people_admin(request.user)
+    access.require_people_admin(request.user)
     person = get_object_or_404(_users(), pk=user_id)
     form = RoleGrantForm(clusters=Cluster.objects.order_by("name"), allow_global=True)
     context = {
@@ -77,7 +77,7 @@ def person_detail(request: HttpRequest, user_id: int) -> HttpResponse:
 
 @require_POST
 def person_role_grant(request: HttpRequest, user_id: int) -> HttpResponse:
-    people.require_people_admin(request.user)
+    access.require_people_admin(request.user)
     person = get_object_or_404(get_user_model(), pk=user_id)
     form = RoleGrantForm(request.POST, clusters=Cluster.objects.order_by("name"), allow_global=True)
     if form.is_valid():
@@ -121,7 +121,7 @@ def membership_revoke(request: HttpRequest, membership_id: int) -> HttpResponse:
 
 @require_POST
 def person_active(request: HttpRequest, user_id: int) -> HttpResponse:
-    people.require_people_admin(request.user)
+    access.require_people_admin(request.user)
     person = get_object_or_404(get_user_model(), pk=user_id)
     form = ActiveForm(request.POST)
     form.is_valid()

@@ -33,7 +33,7 @@ def job_reconcile(request: HttpRequest, job_id: int) -> HttpResponse:
         "awaiting": reconcile.awaiting(job),
         "nodes": nodes,
         "stale": any(n.stale for n in nodes),
-        "can_operate": access.has_role(request.user, job.cluster, Role.OPERATOR),
+        "can_operate": access.may_operate(request.user, job.cluster),
         "error": error,
         "reconciles": Job.objects.filter(kind=Job.Kind.PLAN, params__change__job=job.pk),
     }

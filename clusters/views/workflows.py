@@ -283,10 +283,10 @@ def _plan_page(request: HttpRequest, job: Job, form: WorkflowApplyForm) -> HttpR
 
 def _may_run(request: HttpRequest, job: Job, change: dict) -> bool:
     try:
-        minimum = workflows.required_role(workflows.workflow_from_json(change))
+        workflow = workflows.workflow_from_json(change)
     except ValidationError:
         return False
-    return access.has_role(request.user, job.acting_cluster(), minimum)
+    return access.may_run(request.user, job.acting_cluster(), workflow)
 
 
 def workflow_plan(request: HttpRequest, workflow_id: int) -> HttpResponse:
