@@ -61,8 +61,9 @@ def lab_cluster(db, lab):
     """The lab's one cluster, in the inventory (keys pinned, config adopted, collected)."""
     from clusters.models import Cluster
     from clusters.services.labsync import inventory_sync
+    from tests.loop_support import off_the_event_loop
 
-    inventory_sync(lab.manifest)
+    off_the_event_loop(lambda: inventory_sync(lab.manifest))
     return Cluster.objects.get(name=lab.manifest["clusters"][0]["name"])
 
 
@@ -104,6 +105,7 @@ def spare_cluster(db, lab):
     from clusters.services.labsync import inventory_sync
     from lab import api
     from lab.scstadmin import write_config
+    from tests.loop_support import off_the_event_loop
 
     name = lab.manifest["clusters"][0]["name"]
     for suffix in "ab":
@@ -115,7 +117,7 @@ def spare_cluster(db, lab):
             node.dirty_node = True
             # As an admin would: `scstadmin -write_config /etc/scst.conf` after the edit.
             node.host_path("/etc/scst.conf").write_text(write_config(node.state, False))
-    inventory_sync(lab.manifest)
+    off_the_event_loop(lambda: inventory_sync(lab.manifest))
     return Cluster.objects.get(name=name)
 
 

@@ -8,10 +8,9 @@ finding) while every other cluster keeps its truth.
 
 import asyncio
 import logging
-import queue
-import threading
 from datetime import timedelta
 
+from asgiref.sync import async_to_sync, sync_to_async
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
@@ -66,30 +65,51 @@ def nodes_of(job: Job) -> list[Node]:
     return list(nodes)
 
 
-def collect_in_thread(
-    endpoints: list[ssh.NodeEndpoint], timeout: float
-) -> "queue.Queue[collect.NodeCollection]":
-    """Run the async collection in its own thread; outcomes arrive on the queue as
-    each node finishes, so the caller can record progress while others still run."""
-    outcomes: queue.Queue[collect.NodeCollection] = queue.Queue()
-    worker = threading.Thread(
-        target=lambda: asyncio.run(collect.collect_nodes(endpoints, timeout, on_done=outcomes.put)),
-        daemon=True,
-    )
-    worker.start()
-    return outcomes
-
-
 def nodes_collect(job: Job, nodes: list[Node]) -> list[NodeSnapshot]:
-    """Read NODES now and record a snapshot of each under JOB (which the caller runs)."""
+    """Read NODES now and record a snapshot of each under JOB (which the caller runs).
+
+    Not from a thread running an event loop (async_to_sync refuses): await
+    collect.collect_nodes there instead.
+    """
     by_id = {node.pk: node for node in nodes}
     timeout = float(getattr(settings, "COLLECT_NODE_TIMEOUT_SECONDS", 20))
-    outcomes = collect_in_thread([endpoint_for(n) for n in by_id.values()], timeout)
-    snapshots = []
-    for _ in range(len(by_id)):
-        outcome = outcomes.get()
-        snapshots.append(snapshot_record(job, by_id[outcome.endpoint.node_id], outcome))
+    endpoints = [endpoint_for(n) for n in by_id.values()]
+    return async_to_sync(_collect_and_record)(job, by_id, endpoints, timeout)
+
+
+async def _collect_and_record(
+    job: Job, by_id: dict[int, Node], endpoints: list[ssh.NodeEndpoint], timeout: float
+) -> list[NodeSnapshot]:
+    """Read the nodes concurrently and record each outcome as soon as it arrives, so that
+    progress shows while slower nodes still run. Recording is a thread-sensitive
+    sync_to_async call: it runs on the caller's thread, with its database connection."""
+    finished: asyncio.Queue[collect.NodeCollection] = asyncio.Queue()
+    collecting = asyncio.ensure_future(
+        collect.collect_nodes(endpoints, timeout, on_done=finished.put_nowait)
+    )
+    record = sync_to_async(snapshot_record)
+    snapshots: list[NodeSnapshot] = []
+    try:
+        while len(snapshots) < len(endpoints):
+            outcome = await _next_outcome(finished, collecting)
+            snapshots.append(await record(job, by_id[outcome.endpoint.node_id], outcome))
+    finally:
+        # A recording that failed ends the job: stop reading the other nodes.
+        collecting.cancel()
+        await asyncio.gather(collecting, return_exceptions=True)
     return snapshots
+
+
+async def _next_outcome(
+    finished: "asyncio.Queue[collect.NodeCollection]", collecting: "asyncio.Future"
+) -> collect.NodeCollection:
+    """The next node's outcome; the collection's own error should it fail instead."""
+    getting = asyncio.ensure_future(finished.get())
+    await asyncio.wait({getting, collecting}, return_when=asyncio.FIRST_COMPLETED)
+    if not getting.done() and collecting.exception() is not None:
+        getting.cancel()
+        collecting.result()  # raises the collection's error
+    return await getting
 
 
 def collection_run(job: Job) -> Job:

@@ -6,9 +6,7 @@ longer offers is never pinned. A node that authenticates with its pinned key aga
 drops the key that was waiting (host_key_confirmed).
 """
 
-import asyncio
-from concurrent.futures import ThreadPoolExecutor
-
+from asgiref.sync import async_to_sync
 from django.db import transaction
 
 from clusters import access, audit, ssh
@@ -20,11 +18,8 @@ class HostKeyError(Exception):
 
 
 def offered_host_key(node: Node) -> str:
-    """The host key the node offers right now (no login); NodeError if it cannot be read.
-    Read on a thread of its own, so that a caller already inside an event loop can ask."""
-    fetch = ssh.fetch_host_key(node.address, node.ssh_port)
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, fetch).result()
+    """The host key the node offers right now (no login); NodeError if it cannot be read."""
+    return async_to_sync(ssh.fetch_host_key)(node.address, node.ssh_port)
 
 
 @transaction.atomic

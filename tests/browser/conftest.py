@@ -5,10 +5,16 @@ serves static files itself because django.contrib.staticfiles is installed.
 """
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import TypeVar
 
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
+
+from clusters.models import Cluster, Job
+from tests.loop_support import off_the_event_loop
+
+T = TypeVar("T")
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -62,3 +68,18 @@ def log_in(page: Page, username: str, password: str | None = None) -> None:
     page.get_by_label("Password").fill(password or f"pw-{username}")
     page.get_by_role("button", name="Log in").click()
     page.wait_for_url(lambda url: "/accounts/login/" not in url)
+
+
+def off_the_browser_loop(work: Callable[[], T]) -> T:
+    """Run `work` in a thread of its own: Playwright's sync API keeps an asyncio loop
+    running in the test's thread, where the services' async_to_sync refuses to run."""
+    return off_the_event_loop(work)
+
+
+def collect_now(cluster: Cluster, user=None) -> Job:
+    """Collect the cluster now, off the browser's loop (see off_the_browser_loop)."""
+    from clusters.services import collection
+
+    return off_the_browser_loop(
+        lambda: collection.collection_run(collection.collection_create(cluster, user))
+    )

@@ -11,12 +11,11 @@ from playwright.sync_api import expect
 
 from clusters.compliance.catalogue import Detail, FindingData
 from clusters.models import Cluster, Role
-from clusters.services import collection
 from clusters.services.findings import findings_store
 from clusters.services.labsync import inventory_sync
 from lab import api
 from tests.alert_support import MailReceiver, WebhookReceiver
-from tests.browser.conftest import log_in
+from tests.browser.conftest import collect_now, log_in, off_the_browser_loop
 from tests.factories import make_cluster, make_user
 
 pytestmark = pytest.mark.browser
@@ -103,14 +102,14 @@ def test_webhook_and_email_received_for_a_seeded_finding(browser_page, transacti
 def io_through_both_nodes(transactional_db, lab):
     """The lab's cluster collected three times while one initiator writes through both
     nodes (round robin)."""
-    inventory_sync(lab.manifest)
+    off_the_browser_loop(lambda: inventory_sync(lab.manifest))
     cluster = Cluster.objects.get(name=lab.manifest["clusters"][0]["name"])
     for suffix in "ab":
         api.add_session(
             lab.dir, f"{cluster.name}-{suffix}", "iqn.1998-01.com.vmware:esx01", io_rate_kb=4096
         )
     for _ in range(3):
-        collection.collection_run(collection.collection_create(cluster))
+        collect_now(cluster)
         time.sleep(1.1)  # the lab's counters rise with time
     make_user("vera", Role.VIEWER, cluster)
     return cluster

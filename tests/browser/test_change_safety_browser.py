@@ -9,7 +9,7 @@ from playwright.sync_api import Page, expect
 
 from clusters.models import Job, Role
 from clusters.services import changes
-from tests.browser.conftest import log_in
+from tests.browser.conftest import log_in, off_the_browser_loop
 from tests.change_support import (
     CONFIG,
     QUEUE,
@@ -29,25 +29,18 @@ pytestmark = pytest.mark.browser
 
 def in_thread(work, *args):
     """Run WORK outside this thread, whose event loop Playwright's sync API occupies."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    from django.db import connection
-
-    def run():
-        try:
-            return work(*args)
-        finally:
-            connection.close()
-
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(run).result(120)
+    return off_the_browser_loop(lambda: work(*args))
 
 
 def test_a_plan_gone_out_of_date_is_labelled_and_its_apply_refused(browser_page, spare_cluster):
     page: Page = browser_page
     olga = make_user("olga", Role.OPERATOR, spare_cluster)
-    mine = changes.plan_now(spare_cluster, olga, add_lun_change(spare_cluster, "vmfs1", 1), "1")
-    other = changes.plan_now(spare_cluster, olga, add_lun_change(spare_cluster, "vmfs2", 1), "2")
+    mine = in_thread(
+        changes.plan_now, spare_cluster, olga, add_lun_change(spare_cluster, "vmfs1", 1), "1"
+    )
+    other = in_thread(
+        changes.plan_now, spare_cluster, olga, add_lun_change(spare_cluster, "vmfs2", 1), "2"
+    )
     log_in(page, "olga")
     page.goto(f"/plans/{mine.pk}/")
     expect(page.locator("#plan-status")).to_contain_text("ready to apply")
@@ -72,7 +65,9 @@ def test_reconcile_page_after_the_worker_was_killed_mid_change(
     a, b = node_names(spare_cluster)
     olga = make_user("olga", Role.OPERATOR, spare_cluster)
     doomed = workers.start()
-    ready = changes.plan_now(spare_cluster, olga, add_lun_change(spare_cluster), "add vmfs1")
+    ready = in_thread(
+        changes.plan_now, spare_cluster, olga, add_lun_change(spare_cluster), "add vmfs1"
+    )
     hang(lab, b, CONFIG, 60)
     job = apply_job(ready, olga, queue=QUEUE)
     wait_step(job, b, "-noprompt -config")

@@ -5,20 +5,18 @@ with Log out reachable through the collapsed menu; screenshots for docs/screensh
 
 import os
 import re
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.db import connection
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from playwright.sync_api import Page, expect
 
 from clusters.models import DrbdResource, DrbdVolume, Finding, Job, LunMapping, Role
 from clusters.services import changes, collection
 from tests import records
-from tests.browser.conftest import log_in
+from tests.browser.conftest import log_in, off_the_browser_loop
 from tests.factories import add_lun_change, make_cluster, make_user
 
 pytestmark = pytest.mark.browser
@@ -28,20 +26,6 @@ DESKTOP = {"width": 1440, "height": 900}
 # `SCREENSHOTS=docs/screenshots pytest tests/browser/test_jobs_browser.py` refreshes the
 # committed pictures; otherwise they go to a temporary directory.
 SCREENSHOTS = os.environ.get("SCREENSHOTS")
-
-
-def off_the_browser_loop(work):
-    """Run `work` in a thread of its own: Playwright's sync API keeps an asyncio loop
-    running in the test's thread, where the services' async_to_sync refuses to run."""
-
-    def run():
-        try:
-            return work()
-        finally:
-            connection.close()
-
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(run).result()
 
 
 @pytest.fixture

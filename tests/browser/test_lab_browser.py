@@ -7,10 +7,9 @@ import pytest
 from playwright.sync_api import expect
 
 from clusters.models import Cluster, Membership, Role
-from clusters.services import collection
 from clusters.services.labsync import inventory_sync
 from lab import api
-from tests.browser.conftest import log_in
+from tests.browser.conftest import collect_now, log_in, off_the_browser_loop
 from tests.factories import make_user
 
 pytestmark = pytest.mark.browser
@@ -18,11 +17,11 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture
 def broken_lab_cluster(transactional_db, lab):
-    inventory_sync(lab.manifest)
+    off_the_browser_loop(lambda: inventory_sync(lab.manifest))
     cluster = Cluster.objects.get(name=lab.manifest["clusters"][0]["name"])
     api.set_device_attr(lab.dir, f"{cluster.name}-b", "r1", "write_through", "0")
     api.drbd_standalone(lab.dir, f"{cluster.name}-a", "r0")
-    collection.collection_run(collection.collection_create(cluster))
+    collect_now(cluster)
     make_user("olga", Role.OPERATOR, cluster)
     return cluster
 

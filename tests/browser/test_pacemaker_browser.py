@@ -9,9 +9,8 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from clusters.models import Job, Role, ScstDevice
-from clusters.services import collection
 from lab import api, stack
-from tests.browser.conftest import log_in
+from tests.browser.conftest import collect_now, log_in
 from tests.factories import make_user
 
 pytestmark = pytest.mark.browser
@@ -85,10 +84,10 @@ def test_split_brain_recovery_on_a_pacemaker_resource_is_refused_and_offers_no_r
     page, name = browser_page, lab_cluster.name
     make_user("ada", Role.ADMIN, lab_cluster)
     managed_by_pacemaker(lab, lab_cluster, "r0")
-    collection.collection_run(collection.collection_create(lab_cluster))
+    collect_now(lab_cluster)
     api.split_brain(lab.dir, f"{name}-a", "r0")
     time.sleep(1.0)
-    collection.collection_run(collection.collection_create(lab_cluster))
+    collect_now(lab_cluster)
     log_in(page, "ada")
     page.goto(f"/clusters/{name}/")
     page.locator("#split-brain-r0").click()

@@ -12,10 +12,10 @@ import pytest
 from playwright.sync_api import expect
 
 from clusters.models import Cluster, Role
-from clusters.services import adoption, collection, hostkeys
+from clusters.services import adoption, hostkeys
 from clusters.services.labsync import inventory_sync
 from lab import api
-from tests.browser.conftest import log_in
+from tests.browser.conftest import collect_now, log_in, off_the_browser_loop
 from tests.factories import make_user
 
 pytestmark = pytest.mark.browser
@@ -28,16 +28,16 @@ def four_clusters(transactional_db, lab_factory):
     """c001 healthy, c002 split brain, c003 to adopt (its nodes differ), c004 unreachable
     with a last-known CRITICAL."""
     lab = lab_factory(4)
-    inventory_sync(lab.manifest)
+    off_the_browser_loop(lambda: inventory_sync(lab.manifest))
     api.split_brain(lab.dir, "c002-a", "r0")
     api.set_device_attr(lab.dir, "c004-b", "r1", "t10_dev_id", "deadbeef-r1")
     for name in ("c001", "c002", "c004"):
         cluster = Cluster.objects.get(name=name)
-        collection.collection_run(collection.collection_create(cluster))
+        collect_now(cluster)
     for suffix in "ab":
         api.set_fault(lab.dir, f"c004-{suffix}", down=True)
     lab.wait_for_faults()
-    collection.collection_run(collection.collection_create(Cluster.objects.get(name="c004")))
+    collect_now(Cluster.objects.get(name="c004"))
 
     c003 = Cluster.objects.get(name="c003")
     c003.devices.all().delete()  # devices protect their DRBD resources
@@ -52,10 +52,12 @@ def four_clusters(transactional_db, lab_factory):
     adopted = adoption.cluster_register(
         admin, "c003", "9", nodes, (lab.dir / "client_key").read_text()
     )
-    collection.collection_run(collection.collection_create(adopted, admin))
+    collect_now(adopted, admin)
     for node in adopted.nodes.all():
-        hostkeys.host_key_approve(node, admin, "compared with the console")
-    collection.collection_run(collection.collection_create(adopted, admin))
+        off_the_browser_loop(
+            lambda n=node: hostkeys.host_key_approve(n, admin, "compared with the console")
+        )
+    collect_now(adopted, admin)
     make_user("vera", Role.VIEWER, None)
     return lab
 

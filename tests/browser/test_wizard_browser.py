@@ -9,9 +9,9 @@ from playwright.sync_api import Page, expect
 
 from clusters import tasks
 from clusters.models import DrbdResource, DrbdVolume, Job, Role, ScstDevice
-from clusters.services import changes, collection
+from clusters.services import changes
 from lab import api
-from tests.browser.conftest import log_in
+from tests.browser.conftest import collect_now, log_in
 from tests.factories import make_cluster, make_user
 
 pytestmark = pytest.mark.browser
@@ -107,7 +107,7 @@ def test_plan_refused_by_an_interlock_shows_why_and_offers_no_apply(
     page, name = browser_page, operator_on.name
     api.set_fault(lab.dir, f"{name}-b", down=True)
     lab.wait_for_faults()
-    collection.collection_run(collection.collection_create(operator_on))
+    collect_now(operator_on)
     log_in(page, "olga")
     walk_wizard(page, name, reservations="No")
 

@@ -11,7 +11,7 @@ from clusters import workflow_tasks
 from clusters.models import Job, Role
 from clusters.services import workflows
 from lab import workflow_cmds
-from tests.browser.conftest import log_in
+from tests.browser.conftest import collect_now, log_in
 from tests.factories import make_user
 
 pytestmark = pytest.mark.browser
@@ -143,16 +143,15 @@ def test_admin_recovers_from_split_brain_typing_the_resource_name(
 ):
     import time
 
-    from clusters.services import collection
     from lab import api
 
     page, name = browser_page, lab_cluster.name
     make_user("ada", Role.ADMIN, lab_cluster)
     api.add_session(lab.dir, f"{name}-a", "iqn.1998-01.com.vmware:esx1", io_rate_kb=8192)
-    collection.collection_run(collection.collection_create(lab_cluster))
+    collect_now(lab_cluster)
     api.split_brain(lab.dir, f"{name}-a", "r0")
     time.sleep(1.0)
-    collection.collection_run(collection.collection_create(lab_cluster))
+    collect_now(lab_cluster)
     log_in(page, "ada")
     page.goto(f"/clusters/{name}/")
     page.locator("#split-brain-r0").click()
