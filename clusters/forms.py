@@ -7,7 +7,8 @@ from django import forms
 from django.utils import timezone
 
 from clusters import validators
-from clusters.models import Cluster, DrbdResource, DrbdVolume, Node, ScstDevice, Severity
+from clusters.models import Cluster, Node, ScstDevice, Severity
+from clusters.services import allocation
 
 ANY = [("", "any")]
 
@@ -95,20 +96,6 @@ class HostKeyApproveForm(forms.Form):
 # --- Add-LUN wizard, plan apply, LUN removal ---------------------------------------------
 
 YES_NO = [("no", "No"), ("yes", "Yes")]
-SHELL_OR_BLANK = set(" \t\n;&|$`'\"\\<>(){}[]*?!#~")
-
-
-def no_blanks_or_shell_characters(value: str) -> None:
-    """Name the offending characters; the model's pattern then says what is allowed."""
-    bad = sorted({c for c in value if c in SHELL_OR_BLANK})
-    if bad:
-        shown = ", ".join("blank" if c.isspace() else repr(c) for c in bad)
-        raise forms.ValidationError(
-            f"A device name goes into scst.conf and node commands: no blanks or shell "
-            f"characters ({shown})."
-        )
-
-
 NEW_RESOURCE = "+new"  # never a resource name: those start with a letter or digit
 MIB = 1024**2
 
@@ -173,45 +160,28 @@ class ResourceStepForm(forms.Form):
         cleaned = self.cleaned_data
         if cleaned.get("resource") != NEW_RESOURCE or self.cluster is None:
             return cleaned  # a new resource is offered only on a cluster with nodes
-        if self.cluster.drbd_version == "8.4":
-            raise forms.ValidationError("New DRBD resources are created on DRBD 9 clusters only.")
-        resources = DrbdResource.objects.filter(cluster=self.cluster)
+        refusal = allocation.new_resource_refusal(self.cluster)
+        if refusal:
+            raise forms.ValidationError(refusal)
         name, port = cleaned.get("new_name"), cleaned.get("new_port")
         if not name and "new_name" not in self.errors:
             self.add_error("new_name", "Name the new DRBD resource, e.g. r9.")
-        elif name and resources.filter(name=name).exists():
-            self.add_error("new_name", f"{self.cluster.name} already has a DRBD resource {name}.")
         if port is None and "new_port" not in self.errors:
             self.add_error("new_port", "Give the replication port (1–65535).")
-        elif port is not None and resources.filter(port=port).exists():
-            holder = resources.get(port=port).name
-            self.add_error(
-                "new_port",
-                f"Port {port} is used by DRBD {holder}; the next free one is "
-                f"{next_free_port(self.cluster)}.",
-            )
-        volumes = []
+        volumes, on_nodes = [], []
         for node in self.nodes:
             disk, minor = cleaned.get(f"disk_{node.name}"), cleaned.get(f"minor_{node.name}")
             volumes.append([node.name, minor, disk])
-            on_node = DrbdVolume.objects.filter(node=node).select_related("resource")
+            on_nodes.append((node, disk, minor))
             if not disk and f"disk_{node.name}" not in self.errors:
                 self.add_error(
                     f"disk_{node.name}", f"Give the backing disk on {node.name}, e.g. /dev/sdb."
                 )
-            elif disk and (used := on_node.filter(backing_disk=disk).first()):
-                self.add_error(
-                    f"disk_{node.name}",
-                    f"{disk} is the backing disk of DRBD {used.resource.name} on {node.name}.",
-                )
             if minor is None and f"minor_{node.name}" not in self.errors:
                 self.add_error(f"minor_{node.name}", f"Give the DRBD minor on {node.name}.")
-            elif minor is not None and (used := on_node.filter(minor=minor).first()):
-                self.add_error(
-                    f"minor_{node.name}",
-                    f"Minor {minor} is used by DRBD {used.resource.name} on {node.name}; the "
-                    f"lowest free one is {lowest_free_minor(node)}.",
-                )
+        clashes = allocation.new_resource_clashes(self.cluster, name, port, on_nodes)
+        for field, message in clashes.items():
+            self.add_error(field, message)
         if not cleaned.get("new_empty"):
             self.add_error(
                 "new_empty",
@@ -224,27 +194,13 @@ class ResourceStepForm(forms.Form):
         return cleaned
 
 
-def next_free_port(cluster: Cluster) -> int:
-    """The port after the highest one the cluster's resources use (7789, DRBD's usual)."""
-    ports = set(DrbdResource.objects.filter(cluster=cluster).values_list("port", flat=True))
-    port = max(ports, default=7788) + 1
-    while port in ports or port > 65535:
-        port = port + 1 if port <= 65535 else 1
-    return port
-
-
-def lowest_free_minor(node: Node) -> int:
-    used = set(DrbdVolume.objects.filter(node=node).values_list("minor", flat=True))
-    return next(m for m in range(len(used) + 1) if m not in used)
-
-
 class DeviceStepForm(forms.Form):
     """Step (c): the SCST device; nv_cache and write_through are fixed, not asked."""
 
     device_name = forms.CharField(
         label="Device name",
         max_length=50,
-        validators=[no_blanks_or_shell_characters, validators.validate_scst_name],
+        validators=[validators.no_blanks_or_shell_characters, validators.validate_scst_name],
         error_messages={"required": "Give the device a name, e.g. vmfs1."},
     )
     handler = forms.ChoiceField(
@@ -271,8 +227,9 @@ class DeviceStepForm(forms.Form):
 
     def clean_device_name(self) -> str:
         name = self.cleaned_data["device_name"]
-        if ScstDevice.objects.filter(cluster=self.cluster, name=name).exists():
-            raise forms.ValidationError(f"{self.cluster.name} already has a device {name}.")
+        clash = allocation.device_name_clash(self.cluster, name)
+        if clash:
+            raise forms.ValidationError(clash)
         return name
 
 
@@ -304,28 +261,12 @@ class LunStepForm(forms.Form):
         chosen = [self.sets[code] for code in cleaned.get("lun_sets", [])]
         if not chosen:
             return cleaned
-        missing = sorted({s.node for s in self.sets.values()} - {s.node for s in chosen})
-        if missing:
-            self.add_error(
-                "lun_sets",
-                f"Choose a LUN set on {', '.join(missing)} too: a LUN exported by one node "
-                "only loses its path when that node fails (SCST_LUN_ONE_NODE).",
-            )
-        lun = cleaned.get("lun")
-        clashes = [f"{s.used[lun]} in {s.label}" for s in chosen if lun in s.used]
-        if lun is not None and clashes:
-            self.add_error(
-                "lun",
-                f"LUN {lun} is already used by {'; '.join(clashes)}. The lowest number free "
-                f"in every chosen LUN set is {lowest_free_lun(chosen)}.",
-            )
+        problems = allocation.lun_choice_problems(
+            list(self.sets.values()), chosen, cleaned.get("lun")
+        )
+        for field, message in problems.items():
+            self.add_error(field, message)
         return cleaned
-
-
-def lowest_free_lun(chosen) -> int:
-    """The lowest LUN number unused in every one of the chosen LUN sets."""
-    used = set().union(*(s.used for s in chosen))
-    return next(n for n in range(validators.MAX_LUN + 2) if n not in used)
 
 
 class MultipathStepForm(forms.Form):

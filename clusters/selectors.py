@@ -782,3 +782,47 @@ def job_list(user, filters: JobFilters) -> QuerySet[Job]:
     if filters.until:
         jobs = jobs.filter(created_at__date__lte=filters.until)
     return jobs.order_by("-created_at", "-pk")
+
+
+@dataclass
+class ConnectedInitiator:
+    node: str
+    target: str
+    lun_set: str
+    initiator: str
+    luns: list[int]
+    read_cmds: int | None
+    write_cmds: int | None
+
+
+def connected_initiators(cluster: Cluster, device: str) -> tuple[list, list[str], list]:
+    """Sessions (latest snapshots) whose LUN set contains the device; nodes without data;
+    and the snapshots read (for their age)."""
+    from clusters.services.facts import latest_snapshots, node_facts_for
+
+    rows, unknown, snapshots = [], [], []
+    for name, snaps in latest_snapshots(cluster).items():
+        facts = node_facts_for(snaps[0]) if snaps else None
+        if facts is None or not facts.has_data or facts.scst_live is None:
+            unknown.append(name)
+            continue
+        snapshots.append(snaps[0])
+        targets = {t.name: t for ts in facts.scst_live.targets.values() for t in ts.values()}
+        for target_name, session in facts.sessions():
+            target = targets[target_name]
+            group = target.ini_groups.get(session.group) if session.group else None
+            luns = group.luns if group is not None else target.luns
+            numbers = sorted(n for n, lun in luns.items() if lun.device == device)
+            if numbers:
+                rows.append(
+                    ConnectedInitiator(
+                        name,
+                        target_name,
+                        f"group {session.group}" if session.group else "default LUN set",
+                        session.initiator_name or session.name,
+                        numbers,
+                        session.counter("read_cmd_count"),
+                        session.counter("write_cmd_count"),
+                    )
+                )
+    return rows, unknown, snapshots

@@ -180,3 +180,17 @@ def validate_prod_id(value: str) -> None:
 def validate_t10_vend_id(value: str) -> None:
     _t10_vend_id_pattern(value)
     _renderable("t10_vend_id", value, scst.creation_value_problem(value))
+
+
+SHELL_OR_BLANK = set(" \t\n;&|$`'\"\\<>(){}[]*?!#~")
+
+
+def no_blanks_or_shell_characters(value: str) -> None:
+    """Name the offending characters; the model's pattern then says what is allowed."""
+    bad = sorted({c for c in value if c in SHELL_OR_BLANK})
+    if bad:
+        shown = ", ".join("blank" if c.isspace() else repr(c) for c in bad)
+        raise ValidationError(
+            f"A device name goes into scst.conf and node commands: no blanks or shell "
+            f"characters ({shown})."
+        )

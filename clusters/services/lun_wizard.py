@@ -10,7 +10,7 @@ renaming the device, or a clash found at review, makes a new one.
 """
 
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from django import forms
 
@@ -20,12 +20,15 @@ from clusters.forms import (
     LunStepForm,
     MultipathStepForm,
     ResourceStepForm,
+)
+from clusters.models import Cluster, DrbdResource, LunMapping, ScstDevice, Target
+from clusters.services import inventory
+from clusters.services.allocation import (
+    LunSet,
     lowest_free_lun,
     lowest_free_minor,
     next_free_port,
 )
-from clusters.models import Cluster, DrbdResource, LunMapping, ScstDevice, Target
-from clusters.services import inventory
 from clusters.services.facts import latest_snapshots, node_facts_for
 
 STEPS = ("cluster", "resource", "device", "luns", "multipath", "review")
@@ -45,19 +48,6 @@ FORMS = {
     "luns": LunStepForm,
     "multipath": MultipathStepForm,
 }
-
-
-@dataclass
-class LunSet:
-    """A target's default LUN set or one of its initiator groups, with the LUNs it uses."""
-
-    code: str
-    node: str
-    target_id: int
-    group_id: int | None
-    group_name: str | None
-    label: str
-    used: dict[int, str] = field(default_factory=dict)
 
 
 @dataclass

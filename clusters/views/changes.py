@@ -3,8 +3,6 @@
 Each page calls one service of clusters.services.changes; nothing here touches a node.
 """
 
-from dataclasses import dataclass
-
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
@@ -17,7 +15,6 @@ from clusters import access, selectors, tasks
 from clusters.forms import ApplyForm, LunRemoveForm
 from clusters.models import Cluster, Job, LunMapping, Revision, Role
 from clusters.services import changes
-from clusters.services.facts import latest_snapshots, node_facts_for
 from clusters.views.htmx import htmx_of, page_or_partial
 from clusters.views.queue import queue_job
 
@@ -106,48 +103,6 @@ def plan_apply(request: HttpRequest, job_id: int) -> HttpResponse:
 # --- removing a LUN mapping --------------------------------------------------------------
 
 
-@dataclass
-class ConnectedInitiator:
-    node: str
-    target: str
-    lun_set: str
-    initiator: str
-    luns: list[int]
-    read_cmds: int | None
-    write_cmds: int | None
-
-
-def connected_initiators(cluster: Cluster, device: str) -> tuple[list, list[str], list]:
-    """Sessions (latest snapshots) whose LUN set contains the device; nodes without data;
-    and the snapshots read (for their age)."""
-    rows, unknown, snapshots = [], [], []
-    for name, snaps in latest_snapshots(cluster).items():
-        facts = node_facts_for(snaps[0]) if snaps else None
-        if facts is None or not facts.has_data or facts.scst_live is None:
-            unknown.append(name)
-            continue
-        snapshots.append(snaps[0])
-        targets = {t.name: t for ts in facts.scst_live.targets.values() for t in ts.values()}
-        for target_name, session in facts.sessions():
-            target = targets[target_name]
-            group = target.ini_groups.get(session.group) if session.group else None
-            luns = group.luns if group is not None else target.luns
-            numbers = sorted(n for n, lun in luns.items() if lun.device == device)
-            if numbers:
-                rows.append(
-                    ConnectedInitiator(
-                        name,
-                        target_name,
-                        f"group {session.group}" if session.group else "default LUN set",
-                        session.initiator_name or session.name,
-                        numbers,
-                        session.counter("read_cmd_count"),
-                        session.counter("write_cmd_count"),
-                    )
-                )
-    return rows, unknown, snapshots
-
-
 @access.cluster_view(Role.OPERATOR)
 def lun_remove(request: HttpRequest, cluster: Cluster, mapping_id: int) -> HttpResponse:
     """Confirm removing a device's mappings (both nodes offered); POST plans it."""
@@ -165,7 +120,7 @@ def lun_remove(request: HttpRequest, cluster: Cluster, mapping_id: int) -> HttpR
             form.add_error(None, "; ".join(getattr(exc, "messages", [str(exc)])))
         else:
             return queue_job(request, job, tasks.plan_job) or _go(request, "plan-detail", job.pk)
-    sessions, unknown, snapshots = connected_initiators(cluster, mapping.device.name)
+    sessions, unknown, snapshots = selectors.connected_initiators(cluster, mapping.device.name)
     context = {
         "cluster": cluster,
         "mapping": mapping,

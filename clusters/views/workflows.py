@@ -11,10 +11,9 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from clusters import access, tasks, workflow_tasks
 from clusters.forms import LunEditForm, SplitBrainForm, WorkflowApplyForm
-from clusters.models import Cluster, DrbdResource, InitiatorGroup, Job, Node, Role, ScstDevice
-from clusters.services import changes, workflows
+from clusters.models import Cluster, DrbdResource, Job, Node, Role, ScstDevice
+from clusters.services import changes, device_edit, workflows
 from clusters.services.change_kinds import (
-    EditLun,
     GrowLun,
     NodeDrain,
     NodeReturn,
@@ -211,23 +210,15 @@ def lun_edit(request: HttpRequest, cluster: Cluster, device: str) -> HttpRespons
     edit on the change path (its plan says per node: runtime set or re-creation)."""
     found = get_object_or_404(ScstDevice, cluster=cluster, name=device)
     mappings = list(found.mappings.select_related("target__node", "group").order_by("pk"))
-    numbers = {m.lun for m in mappings}
-    groups = list(
-        InitiatorGroup.objects.filter(lun_mappings__device=found)
-        .select_related("target__node")
-        .prefetch_related("initiators")
-        .order_by("target__node__name", "name")
-        .distinct()
-    )
-    initial = {f: getattr(found, f) for f in EditLun.EDITABLE}
-    initial["lun"] = numbers.pop() if len(numbers) == 1 else None
-    for group in groups:
-        initial[f"initiators_{group.pk}"] = "\n".join(i.name for i in group.initiators.all())
+    groups = device_edit.exporting_groups(found)
+    initial = device_edit.edit_initial(found, groups)
     data = request.POST if request.method == "POST" else None
     form = LunEditForm(data, initial=initial, groups=groups)
     error = ""
     if form.is_valid():
-        change = _edit_change(found, form, initial)
+        change = device_edit.edit_change(
+            found, form.cleaned_data, form.initiators(), initial, form.groups
+        )
         if change is None:
             error = "Nothing changed: edit a value first."
         else:
@@ -240,17 +231,6 @@ def lun_edit(request: HttpRequest, cluster: Cluster, device: str) -> HttpRespons
                 return down or _go(request, "plan-detail", job.pk)
     context = {"cluster": cluster, "device": found, "form": form, "mappings": mappings}
     return render(request, "clusters/lun_edit.html", {**context, "error": error})
-
-
-def _edit_change(device: ScstDevice, form: LunEditForm, initial: dict) -> EditLun | None:
-    data = form.cleaned_data
-    values = {f: data[f] for f in EditLun.EDITABLE if data[f] != initial[f]}
-    lun = data["lun"] if data["lun"] is not None and data["lun"] != initial["lun"] else None
-    before = {g.pk: sorted(i.name for i in g.initiators.all()) for g in form.groups}
-    initiators = {k: v for k, v in form.initiators().items() if v != before[k]}
-    if not values and lun is None and not initiators:
-        return None
-    return EditLun(device.name, values, lun, initiators)
 
 
 def _plan_job(request: HttpRequest, job_id: int) -> Job:
