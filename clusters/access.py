@@ -65,6 +65,16 @@ def role_on(user: Any, cluster: Cluster | None) -> Role | None:
     return _highest(roles.values_list("role", flat=True))
 
 
+def may_view(user: Any, cluster: Cluster | None) -> bool:
+    """See the cluster, its jobs and findings; None: what belongs to no cluster (jobs over
+    all clusters), which global roles see."""
+    return role_on(user, cluster) is not None
+
+
+def may_see_job(user: Any, job: Job) -> bool:
+    return may_view(user, job.cluster)
+
+
 def has_role(user: Any, cluster: Cluster, minimum: Role) -> bool:
     return _at_least(role_on(user, cluster), minimum)
 
@@ -208,7 +218,7 @@ def cluster_view(minimum: Role) -> Callable:
         @wraps(view)
         def wrapper(request: HttpRequest, cluster_name: str, *args, **kwargs) -> HttpResponse:
             cluster = get_object_or_404(Cluster, name=cluster_name)
-            if role_on(request.user, cluster) is None:
+            if not may_view(request.user, cluster):
                 raise Http404("No such cluster.")
             require_role(request.user, cluster, minimum)
             return view(request, cluster, *args, **kwargs)

@@ -14,7 +14,6 @@ from django.db.models import (
     IntegerField,
     OuterRef,
     Prefetch,
-    Q,
     QuerySet,
     Subquery,
     When,
@@ -757,13 +756,7 @@ def jobs_visible_to(user) -> QuerySet[Job]:
     jobs of all clusters (no cluster) for global roles and superusers."""
     from clusters import access
 
-    jobs = Job.objects.select_related("cluster", "requested_by")
-    if not user.is_authenticated or not user.is_active:
-        return jobs.none()
-    seen = Q(cluster__in=access.visible_clusters(user))
-    if access.role_on(user, None) is not None:
-        seen |= Q(cluster__isnull=True)
-    return jobs.filter(seen)
+    return access.visible_jobs(user).select_related("cluster", "requested_by")
 
 
 def job_list(user, filters: JobFilters) -> QuerySet[Job]:

@@ -29,7 +29,7 @@ from clusters.services import changes, collection, inventory, jobs
 def cluster_for(request: Request, cluster_name: str, minimum: Role = Role.VIEWER) -> Cluster:
     """The named cluster, checked for the role; clusters the user cannot see are 404."""
     cluster = get_object_or_404(Cluster, name=cluster_name)
-    if access.role_on(request.user, cluster) is None:
+    if not access.may_view(request.user, cluster):
         raise Http404("No such cluster.")
     access.require_role(request.user, cluster, minimum)
     return cluster

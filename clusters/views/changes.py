@@ -46,7 +46,7 @@ def _plan_job(request: HttpRequest, job_id: int) -> Job:
     """The plan, if the user may see its cluster (404 otherwise, so ids do not leak)."""
     jobs = Job.objects.select_related("cluster", "requested_by")
     job = get_object_or_404(jobs, pk=job_id, kind=Job.Kind.PLAN)
-    if job.cluster is None or access.role_on(request.user, job.cluster) is None:
+    if job.cluster is None or not access.may_view(request.user, job.cluster):
         raise Http404("No such plan.")
     return job
 

@@ -44,7 +44,7 @@ def finding_mute(request: HttpRequest, finding_id: int) -> HttpResponse:
     """GET: the mute form; POST: mute the finding (operators of its cluster)."""
     findings = Finding.objects.select_related("cluster")
     finding = get_object_or_404(findings, pk=finding_id, resolved_at=None)
-    if access.role_on(request.user, finding.cluster) is None:
+    if not access.may_view(request.user, finding.cluster):
         raise Http404("No such open finding.")
     access.require_role(request.user, finding.cluster, Role.OPERATOR)
     form = MuteForm(request.POST or None)

@@ -55,9 +55,9 @@ def job_list(request: HttpRequest) -> HttpResponse:
 
 def job_detail(request: HttpRequest, job_id: int) -> HttpResponse:
     """Jobs of a cluster are visible to its viewers; jobs of all clusters (no cluster)
-    only to global roles and superusers: role_on(user, None) is the global role."""
+    only to global roles and superusers."""
     job = selectors.job_with_events(job_id)
-    if access.role_on(request.user, job.cluster) is None:
+    if not access.may_see_job(request.user, job):
         raise Http404("No such job.")
     context = {"job": job, "warnings": selectors.job_warnings(job)}
     response = page_or_partial(request, "clusters/job_detail.html", "job-status", context)

@@ -104,7 +104,7 @@ def membership_revoke(request: HttpRequest, membership_id: int) -> HttpResponse:
         Membership.objects.select_related("user", "cluster"), pk=membership_id
     )
     cluster = membership.cluster
-    if cluster is not None and access.role_on(request.user, cluster) is None:
+    if cluster is not None and not access.may_view(request.user, cluster):
         raise Http404("No such role.")  # a cluster the user cannot see stays unnamed
     try:
         people.membership_revoke(request.user, membership)

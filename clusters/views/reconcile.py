@@ -13,7 +13,7 @@ from clusters.views.queue import queue_job
 def job_reconcile(request: HttpRequest, job_id: int) -> HttpResponse:
     """GET: the state of every node. POST (operators): plan finish or roll back."""
     job = get_object_or_404(Job.objects.select_related("cluster"), pk=job_id)
-    if job.cluster is None or access.role_on(request.user, job.cluster) is None:
+    if job.cluster is None or not access.may_view(request.user, job.cluster):
         raise Http404("No such job.")
     error = ""
     if request.method == "POST":

@@ -236,7 +236,7 @@ def lun_edit(request: HttpRequest, cluster: Cluster, device: str) -> HttpRespons
 def _plan_job(request: HttpRequest, job_id: int) -> Job:
     plans = Job.objects.select_related("cluster", "requested_by")
     job = get_object_or_404(plans, pk=job_id, kind=Job.Kind.WORKFLOW_PLAN)
-    if job.cluster is None or access.role_on(request.user, job.cluster) is None:
+    if job.cluster is None or not access.may_view(request.user, job.cluster):
         raise Http404("No such workflow plan.")
     return job
 
