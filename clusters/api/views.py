@@ -24,6 +24,7 @@ from clusters.models import (
     ScstDevice,
 )
 from clusters.services import changes, collection, inventory, jobs
+from clusters.services.change_kinds import Change, change_from_json
 
 
 def cluster_for(request: Request, cluster_name: str, minimum: Role = Role.VIEWER) -> Cluster:
@@ -147,9 +148,18 @@ class CollectionCreate(APIView):
 # --- Plans and their apply -----------------------------------------------------------------
 
 
-def change_for(cluster: Cluster, change: dict) -> dict:
-    """The change as clusters.services.changes takes it; a new LUN gets its identity here,
-    once, so that the plan and its apply render the same identity."""
+def parsed_change(data: dict) -> Change:
+    """The request's change as its typed object (the JSON boundary); ValidationError if
+    it is not one."""
+    try:
+        return change_from_json(data)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValidationError({"kind": f"Not a change the portal knows: {exc}"}) from exc
+
+
+def change_for(cluster: Cluster, change: dict) -> Change:
+    """The request's change, typed and checked against the inventory; a new LUN gets its
+    identity here, once, so that the plan and its apply render the same identity."""
     kind = change["kind"]
     if kind == "add_lun":
         spec = change["spec"]
@@ -163,18 +173,18 @@ def change_for(cluster: Cluster, change: dict) -> dict:
                 "blocksize": int(spec["blocksize"]),
             }
         )
-        change = {"kind": kind, "spec": lun_spec.as_json()}
-        inventory.change_check(cluster, change)
-        return change
+        typed = parsed_change({"kind": kind, "spec": lun_spec.as_json()})
+        inventory.change_check(cluster, typed)
+        return typed
     if (
         kind == "revert"
         and not Revision.objects.filter(pk=change["revision"], cluster=cluster).exists()
     ):
         raise ValidationError({"revision": f"No revision {change['revision']} of {cluster}."})
     key = "mapping_ids" if kind == "remove_mappings" else "revision"
-    checked = {"kind": kind, key: change[key]}
-    inventory.change_check(cluster, checked)
-    return checked
+    typed = parsed_change({"kind": kind, key: change[key]})
+    inventory.change_check(cluster, typed)
+    return typed
 
 
 def queue_or_refusal(job: Job, task) -> Response | None:

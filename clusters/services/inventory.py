@@ -6,6 +6,7 @@ field."""
 
 import secrets
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -24,6 +25,9 @@ from clusters.models import (
 )
 from clusters.scst.attributes import FLAG_ATTRIBUTES, INVENTORY_DEVICE_ATTRIBUTES
 from clusters.validators import validate_drbd_resource_name
+
+if TYPE_CHECKING:
+    from clusters.services.change_kinds import Change
 
 
 def identity_generate(cluster: Cluster, name: str) -> dict[str, str]:
@@ -210,17 +214,11 @@ def desired_check(cluster: Cluster) -> None:
         raise ValidationError(f"The inventory cannot be written to the nodes: {exc}") from exc
 
 
-def change_check(cluster: Cluster, change: dict) -> None:
+def change_check(cluster: Cluster, change: "Change") -> None:
     """Refuse a change the inventory would not accept, before it is planned: applied in a
     transaction that is rolled back, then rendered. ValidationError names the field."""
-    from clusters.services.change_kinds import change_from_json
-
-    try:
-        kind = change_from_json(change)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ValidationError({"kind": f"Not a change the portal knows: {exc}"}) from exc
     with transaction.atomic():
-        kind.apply_to(cluster)
+        change.apply_to(cluster)
         desired_check(cluster)
         transaction.set_rollback(True)
 

@@ -29,6 +29,7 @@ from clusters.services.allocation import (
     lowest_free_minor,
     next_free_port,
 )
+from clusters.services.change_kinds import AddLun
 from clusters.services.facts import latest_snapshots, node_facts_for
 
 STEPS = ("cluster", "resource", "device", "luns", "multipath", "review")
@@ -291,13 +292,10 @@ class LunWizard:
             "review it and plan again."
         )
 
-    def change(self, values: dict) -> dict:
+    def change(self, values: dict) -> AddLun:
         """The add_lun change: the LUN's spec, and the new resource's if one is defined."""
-        change = {"kind": "add_lun", "spec": self.spec(values).as_json()}
-        if values.get("new_resource"):
-            new = inventory.NewResourceSpec.from_json(values["new_resource"])
-            change["new_resource"] = new.as_json()
-        return change
+        new = values.get("new_resource")
+        return AddLun(self.spec(values), inventory.NewResourceSpec.from_json(new) if new else None)
 
     def spec(self, values: dict) -> inventory.LunSpec:
         sets = {s.code: s for s in self.lun_sets}

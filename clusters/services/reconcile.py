@@ -9,6 +9,7 @@ would load, from the latest collection; the operator then plans `finish` or `rol
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field
 
 from clusters import compare
@@ -20,15 +21,24 @@ from clusters.services.change_kinds import Reconcile
 from clusters.services.facts import latest_snapshots, node_facts_for
 
 
+class Side(enum.StrEnum):
+    """Which side of an interrupted change a node runs, or its file would load."""
+
+    BEFORE = "before"
+    AFTER = "after"
+    NEITHER = "neither"
+    UNKNOWN = "unknown"
+
+
 @dataclass
 class NodeReconcile:
     node: str
     collected_at: object = None
     readable: bool = False
     error: str = ""
-    runs: str = "unknown"  # before, after, neither, unknown
+    runs: Side = Side.UNKNOWN
     runs_detail: list[str] = field(default_factory=list)
-    file: str = "unknown"  # what /etc/scst.conf would load: before, after, neither, unknown
+    file: Side = Side.UNKNOWN  # what /etc/scst.conf would load
     file_detail: list[str] = field(default_factory=list)
     steps: list[NodeStep] = field(default_factory=list)
     unknown_since: object = None
@@ -46,14 +56,14 @@ def _file_differences(facts: NodeFacts, want: DesiredNode) -> list[str] | None:
     return compare.scst_config_differences(facts.scst_file_config, wanted)
 
 
-def _verdict(before: list[str] | None, after: list[str] | None) -> tuple[str, list[str]]:
+def _verdict(before: list[str] | None, after: list[str] | None) -> tuple[Side, list[str]]:
     if before is None or after is None:
-        return "unknown", []
+        return Side.UNKNOWN, []
     if not after:
-        return "after", []
+        return Side.AFTER, []
     if not before:
-        return "before", []
-    return "neither", [f"vs before: {t}" for t in before[:5]] + [
+        return Side.BEFORE, []
+    return Side.NEITHER, [f"vs before: {t}" for t in before[:5]] + [
         f"vs after: {t}" for t in after[:5]
     ]
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timedelta
 
@@ -349,6 +350,15 @@ def apply_create(plan_job: Job, user, reason: str, scheduled: bool = False, type
     return job
 
 
+class RunEnd(enum.StrEnum):
+    """How a workflow run ended on its nodes."""
+
+    REFUSED = "refused"
+    STOPPED = "stopped"
+    FAILED = "failed"
+    SUCCEEDED = "succeeded"
+
+
 def apply_run(job: Job) -> Job:
     """The workflow task's body: lock, collect, re-judge on the nodes, run, read back."""
     from clusters.services.findings import findings_refresh
@@ -415,13 +425,13 @@ def _apply_locked(job: Job, cluster: Cluster) -> Job:
     collection.nodes_collect(job, list(nodes.values()))
     text += _maintenance_flag(job, cluster, change, kind)
     findings_refresh(cluster)  # before the job ends: its page shows the findings it left
-    if kind == "refused":
+    if kind == RunEnd.REFUSED:
         return _refuse(job, text)
-    if kind == "stopped":
+    if kind == RunEnd.STOPPED:
         jobs.interrupt(job.pk, text)
         job.refresh_from_db()
         return job
-    if kind == "failed":
+    if kind == RunEnd.FAILED:
         jobs.job_finish(job, Job.State.FAILED, text)
         audit.record(
             job.requested_by, audit.Action.APPLY_FAILED, job, after={"error": text}, reason=reason
@@ -470,8 +480,8 @@ async def _no_serving(session, devices) -> list[str]:
     return []
 
 
-async def _run(job: push.Push, endpoints: dict, proc, approved: str) -> tuple[str, str]:
-    """(refused|stopped|failed|succeeded, summary) of one workflow run."""
+async def _run(job: push.Push, endpoints: dict, proc, approved: str) -> tuple[RunEnd, str]:
+    """How one workflow run ended, and its summary."""
     beating = asyncio.create_task(push._keep_alive(job))
     try:
         async with contextlib.AsyncExitStack() as stack:
@@ -481,20 +491,20 @@ async def _run(job: push.Push, endpoints: dict, proc, approved: str) -> tuple[st
                     for name, endpoint in sorted(endpoints.items())
                 }
             except ssh.NodeError as exc:
-                return "refused", f"a node could not be reached: {exc}"
+                return RunEnd.REFUSED, f"a node could not be reached: {exc}"
             try:
                 lines, summary = await workflows.apply_procedure(job, sessions, proc, approved)
             except workflows.Refused as exc:
-                return "refused", str(exc)
+                return RunEnd.REFUSED, str(exc)
             except (push.StepFailed, ssh.NodeError) as exc:
                 await job.log(getattr(exc, "node", None), "stopped", "error", str(exc))
                 now = await _presents_safely(sessions, proc)
                 note = getattr(proc, "failure_note", "")
-                return "failed", f"Stopped: {exc}. {note}Now: {now}"
+                return RunEnd.FAILED, f"Stopped: {exc}. {note}Now: {now}"
             await job.log(None, "verify", "ok", "; ".join(lines))
-            return "succeeded", f"{summary}. " + "; ".join(lines)
+            return RunEnd.SUCCEEDED, f"{summary}. " + "; ".join(lines)
     except push.Stopped as exc:
-        return "stopped", str(exc)
+        return RunEnd.STOPPED, str(exc)
     finally:
         beating.cancel()
         with contextlib.suppress(BaseException):

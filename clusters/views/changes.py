@@ -15,6 +15,7 @@ from clusters import access, selectors, tasks
 from clusters.forms import ApplyForm, LunRemoveForm
 from clusters.models import Cluster, Job, LunMapping, Revision, Role
 from clusters.services import changes
+from clusters.services.change_kinds import Enforce, RemoveMappings, Revert
 from clusters.views.htmx import htmx_of, page_or_partial
 from clusters.views.queue import queue_job
 
@@ -113,7 +114,7 @@ def lun_remove(request: HttpRequest, cluster: Cluster, mapping_id: int) -> HttpR
     if request.method == "POST" and form.is_valid():
         ids = form.cleaned_data["mapping_ids"]
         chosen = ", ".join(str(m) for m in mappings if m.pk in ids)
-        change = {"kind": "remove_mappings", "mapping_ids": ids}
+        change = RemoveMappings(list(ids))
         try:
             job = changes.plan_create(cluster, request.user, change, f"Remove {chosen}")
         except (changes.PlanRefused, ValidationError) as exc:
@@ -143,7 +144,7 @@ def lun_remove(request: HttpRequest, cluster: Cluster, mapping_id: int) -> HttpR
 def revision_revert(request: HttpRequest, cluster: Cluster, revision_id: int) -> HttpResponse:
     """Plan a return to the inventory a revision recorded; the plan page shows the diff."""
     revision = get_object_or_404(Revision, pk=revision_id, cluster=cluster)
-    change = {"kind": "revert", "revision": revision.pk}
+    change = Revert(revision.pk)
     description = f"Revert to revision {revision.pk} ({revision.description})"
     try:
         job = changes.plan_create(cluster, request.user, change, description)
@@ -157,7 +158,7 @@ def revision_revert(request: HttpRequest, cluster: Cluster, revision_id: int) ->
 @require_POST
 def cluster_enforce(request: HttpRequest, cluster: Cluster) -> HttpResponse:
     """Plan bringing every node back to the inventory (overwriting drift, shown as a diff)."""
-    change = {"kind": "enforce"}
+    change = Enforce()
     job = changes.plan_create(
         cluster, request.user, change, "Bring the nodes back to the inventory"
     )

@@ -20,6 +20,7 @@ from clusters.services.change_kinds import (
     ResyncResource,
     SplitBrainRecovery,
     VerifyResource,
+    Workflow,
 )
 from clusters.services.split_brain import split_brain_report
 from clusters.views.htmx import htmx_of, page_or_partial
@@ -245,28 +246,27 @@ def _plan_page(request: HttpRequest, job: Job, form: WorkflowApplyForm) -> HttpR
     status = workflows.plan_status(job)
     runs = Job.objects.filter(kind=Job.Kind.WORKFLOW, params__plan_job=job.pk).order_by("pk")
     plan = workflows.WorkflowPlan.from_json(job.params)
-    change = plan.change or {}
+    workflow = _stored_workflow(plan)
     context = {
-        "typed_name": change.get("resource")
-        if change.get("kind") == SplitBrainRecovery.kind
-        else "",
+        "typed_name": workflow.resource if isinstance(workflow, SplitBrainRecovery) else "",
         "job": job,
         "cluster": job.cluster,
-        "plan": workflows.WorkflowPlan.from_json(job.params),
+        "plan": plan,
         "status": status,
-        "can_apply": _may_run(request, job, change),
+        "can_apply": workflow is not None
+        and access.may_run(request.user, job.acting_cluster(), workflow),
         "runs": list(runs),
         "form": form,
     }
     return page_or_partial(request, "clusters/workflow_plan.html", "run-form", context)
 
 
-def _may_run(request: HttpRequest, job: Job, change: dict) -> bool:
+def _stored_workflow(plan: workflows.WorkflowPlan) -> Workflow | None:
+    """The plan's workflow as its typed object; None when it is not one (nobody runs it)."""
     try:
-        workflow = workflows.workflow_from_json(change)
+        return workflows.workflow_from_json(plan.change or {})
     except ValidationError:
-        return False
-    return access.may_run(request.user, job.acting_cluster(), workflow)
+        return None
 
 
 def workflow_plan(request: HttpRequest, workflow_id: int) -> HttpResponse:
