@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from clusters import audit, models
+from clusters.scst.attributes import SAFETY_ATTRIBUTES
 from clusters.services import inventory
 
 
@@ -179,11 +180,9 @@ class ScstDeviceAdmin(AuditedAdmin):
         "handler",
         "drbd_resource",
         "t10_dev_id",
-        "nv_cache",
-        "write_through",
-        "cluster_mode",
+        *SAFETY_ATTRIBUTES,
     ]
-    list_filter = ["cluster", "handler", "nv_cache", "write_through", "cluster_mode"]
+    list_filter = ["cluster", "handler", *SAFETY_ATTRIBUTES]
     search_fields = ["name", "t10_dev_id", "usn", "prod_id", "cluster__name"]
 
 

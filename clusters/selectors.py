@@ -45,7 +45,7 @@ from clusters.models import (
     Severity,
     Target,
 )
-from clusters.scst.attributes import IDENTITY_ATTRIBUTES
+from clusters.scst.attributes import IDENTITY_ATTRIBUTES, SAFETY_ATTRIBUTES
 
 if TYPE_CHECKING:  # django-stubs-ext is a type-checking dependency only
     from django_stubs_ext import WithAnnotations
@@ -659,15 +659,7 @@ def _join(items) -> str | None:
     return ", ".join(seen) if seen else None
 
 
-LUN_FIELDS = (
-    *IDENTITY_ATTRIBUTES,
-    "handler",
-    "nv_cache",
-    "write_through",
-    "cluster_mode",
-    "filename",
-    "blocksize",
-)
+LUN_FIELDS = (*IDENTITY_ATTRIBUTES, "handler", *SAFETY_ATTRIBUTES, "filename", "blocksize")
 
 
 def compare_luns(facts: list, inventory: list[str]) -> list[ComparedObject]:

@@ -64,5 +64,10 @@ CREATION_ATTRIBUTES: tuple[str, ...] = tuple(
     a for a in MODELLED_DEVICE_ATTRIBUTES if a not in RUNTIME_ATTRIBUTES
 )
 
+# What a dual-primary pair's data safety rests on: no write-back cache SCST acknowledges
+# before DRBD has the write on both nodes (nv_cache 0, write_through 1), and SCSI
+# reservations shared across the nodes (cluster_mode, README.dlm).
+SAFETY_ATTRIBUTES: tuple[str, ...] = ("nv_cache", "write_through", "cluster_mode")
+
 # The modelled attributes that hold 0 or 1 (stored as small integers in the inventory).
 FLAG_ATTRIBUTES: tuple[str, ...] = ("nv_cache", "write_through", "cluster_mode", "rotational")
