@@ -32,6 +32,7 @@ def cluster_list(request: HttpRequest) -> HttpResponse:
 
 @access.cluster_view(Role.VIEWER)
 def cluster_detail(request: HttpRequest, cluster: Cluster) -> HttpResponse:
+    status = selectors.cluster_overview(Cluster.objects.filter(pk=cluster.pk))[0]
     context = {
         "cluster": cluster,
         "role": access.role_on(request.user, cluster),
@@ -40,7 +41,8 @@ def cluster_detail(request: HttpRequest, cluster: Cluster) -> HttpResponse:
         "findings": selectors.open_findings_page(
             Cluster.objects.filter(pk=cluster.pk), 1, settings.PAGE_SIZE
         ),
-        "status": selectors.cluster_overview(Cluster.objects.filter(pk=cluster.pk))[0],
+        "status": status,
+        "drained_nodes": status.maintenance,  # the node rows' loop shadows `status`
         **selectors.cluster_inventory(cluster),
         **selectors.cluster_live_state(cluster),
         **selectors.cluster_lock_state(cluster),

@@ -219,7 +219,8 @@ def test_drain_and_return_without_drbd(lab, lab_cluster, operator, client):
     assert "expected during maintenance" in compliance.content.decode()
     detail = client.get(reverse("cluster-detail", args=[lab_cluster.name])).content.decode()
     assert f"{b} in maintenance" in detail and f'id="return-{b}"' in detail
-    assert f'id="drain-{a}"' in detail  # the peer's drain is offered (and refused if planned)
+    assert f'id="drain-{a}"' not in detail  # never both nodes: the peer waits for the return
+    assert f"Maintenance after {b} returns" in detail
     returned = workflows.apply_run(
         workflows.apply_create(plan(lab_cluster, operator, NodeReturn(b)), operator, "done")
     )
