@@ -522,13 +522,17 @@ class Return:
         me = sessions[t.node]
         ordered = [sessions[n] for n in sorted(sessions)]
         read = journaled_read(job)
-        connects = [s for s in judged.steps if s.step == "connect"]
-        for step in judged.steps:
+        connects = [s for s in judged.steps if s.step == "connect"]  # first (judge's order)
+        for step in connects:
             await job.run(me, step.argv, step.step, writes=True)
-            if step.step == "connect" and step is connects[-1]:
-                for resource in [s.argv[-1] for s in connects]:
-                    await _wait_while(job, ordered, resource, SYNCING, "resync", True, False)
-            elif step.step == "primary":
+        # Follow every resync before `drbdadm primary`, those this run did not start too: a
+        # return interrupted (its worker killed) while it followed one leaves it running,
+        # and promoting an Inconsistent disk fails (drbdsetup exit 17).
+        for resource in await self._resyncing(read, ordered, [s.argv[-1] for s in connects]):
+            await _wait_while(job, ordered, resource, SYNCING, "resync", True, False)
+        for step in [s for s in judged.steps if s.step != "connect"]:
+            await job.run(me, step.argv, step.step, writes=True)
+            if step.step == "primary":
                 p = await drbd_probe(read, me, step.argv[-1], show=False)
                 if p.state is None or p.state.role != "Primary":
                     raise push.StepFailed(t.node, step.step, f"{step.argv[-1]} is not Primary")
@@ -555,6 +559,15 @@ class Return:
                 f"{', '.join(missing)} (check their multipath)"
             )
         return done
+
+    async def _resyncing(self, read: Runner, ordered, connected: list[str]) -> list[str]:
+        """The resources this run connected, and those a resync runs on now."""
+        running = []
+        for resource in self.target.resources:
+            probes = [await drbd_probe(read, s, resource, show=False) for s in ordered]
+            if resource in connected or any(r in SYNCING for p in probes for r in p.replication):
+                running.append(resource)
+        return running
 
     async def _wait_relogins(self, job, sessions) -> tuple[list[str], list[str]]:
         """Every initiator logged in to the peer should log back in to this node."""

@@ -175,7 +175,8 @@ def interrupt(job_id: int, reason: str) -> Job | None:
             locks.release(job.acting_cluster().pk, job.pk)
             return job
         written = job.steps.filter(writes=True)
-        job.needs_reconcile = job.kind == Job.Kind.APPLY and written.exists()
+        wrote = written.exists()
+        job.needs_reconcile = job.kind == Job.Kind.APPLY and wrote
         job.state, job.finished_at = Job.State.INTERRUPTED, now
         job.summary = f"Interrupted: {reason}." + (
             " It had started changing nodes: reconcile the cluster before any other change."
@@ -191,15 +192,18 @@ def interrupt(job_id: int, reason: str) -> Job | None:
         if job.needs_reconcile:
             # In the same transaction: whoever sees the job interrupted sees its finding.
             _refresh_findings([job.cluster])
-    if job.needs_reconcile:
+    if job.needs_reconcile or (job.kind == Job.Kind.WORKFLOW and wrote):
+        # A workflow (a drain, a return…) needs no reconcile, but what it left on its
+        # nodes (a target disabled, DRBD disconnected) is shown only once they are read.
         _collect_soon(job)
     _notify(job)
     return job
 
 
 def _collect_soon(job: Job) -> None:
-    """Read the cluster again now, for the reconcile page (best effort: the page says
-    when its data predates the interruption and offers a collection)."""
+    """Read the cluster again now, for the reconcile page and the cluster page (best
+    effort: the reconcile page says when its data predates the interruption and offers a
+    collection)."""
     from clusters import tasks
     from clusters.services import collection
 

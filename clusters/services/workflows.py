@@ -304,7 +304,9 @@ def plan_status(job: Job) -> WorkflowStatus:
         return WorkflowStatus("applying", "Running.")
     if runs.filter(state=Job.State.SUCCEEDED).exists():
         return WorkflowStatus("applied", "Done and verified.")
-    if runs.exclude(state__in=[Job.State.REFUSED]).exists():
+    # A run that never started (the job queue was down, no worker took it) ran nothing
+    # on any node: the plan stays ready (until it expires).
+    if runs.exclude(state=Job.State.REFUSED).exclude(started_at__isnull=True).exists():
         return WorkflowStatus("failed", "It ran and stopped: see its job, then plan again.")
     refused = runs.filter(state=Job.State.REFUSED).order_by("-pk").first()
     if refused is not None:
@@ -411,6 +413,7 @@ def _apply_locked(job: Job, cluster: Cluster) -> Job:
     if reasons:
         return _refuse(job, "; ".join(reasons))
     proc = procedure_for(cluster, change)
+    _flag_before_drain(job, cluster, change)
     pushing = push.Push(
         owner=f"job-{job.pk}",
         journal=jobs.JobJournal(job, nodes),
@@ -442,13 +445,32 @@ def _apply_locked(job: Job, cluster: Cluster) -> Job:
     return job
 
 
+def _flag_before_drain(job: Job, cluster: Cluster, change: Workflow) -> None:
+    """A drain flags its node in maintenance before its first write: a worker killed
+    mid-drain (SIGKILL, OOM: no code of ours runs after it) leaves the node flagged, never
+    disabled and unflagged; the sweeper ends the job interrupted and a return brings the
+    node back. _maintenance_flag lowers it again when the drain ends with the node serving.
+    Since the drain began: findings a collection opens while it runs are its doing too."""
+    if isinstance(change, NodeDrain):
+        since = job.started_at or timezone.now()
+        Node.objects.filter(cluster=cluster, name=change.node).update(
+            maintenance_since=since, maintenance_job=job
+        )
+
+
 def _maintenance_flag(job: Job, cluster: Cluster, change: Workflow, kind: str) -> str:
-    """A drain that succeeded puts its node in maintenance; one that stopped with a target
-    of the node still disabled does too (clearly flagged, never silently half-drained). A
-    return that succeeded clears it. Returns what to add to the job's summary."""
-    if not isinstance(change, NodeDrain | NodeReturn) or kind == "refused":
+    """A drain that succeeded keeps its node in maintenance (flagged before it wrote); one
+    that stopped with a target of the node still disabled does too (clearly flagged,
+    never silently half-drained); one refused, or stopped with every target enabled,
+    lowers the flag. A return that succeeded clears it. Returns what to add to the job's
+    summary."""
+    if not isinstance(change, NodeDrain | NodeReturn):
         return ""
     node = Node.objects.get(cluster=cluster, name=change.node)
+    if kind == "refused":
+        if isinstance(change, NodeDrain):
+            _unflag(node, job)
+        return ""
     if isinstance(change, NodeReturn):
         if kind != "succeeded":
             return f" {node.name} stays in maintenance."
@@ -460,15 +482,20 @@ def _maintenance_flag(job: Job, cluster: Cluster, change: Workflow, kind: str) -
     views = (compare.live_targets(facts) or {}) if facts is not None and facts.has_data else None
     disabled = views is None or any(v.enabled != "1" for v in views.values())
     if kind != "succeeded" and not disabled:
+        _unflag(node, job)
         return ""
-    # Since the drain began: findings a collection opened while it ran are its doing too.
-    since = job.started_at or timezone.now()
-    Node.objects.filter(pk=node.pk).update(maintenance_since=since, maintenance_job=job)
     if kind == "succeeded":
         return f" {node.name} is in maintenance."
     return (
         f" {node.name} is flagged in maintenance: the drain stopped with a target of it "
         "disabled (or unread)."
+    )
+
+
+def _unflag(node: Node, job: Job) -> None:
+    """Lower the maintenance flag this drain raised (not one another job set)."""
+    Node.objects.filter(pk=node.pk, maintenance_job=job).update(
+        maintenance_since=None, maintenance_job=None
     )
 
 
