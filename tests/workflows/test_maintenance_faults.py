@@ -203,6 +203,43 @@ def test_drained_node_dying_during_its_return_fails_naming_it_and_the_peer_serve
     assert not job.steps.filter(node_name=a, writes=True).exists()
 
 
+def test_node_dying_mid_drain_fails_flagged_and_returns_once_it_is_back(
+    workers, lab, lab_cluster, operator
+):
+    a, b = names(lab_cluster)
+    logged_in_to_both(lab, lab_cluster)
+    target = target_of(lab, b)
+    workers.start()
+    ready = queued_plan(lab_cluster, operator, NodeDrain(b))
+    assert ready.state == Job.State.SUCCEEDED, ready.summary
+    hang(lab, b, "force_close", 3)
+    job = queued_run(ready, operator)
+    wait_step(job, b, "force_close")
+    api.set_fault(lab.dir, b, drop_on=" ", down=True)  # every command drops, no new SSH
+    lab.wait_for_faults()
+    try:
+        job = wait_for(job, 90)
+    finally:
+        api.set_fault(lab.dir, b, clear=True)
+        lab.wait_for_faults()
+    print("drained node dies mid-drain:", job.state, "|", job.summary)
+    assert job.state == Job.State.FAILED, job.summary
+    assert job.summary.startswith(f"Stopped: {b}") and f"{b}: unreadable" in job.summary
+    assert f"{b} is flagged in maintenance" in job.summary
+    assert_ended(job, lab_cluster)
+    # b's target stays disabled (it could not be enabled again): flagged, never silent.
+    assert node_view(lab, b)["enabled"] == {target: 0}
+    flagged = node_row(lab_cluster, b)
+    assert flagged.in_maintenance and flagged.maintenance_job_id == job.pk
+    assert node_view(lab, a)["enabled"] == {target_of(lab, a): 1}
+    assert node_view(lab, a)["sessions"] == [ESX1, ESX2]
+
+    back = wait_for(queued_run(queued_plan(lab_cluster, operator, NodeReturn(b)), operator))
+    assert back.state == Job.State.SUCCEEDED, back.summary
+    assert node_view(lab, b)["enabled"] == {target: 1}
+    assert not node_row(lab_cluster, b).in_maintenance
+
+
 # --- the job queue is down ----------------------------------------------------------------
 
 
