@@ -1,6 +1,7 @@
 """Maintenance of one node under hostile conditions: the worker running a drain or a
-return is SIGKILLed, the drained node dies during its return, the job queue is down when
-the operator runs a drain. Real worker processes (Redis, PostgreSQL) against lab nodes.
+return is SIGKILLed, the drained node dies mid-drain or during its return, the job queue
+is down when the operator runs a drain. Real worker processes (Redis, PostgreSQL)
+against lab nodes.
 
 Every case asserts the product's rules: the job ends (interrupted, failed or refused,
 never left running or queued), a node left not serving is flagged in maintenance, its
