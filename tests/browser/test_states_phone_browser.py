@@ -215,6 +215,12 @@ def test_pages_in_every_state_fit_a_phone(browser_page, states, tmp_path):
     expect(page.get_by_role("button", name="Log out")).to_be_visible()
     visit("overview-maintenance", "/clusters/")
     page.goto("/clusters/c001/")
+    page.get_by_role("button", name="Bring nodes back to the inventory…").click()
+    page.wait_for_url(re.compile(r"/plans/\d+/$"))
+    visit("enforce-plan")  # refused while a node is in maintenance
+    expect(page.locator("#plan-status")).to_contain_text("reasons, below")  # not repeated
+    expect(page.locator("#refusals")).to_contain_text("c001-b is in maintenance")
+    page.goto("/clusters/c001/")
     plan_and_visit(page, visit, "return", "#return-c001-b")
 
     assert visit.wide == [], visit.wide
