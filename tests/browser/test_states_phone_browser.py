@@ -136,6 +136,11 @@ def test_pages_in_every_state_fit_a_phone(browser_page, states, tmp_path):
     visit("cluster-healthy", "/clusters/c001/")
     visit("cluster-split-brain", "/clusters/c002/")
     expect(page.locator("#resource-row-r0")).to_have_class("h-row-critical")
+    page.set_viewport_size({"width": 390, "height": 844})
+    for action in ("#split-brain-r0", "#drain-c002-b", "#grow-r0"):  # not scrolled away
+        box = page.locator(action).bounding_box()
+        assert box["x"] + box["width"] <= 390, f"{action} is off the phone's screen"
+    page.set_viewport_size({"width": 1440, "height": 900})
     visit("cluster-unreachable", "/clusters/c004/")
     visit("compliance", "/compliance/")
     page.set_viewport_size({"width": 390, "height": 844})
