@@ -154,6 +154,8 @@ def test_pages_in_every_state_fit_a_phone(browser_page, states, tmp_path):
     # Adoption: add, discover with unapproved host keys, approve one, the mode page with
     # its switch job running.
     visit("adoption-add", "/add-cluster/")
+    expect(page.get_by_label("SSH port").first).to_have_value("22")
+    expect(page.get_by_label("DRBD replication address")).to_have_count(2)
     visit("adoption-discover", "/clusters/c003/discover/")
     expect(page.locator("#import-waits")).to_contain_text("Nothing to import until")
     expect(page.locator("body")).not_to_contain_text("Both nodes run the same settings")
