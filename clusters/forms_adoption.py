@@ -14,13 +14,20 @@ class NodeFields(forms.Form):
         validators=[validators.validate_hostname],
         help_text="The node's host name as `uname -n` prints it (DRBD's `on` name).",
     )
-    address = forms.CharField(max_length=253, validators=[validators.validate_address])
-    ssh_port = forms.IntegerField(min_value=1, max_value=65535, initial=22)
+    address = forms.CharField(
+        label="SSH address",
+        max_length=253,
+        validators=[validators.validate_address],
+        help_text="Host name or IP address the portal connects to.",
+    )
+    ssh_port = forms.IntegerField(label="SSH port", min_value=1, max_value=65535, initial=22)
     ssh_user = forms.CharField(
-        max_length=32, initial="root", validators=[validators.validate_unix_user]
+        label="SSH user", max_length=32, initial="root", validators=[validators.validate_unix_user]
     )
     drbd_address = forms.GenericIPAddressField(
-        required=False, help_text="Replication address; empty: the SSH address."
+        label="DRBD replication address",
+        required=False,
+        help_text="The `address` in the node's .res file; empty: the SSH address.",
     )
 
 

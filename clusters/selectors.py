@@ -163,6 +163,7 @@ def cluster_overview(clusters: QuerySet[Cluster], now: datetime | None = None) -
         nodes_total=_count(nodes),
         nodes_up=_count(nodes.filter(latest_reachable=True)),
         nodes_fresh=_count(nodes.filter(latest_reachable=True, latest_at__gte=fresh_after)),
+        nodes_unpinned=_count(nodes.filter(host_key="").exclude(latest_reachable=True)),
         last_collected=Subquery(
             NodeSnapshot.objects.filter(node__cluster=OuterRef("pk"))
             .order_by("-collected_at")
@@ -218,6 +219,7 @@ class _ClusterCounts(TypedDict):
     nodes_total: int
     nodes_up: int
     nodes_fresh: int
+    nodes_unpinned: int
     n_expected: int
     last_collected: datetime | None
 
@@ -230,6 +232,9 @@ def _status_row(row: "WithAnnotations[Cluster, _ClusterCounts]") -> ClusterStatu
         unknown = "never collected"
     elif row.nodes_up < row.nodes_total:
         unknown = f"{row.nodes_total - row.nodes_up} of {row.nodes_total} nodes unreachable"
+        if row.nodes_unpinned:  # not down: the portal does not connect until approved
+            keys = "host key awaits" if row.nodes_unpinned == 1 else "host keys await"
+            unknown += f" ({row.nodes_unpinned} {keys} approval)"
     elif row.nodes_fresh < row.nodes_total:
         unknown = "data is stale"
     else:

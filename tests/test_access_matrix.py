@@ -98,7 +98,7 @@ RULES = {
     "alert-channel-add": global_admin,
     "alert-channel-edit": global_admin,
     "alert-subscription-add": global_admin,
-    "alert-channel-delete": post_only,
+    "alert-channel-delete": global_admin,  # GET asks first
     "alert-channel-test": post_only,
     "alert-subscription-delete": post_only,
     # Day-2 workflows: starting and running one needs operators; plans are shown to viewers.

@@ -324,3 +324,21 @@ def test_alerts_made_while_the_broker_was_down_are_queued_again(cluster, monkeyp
     monkeypatch.setattr(alert_tasks.deliver, "delay", queued.append)
     assert alerts.requeue_pending() == 1
     assert queued == [old.pk]
+
+
+def test_deleting_a_channel_asks_first_and_says_what_goes_with_it(personas, cluster):
+    client = Client()
+    client.force_login(personas["superuser"])
+    channel = webhook_channel("http://127.0.0.1:9/hook")
+    subscribe(channel, cluster)
+    url = reverse("alert-channel-delete", args=[channel.pk])
+    assert f'href="{url}"' in client.get(reverse("alerts")).content.decode()  # a link, no POST
+
+    page = client.get(url).content.decode()
+    assert Channel.objects.filter(pk=channel.pk).exists()
+    assert f"nobody is told through it any more about\n    {cluster.name}" in page
+    assert "Delete channel ops-chat</button>" in page
+
+    assert client.post(url).status_code == 302
+    assert not Channel.objects.filter(pk=channel.pk).exists()
+    assert not Subscription.objects.filter(channel_id=channel.pk).exists()

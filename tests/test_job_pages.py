@@ -175,3 +175,22 @@ def test_job_list_links_to_the_job_page(client, cluster, finished_job):
     client.force_login(make_user("v", Role.VIEWER, cluster))
     page = client.get(reverse("job-list")).content.decode()
     assert f'<a href="{job_url(finished_job)}">#{finished_job.pk}</a>' in page
+
+
+def test_a_probe_answering_with_a_non_zero_exit_is_not_shown_as_a_failure(client, cluster):
+    from django.utils import timezone
+
+    from clusters.models import NodeStep
+
+    job = Job.objects.create(kind=Job.Kind.WORKFLOW, cluster=cluster, state="succeeded")
+    node, now = cluster.nodes.order_by("name").first(), timezone.now()
+    closed = "cat /sys/kernel/scst_tgt/devices/r0/size"  # absent: the device is closed
+    for step, command in (("probe", closed), ("unexport", "scstadmin -close_dev r0")):
+        NodeStep.objects.create(
+            job=job, node=node, node_name=node.name, step=step, command=command,
+            started_at=now, finished_at=now, exit_status=1,
+        )  # fmt: skip
+    client.force_login(make_user("v", Role.VIEWER, cluster))
+    rows = client.get(job_url(job)).content.decode().split('<tr class="node-step')[1:]
+    assert '<span class="badge unknown" title="A workflow\'s read' in rows[0]
+    assert '<span class="badge critical">1</span>' in rows[1]  # a command that failed

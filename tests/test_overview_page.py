@@ -81,6 +81,15 @@ def test_one_unreachable_node_makes_the_cluster_unknown(overview, cluster):
     assert "1 of 2 nodes unreachable" in row_of(page, cluster.name)
 
 
+def test_an_unreachable_node_says_when_its_host_key_awaits_approval(overview, cluster):
+    first, second = cluster.nodes.order_by("name")
+    type(first).objects.filter(pk=first.pk).update(host_key="ssh-ed25519 AAAA pinned")
+    for node in (first, second):
+        records.snapshot(node, reachable=False)
+    row = row_of(overview(), cluster.name)
+    assert "2 of 2 nodes unreachable (1 host key awaits approval)" in row
+
+
 def test_only_the_latest_snapshot_of_a_node_counts(overview, cluster):
     first, second = cluster.nodes.order_by("name")
     records.snapshot(first)

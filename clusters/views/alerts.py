@@ -51,11 +51,18 @@ def channel_edit(request: HttpRequest, channel_id: int | None = None) -> HttpRes
     return render(request, "clusters/alert_channel.html", {"form": form, "channel": channel})
 
 
-@require_POST
 @transaction.atomic
 def channel_delete(request: HttpRequest, channel_id: int) -> HttpResponse:
+    """GET asks first (its subscriptions and delivery history go with it); POST deletes."""
     _require_global_admin(request)
     channel = get_object_or_404(Channel, pk=channel_id)
+    if request.method != "POST":
+        context = {
+            "channel": channel,
+            "subscriptions": channel.subscriptions.select_related("cluster"),
+            "deliveries": channel.deliveries.count(),
+        }
+        return render(request, "clusters/alert_channel_delete.html", context)
     audit.record(request.user, audit.Action.DELETE, channel, before=audit.snapshot(channel))
     channel.delete()
     messages.success(request, f"Channel {channel.name} deleted.")
