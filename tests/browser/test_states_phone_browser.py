@@ -97,7 +97,9 @@ class Visit:
     """Each page at both sizes: its screenshot, and whether it is wider than a phone."""
 
     def __init__(self, page: Page, out: Path) -> None:
-        self.page, self.out, self.wide, self.seen = page, out, [], []
+        self.page, self.out = page, out
+        self.wide: list[str] = []
+        self.seen: list[str] = []
 
     def __call__(self, name: str, url: str | None = None) -> None:
         if url:
