@@ -94,6 +94,14 @@ class GrowTarget:
 # --- reading a node ----------------------------------------------------------------------
 
 
+def size_text(size_bytes: int | None) -> str:
+    """Exact bytes, as the tools print them, with GiB for the eye: `12884901888 bytes
+    (12.00 GiB)`."""
+    if size_bytes is None:
+        return "unknown"
+    return f"{size_bytes} bytes ({size_bytes / 2**30:.2f} GiB)"
+
+
 def parse_int(result: ssh.CommandResult) -> int | None:
     text = result.stdout.strip()
     return int(text) if result.ok and text.isdigit() else None
@@ -157,9 +165,9 @@ def grow_judge(target: GrowTarget, probes: list[GrowProbe]) -> Judgement:
     for p in probes:
         judged.facts[p.node] = {
             "backing disk": target.disks.get(p.node, ""),
-            "backing disk bytes": p.disk_bytes,
-            "DRBD device KiB": p.drbd_kib,
-            "SCST size bytes": p.scst_bytes,
+            "backing disk size": size_text(p.disk_bytes),
+            "DRBD device size": size_text(p.drbd_kib * 1024 if p.drbd_kib is not None else None),
+            "SCST size": size_text(p.scst_bytes),
         }
         if p.disk_bytes is None:
             judged.refusals.append(
@@ -182,14 +190,14 @@ def grow_judge(target: GrowTarget, probes: list[GrowProbe]) -> Judgement:
     disks = [p.disk_bytes or 0 for p in probes]
     drbd_bytes = max(p.drbd_kib or 0 for p in probes) * 1024
     if abs(disks[0] - disks[1]) > SIZE_TOLERANCE:
-        sizes = ", ".join(f"{p.node} {p.disk_bytes} bytes" for p in probes)
+        sizes = ", ".join(f"{p.node} {size_text(p.disk_bytes)}" for p in probes)
         judged.refusals.append(
             f"The backing disks differ by more than 1 MiB ({sizes}): grow both to the same "
             "size first (DRBD would use only the smaller)."
         )
     if any(d < drbd_bytes for d in disks):
         judged.refusals.append(
-            f"A backing disk is smaller than DRBD {target.resource} ({drbd_bytes} bytes): "
+            f"A backing disk is smaller than DRBD {target.resource} ({size_text(drbd_bytes)}): "
             "shrinking is refused (it would cut off data the initiators wrote)."
         )
     if judged.refusals:
@@ -198,8 +206,8 @@ def grow_judge(target: GrowTarget, probes: list[GrowProbe]) -> Judgement:
     stale = [p.node for p in probes if p.scst_bytes != drbd_bytes]
     if not grows and not stale:
         judged.refusals.append(
-            f"Nothing to grow: both backing disks ({min(disks)} bytes) hold DRBD "
-            f"{target.resource} ({drbd_bytes} bytes) and its meta data, and SCST presents "
+            f"Nothing to grow: both backing disks ({size_text(min(disks))}) hold DRBD "
+            f"{target.resource} ({size_text(drbd_bytes)}) and its meta data, and SCST presents "
             "that size on every node. Grow both backing disks first."
         )
         return judged
@@ -337,16 +345,16 @@ async def _resync(job, session, step: Step, target: GrowTarget, sessions) -> Non
         raise push.StepFailed(
             step.node,
             "resync_size",
-            f"SCST device {target.device} presents {probe.scst_bytes} bytes, not the DRBD "
-            f"size {want} bytes, after scstadmin -resync_dev",
+            f"SCST device {target.device} presents {size_text(probe.scst_bytes)}, not the "
+            f"DRBD size {size_text(want)}, after scstadmin -resync_dev",
         )
-    await job.log(step.node, "resync_size", "ok", f"{target.device} presents {want} bytes")
+    await job.log(step.node, "resync_size", "ok", f"{target.device} presents {size_text(want)}")
 
 
 async def _presents(read: Runner, session, target: GrowTarget) -> str:
     probe = await grow_probe(read, session, target)
     return (
-        f"{probe.node}: SCST {target.device} {probe.scst_bytes} bytes, DRBD "
+        f"{probe.node}: SCST {target.device} presents {size_text(probe.scst_bytes)}, DRBD "
         f"{probe.drbd_kib} KiB" + (f" ({'; '.join(probe.problems)})" if probe.problems else "")
     )
 

@@ -145,7 +145,7 @@ def test_grow_through_the_worker_grows_drbd_then_scst_on_both_nodes(
     first_write = steps.index("resize")
     assert "probe" in steps[first_write + 1 :]
     page = client.get(reverse("job-detail", args=[run.pk])).content.decode()
-    assert "presents 12884901888 bytes" in page
+    assert "presents 12884901888 bytes (12.00 GiB)" in page  # exact, and for the eye
 
 
 def test_peer_failing_mid_workflow_stops_with_both_nodes_serving(lab, lab_cluster, operator):
