@@ -352,6 +352,39 @@ def test_peer_failing_mid_drain_re_enables_this_node_and_stops(workers, lab, lab
     assert re_enable.exit_status == 0
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_session_that_logs_out_by_itself_during_the_drain_counts_as_closed(
+    workers, lab, lab_cluster
+):
+    # Initiators come and go: ESX2 leaves b on its own while the drain closes ESX1, so
+    # its force_close file is gone when the drain writes it. Not a failure: it is closed.
+    a, b = names(lab_cluster)
+    operator = make_user("op", Role.OPERATOR, lab_cluster)
+    logged_in_to_both(lab, lab_cluster)
+    target = target_of(lab, b)
+    workers.start()
+    ready = queued_plan(lab_cluster, operator, NodeDrain(b))
+    api.set_fault(lab.dir, b, hang_on=f"sessions/{ESX1}/force_close", hang_seconds=3)
+    lab.wait_for_faults()
+    job = queued_run(ready, operator)
+    wait_step(job, b, f"sessions/{ESX1}/force_close")
+    node = api.node(lab.dir, b)
+    with node.session():
+        node.state.scst.drivers["iscsi"][target].sessions.pop(ESX2)
+        node.dirty_node = True
+    job = wait_for(job)
+    api.set_fault(lab.dir, b, hang_on=None, hang_seconds=0.0)
+    lab.wait_for_faults()
+    assert job.state == Job.State.SUCCEEDED, job.summary
+    assert "2 session(s) closed" in job.summary
+    gone = job.steps.filter(node_name=b, step="close_session", command__contains=ESX2)
+    assert [s.exit_status for s in gone if s.writes] == [2]  # dash: cannot create
+    assert any(f"{ESX2} on {target} had gone" in e.message for e in job.events.all())
+    drained = node_view(lab, b)
+    assert drained["enabled"] == {target: 0} and drained["sessions"] == []
+    assert node_view(lab, a)["sessions"] == [ESX1, ESX2]
+
+
 def test_only_new_findings_read_from_the_drained_node_are_expected():
     from datetime import timedelta
 
