@@ -174,6 +174,24 @@ def _peer_problems(peer: str, drbd: list[tuple[str, DrbdProbe]], iscsi: IscsiPro
     return problems
 
 
+DrbdProbes = list[tuple[str, DrbdProbe]]
+
+
+async def _read_pair(
+    read: Runner, by_name: dict[str, ssh.NodeSession], t: MaintenanceTarget
+) -> tuple[IscsiProbe, IscsiProbe, DrbdProbes, DrbdProbes, Judgement]:
+    """Both nodes' iSCSI and DRBD state (the node's first), and a judgement that shows
+    them as its facts."""
+    mine = await iscsi_probe(read, by_name[t.node])
+    theirs = await iscsi_probe(read, by_name[t.peer])
+    my_drbd = await _drbd_probes(read, by_name[t.node], t.resources)
+    peer_drbd = await _drbd_probes(read, by_name[t.peer], t.resources)
+    judged = Judgement()
+    for name, iscsi, drbd in ((t.node, mine, my_drbd), (t.peer, theirs, peer_drbd)):
+        judged.facts[name] = {**iscsi.facts(), "DRBD": _drbd_line(drbd) or "none"}
+    return mine, theirs, my_drbd, peer_drbd, judged
+
+
 @dataclass(frozen=True)
 class Drain:
     """Drain one node: disable its targets, close its sessions, wait; optionally close its
@@ -188,13 +206,7 @@ class Drain:
         by_name = {s.endpoint.name: s for s in sessions}
         if set(by_name) != {t.node, t.peer}:
             return Judgement(refusals=[f"Maintenance needs both nodes: {t.node} and {t.peer}."])
-        mine = await iscsi_probe(read, by_name[t.node])
-        theirs = await iscsi_probe(read, by_name[t.peer])
-        my_drbd = await _drbd_probes(read, by_name[t.node], t.resources)
-        peer_drbd = await _drbd_probes(read, by_name[t.peer], t.resources)
-        judged = Judgement()
-        for name, iscsi, drbd in ((t.node, mine, my_drbd), (t.peer, theirs, peer_drbd)):
-            judged.facts[name] = {**iscsi.facts(), "DRBD": _drbd_line(drbd) or "none"}
+        mine, theirs, my_drbd, peer_drbd, judged = await _read_pair(read, by_name, t)
         if not mine.ok:
             judged.refusals.append(f"{t.node}: its iSCSI targets could not be read.")
         judged.refusals += [
@@ -465,13 +477,7 @@ class Return:
         by_name = {s.endpoint.name: s for s in sessions}
         if set(by_name) != {t.node, t.peer}:
             return Judgement(refusals=[f"A return needs both nodes: {t.node} and {t.peer}."])
-        mine = await iscsi_probe(read, by_name[t.node])
-        theirs = await iscsi_probe(read, by_name[t.peer])
-        my_drbd = await _drbd_probes(read, by_name[t.node], t.resources)
-        peer_drbd = await _drbd_probes(read, by_name[t.peer], t.resources)
-        judged = Judgement()
-        for name, iscsi, drbd in ((t.node, mine, my_drbd), (t.peer, theirs, peer_drbd)):
-            judged.facts[name] = {**iscsi.facts(), "DRBD": _drbd_line(drbd) or "none"}
+        mine, theirs, my_drbd, peer_drbd, judged = await _read_pair(read, by_name, t)
         judged.refusals += [
             f"{p}: {t.node} resyncs from it."
             for p in _peer_problems(t.peer, peer_drbd, theirs)

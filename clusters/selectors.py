@@ -797,22 +797,16 @@ def connected_initiators(cluster: Cluster, device: str) -> tuple[list, list[str]
             unknown.append(name)
             continue
         snapshots.append(snaps[0])
-        targets = {t.name: t for ts in facts.scst_live.targets.values() for t in ts.values()}
-        for target_name, session in facts.sessions():
-            target = targets[target_name]
-            group = target.ini_groups.get(session.group) if session.group else None
-            luns = group.luns if group is not None else target.luns
-            numbers = sorted(n for n, lun in luns.items() if lun.device == device)
-            if numbers:
-                rows.append(
-                    ConnectedInitiator(
-                        name,
-                        target_name,
-                        f"group {session.group}" if session.group else "default LUN set",
-                        session.initiator_name or session.name,
-                        numbers,
-                        session.counter("read_cmd_count"),
-                        session.counter("write_cmd_count"),
-                    )
-                )
+        rows += [
+            ConnectedInitiator(
+                name,
+                target_name,
+                f"group {session.group}" if session.group else "default LUN set",
+                session.initiator_name or session.name,
+                numbers,
+                session.counter("read_cmd_count"),
+                session.counter("write_cmd_count"),
+            )
+            for target_name, session, numbers in facts.sessions_seeing(device)
+        ]
     return rows, unknown, snapshots

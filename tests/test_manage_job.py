@@ -11,7 +11,7 @@ from clusters.audit import Action, AuditEntry
 from clusters.models import Cluster, Job, Membership, NodeSnapshot, Role
 from clusters.services import adoption
 from lab import api
-from tests.change_support import hang, unhang
+from tests.change_support import hang, unhang, wait_for
 from tests.factories import make_user
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -29,16 +29,6 @@ def monitored(lab_cluster) -> Cluster:
     lab_cluster.mode = Cluster.Mode.MONITORED
     lab_cluster.save(update_fields=["mode"])
     return lab_cluster
-
-
-def wait_for(job: Job, seconds: float = 90) -> Job:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        job.refresh_from_db()
-        if job.is_finished:
-            return job
-        time.sleep(0.2)
-    raise AssertionError(f"job {job.pk} still {job.state} after {seconds} s")
 
 
 def switch(client, cluster: Cluster) -> tuple[Job, str]:

@@ -11,7 +11,10 @@ from typing import TypeVar
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from clusters.models import Cluster, Job
+from clusters import workflow_tasks
+from clusters.models import Cluster, Job, Role
+from clusters.services import workflows
+from tests.factories import make_user
 from tests.loop_support import off_the_event_loop
 
 T = TypeVar("T")
@@ -83,3 +86,21 @@ def collect_now(cluster: Cluster, user=None) -> Job:
     return off_the_browser_loop(
         lambda: collection.collection_run(collection.collection_create(cluster, user))
     )
+
+
+@pytest.fixture
+def operator_on(lab_cluster):
+    """The lab cluster, with operator "olga" on it."""
+    make_user("olga", Role.OPERATOR, lab_cluster)
+    return lab_cluster
+
+
+@pytest.fixture
+def run_in_web_thread(monkeypatch):
+    """No worker here: a queued workflow run happens where it is enqueued (the worker
+    path is tested with Celery in tests/workflows)."""
+
+    def run_now(job_id: int) -> None:
+        workflows.apply_run(Job.objects.get(pk=job_id))
+
+    monkeypatch.setattr(workflow_tasks.workflow_apply_job, "delay", run_now)

@@ -8,32 +8,11 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from clusters import workflow_tasks
-from clusters.models import Job, Role
-from clusters.services import workflows
 from lab import api
 from tests.browser.conftest import log_in
-from tests.factories import make_user
 
 pytestmark = pytest.mark.browser
 ESX1, ESX2 = "iqn.1998-01.com.vmware:esx1", "iqn.1998-01.com.vmware:esx2"
-
-
-@pytest.fixture
-def operator_on(lab_cluster):
-    make_user("olga", Role.OPERATOR, lab_cluster)
-    return lab_cluster
-
-
-@pytest.fixture
-def run_in_web_thread(monkeypatch):
-    """No worker here: the queued run happens where it is enqueued (the worker path is
-    tested with Celery in tests/workflows/test_maintenance.py)."""
-
-    def run_now(job_id: int) -> None:
-        workflows.apply_run(Job.objects.get(pk=job_id))
-
-    monkeypatch.setattr(workflow_tasks.workflow_apply_job, "delay", run_now)
 
 
 def run_plan(page: Page, reason: str) -> None:

@@ -7,32 +7,13 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from clusters import workflow_tasks
-from clusters.models import Job, Role
-from clusters.services import workflows
+from clusters.models import Role
 from lab import workflow_cmds
 from tests.browser.conftest import collect_now, log_in
 from tests.factories import make_user
 
 pytestmark = pytest.mark.browser
 GIB = 1024**3
-
-
-@pytest.fixture
-def operator_on(lab_cluster):
-    make_user("olga", Role.OPERATOR, lab_cluster)
-    return lab_cluster
-
-
-@pytest.fixture
-def run_in_web_thread(monkeypatch):
-    """No worker here: the queued run happens where it is enqueued (the worker path is
-    tested with Celery in tests/workflows)."""
-
-    def run_now(job_id: int) -> None:
-        workflows.apply_run(Job.objects.get(pk=job_id))
-
-    monkeypatch.setattr(workflow_tasks.workflow_apply_job, "delay", run_now)
 
 
 def grow_disks(lab, cluster, a: int, b: int) -> None:

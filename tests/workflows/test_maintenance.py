@@ -11,7 +11,7 @@ from clusters.services import jobs, workflows
 from clusters.services.change_kinds import NodeDrain, NodeReturn, VerifyResource
 from lab import api, interpreter, workflow_cmds
 from lab import maintenance as lab_maintenance
-from tests.change_support import QUEUE, wait_for, wait_step
+from tests.change_support import QUEUE, hang, unhang, wait_for, wait_step
 from tests.factories import make_user
 
 ESX1, ESX2 = "iqn.1998-01.com.vmware:esx1", "iqn.1998-01.com.vmware:esx2"
@@ -251,6 +251,16 @@ def queued_run(plan_job: Job, user) -> Job:
     return job
 
 
+def run_held_at(lab, cluster, user, change, node: str, pattern: str, seconds: float = 3) -> Job:
+    """A workflow run through the worker whose command matching PATTERN on NODE hangs for
+    SECONDS; returned once that command has started (the lab's hang fault stays set)."""
+    ready = queued_plan(cluster, user, change)
+    hang(lab, node, pattern, seconds)
+    job = queued_run(ready, user)
+    wait_step(job, node, pattern)
+    return job
+
+
 def read_back(job: Job, node: str, after: str, command: str, last: bool = False) -> str:
     """The output of the first COMMAND probe on NODE after JOB's (first or LAST) AFTER step."""
     steps = list(job.steps.filter(node_name=node).order_by("pk"))
@@ -333,15 +343,10 @@ def test_peer_failing_mid_drain_re_enables_this_node_and_stops(workers, lab, lab
     logged_in_to_both(lab, lab_cluster)
     target = target_of(lab, b)
     workers.start()
-    ready = queued_plan(lab_cluster, operator, NodeDrain(b))
-    api.set_fault(lab.dir, b, hang_on="force_close", hang_seconds=3)
-    lab.wait_for_faults()
-    job = queued_run(ready, operator)
-    wait_step(job, b, "force_close")
+    job = run_held_at(lab, lab_cluster, operator, NodeDrain(b), b, "force_close")
     api.outdate(lab.dir, a, "r0")  # the peer loses its good data mid-drain
     job = wait_for(job)
-    api.set_fault(lab.dir, b, hang_on=None, hang_seconds=0.0)
-    lab.wait_for_faults()
+    unhang(lab, b)
     assert job.state == Job.State.FAILED, job.summary
     assert f"{a}: DRBD r0 is Primary/Outdated" in job.summary
     assert f"{b}'s targets ({target}) are enabled again" in job.summary
@@ -363,18 +368,13 @@ def test_a_session_that_logs_out_by_itself_during_the_drain_counts_as_closed(
     logged_in_to_both(lab, lab_cluster)
     target = target_of(lab, b)
     workers.start()
-    ready = queued_plan(lab_cluster, operator, NodeDrain(b))
-    api.set_fault(lab.dir, b, hang_on=f"sessions/{ESX1}/force_close", hang_seconds=3)
-    lab.wait_for_faults()
-    job = queued_run(ready, operator)
-    wait_step(job, b, f"sessions/{ESX1}/force_close")
+    job = run_held_at(lab, lab_cluster, operator, NodeDrain(b), b, f"sessions/{ESX1}/force_close")
     node = api.node(lab.dir, b)
     with node.session():
         node.state.scst.drivers["iscsi"][target].sessions.pop(ESX2)
         node.dirty_node = True
     job = wait_for(job)
-    api.set_fault(lab.dir, b, hang_on=None, hang_seconds=0.0)
-    lab.wait_for_faults()
+    unhang(lab, b)
     assert job.state == Job.State.SUCCEEDED, job.summary
     assert "2 session(s) closed" in job.summary
     gone = job.steps.filter(node_name=b, step="close_session", command__contains=ESX2)
@@ -432,11 +432,7 @@ def test_peer_failing_while_this_node_cannot_be_re_enabled_is_flagged_loudly(
     logged_in_to_both(lab, lab_cluster)
     target = target_of(lab, b)
     workers.start()
-    ready = queued_plan(lab_cluster, operator, NodeDrain(b))
-    api.set_fault(lab.dir, b, hang_on="force_close", hang_seconds=3)
-    lab.wait_for_faults()
-    job = queued_run(ready, operator)
-    wait_step(job, b, "force_close")
+    job = run_held_at(lab, lab_cluster, operator, NodeDrain(b), b, "force_close")
     api.set_fault(lab.dir, b, fail_on="enable_target", fail_status=1, fail_stderr="I/O error\n")
     api.outdate(lab.dir, a, "r0")
     job = wait_for(job)

@@ -21,7 +21,7 @@ from clusters.services import collection, workflows
 from clusters.services.change_kinds import NodeDrain, NodeReturn
 from lab import api, workflow_cmds
 from lab import maintenance as lab_maintenance
-from tests.change_support import hang, sigkill, unhang, wait_for, wait_step
+from tests.change_support import sigkill, unhang, wait_for
 from tests.factories import make_user
 from tests.workflows.test_maintenance import (
     ESX1,
@@ -31,6 +31,7 @@ from tests.workflows.test_maintenance import (
     node_view,
     queued_plan,
     queued_run,
+    run_held_at,
     target_of,
 )
 
@@ -92,11 +93,8 @@ def test_worker_killed_mid_drain_ends_interrupted_and_leaves_the_node_flagged(
     logged_in_to_both(lab, lab_cluster)
     target = target_of(lab, b)
     first = workers.start()
-    ready = queued_plan(lab_cluster, operator, NodeDrain(b))
-    assert ready.state == Job.State.SUCCEEDED, ready.summary
-    hang(lab, b, "force_close", 60)  # b's first force_close never answers; the worker dies
-    job = queued_run(ready, operator)
-    wait_step(job, b, "force_close")
+    # b's first force_close never answers; the worker dies
+    job = run_held_at(lab, lab_cluster, operator, NodeDrain(b), b, "force_close", 60)
     sigkill(first)
     unhang(lab, b)
     workers.start()  # a worker starting up sweeps: the dead one's job ends
@@ -177,11 +175,7 @@ def test_drained_node_dying_during_its_return_fails_naming_it_and_the_peer_serve
     logged_in_to_both(lab, lab_cluster)
     workers.start()
     drain = drained_with_drbd(lab, lab_cluster, operator)
-    ready = queued_plan(lab_cluster, operator, NodeReturn(b))
-    assert ready.state == Job.State.SUCCEEDED, ready.summary
-    hang(lab, b, "drbdadm connect r0", 3)
-    job = queued_run(ready, operator)
-    wait_step(job, b, "drbdadm connect r0")
+    job = run_held_at(lab, lab_cluster, operator, NodeReturn(b), b, "drbdadm connect r0")
     # b dies: its connections drop at the next DRBD command, new ones are refused.
     api.set_fault(lab.dir, b, drop_on="drbd", down=True)
     lab.wait_for_faults()
@@ -211,11 +205,7 @@ def test_node_dying_mid_drain_fails_flagged_and_returns_once_it_is_back(
     logged_in_to_both(lab, lab_cluster)
     target = target_of(lab, b)
     workers.start()
-    ready = queued_plan(lab_cluster, operator, NodeDrain(b))
-    assert ready.state == Job.State.SUCCEEDED, ready.summary
-    hang(lab, b, "force_close", 3)
-    job = queued_run(ready, operator)
-    wait_step(job, b, "force_close")
+    job = run_held_at(lab, lab_cluster, operator, NodeDrain(b), b, "force_close")
     api.set_fault(lab.dir, b, drop_on=" ", down=True)  # every command drops, no new SSH
     lab.wait_for_faults()
     try:
